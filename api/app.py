@@ -1,0 +1,135 @@
+"""The Starlette application: routes, middleware and the lifespan that runs background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api import __version__, db
+from api.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("fenster.app")
+
+LoopRun = Callable[[Settings], Awaitable[Any]]
+
+
+def area_routes(settings: Settings) -> list[BaseRoute]:
+    """The routes each area mounts on the app (one line per area)."""
+    routes: list[BaseRoute] = []
+    return routes
+
+
+def background_loops(settings: Settings) -> list[tuple[str, int, LoopRun]]:
+    """Periodic work run by `fenster serve`: (name, interval in seconds, run). 0 disables."""
+    loops: list[tuple[str, int, LoopRun]] = []
+    return loops
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+async def readyz(request: Request) -> Response:
+    try:
+        pending = await db.pending_migrations()
+    except Exception as exc:  # the database is down or unreachable: say so, do not crash
+        log.warning("readiness check failed: %s", exc)
+        return JSONResponse(
+            {"status": "unavailable", "reason": f"database unreachable: {type(exc).__name__}"},
+            status_code=503,
+        )
+    if pending:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "reason": f"database not fully migrated; pending: {', '.join(pending)}",
+                "hint": "run `fenster migrate`",
+            },
+            status_code=503,
+        )
+    return JSONResponse({"status": "ready"})
+
+
+def _landing(app_routes: list[BaseRoute]) -> Callable[[Request], Awaitable[Response]]:
+    async def landing(request: Request) -> Response:
+        rows = []
+        for route in app_routes:
+            path = getattr(route, "path", "")
+            doc = (getattr(route, "description", None) or "").strip()
+            if path and path != "/":
+                rows.append(
+                    f"<li><a href='{html.escape(path)}'><code>{html.escape(path)}</code></a>"
+                    f" {html.escape(doc)}</li>"
+                )
+        body = (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<title>fenster</title></head><body>"
+            f"<h1>fenster {html.escape(__version__)}</h1>"
+            "<p>A maintenance directory: windows, notices, rollouts and host agents.</p>"
+            f"<ul>{''.join(rows)}</ul></body></html>"
+        )
+        return HTMLResponse(body)
+
+    return landing
+
+
+class _Described(Route):
+    def __init__(self, path: str, endpoint: Any, description: str, **kw: Any) -> None:
+        super().__init__(path, endpoint, **kw)
+        self.description = description
+
+
+async def _loop(name: str, every: int, run: LoopRun, settings: Settings) -> None:
+    while True:
+        try:
+            await run(settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed pass is logged and retried next interval
+            log.exception("background loop %s failed", name)
+        await asyncio.sleep(every)
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+    """Build the app. ``manage_db=False`` leaves opening the database to the caller (tests)."""
+    settings = settings or get_settings()
+    routes: list[BaseRoute] = [
+        _Described("/healthz", healthz, "process is up"),
+        _Described("/readyz", readyz, "database reachable and fully migrated"),
+    ]
+    routes.extend(area_routes(settings))
+    routes.append(Route("/", _landing(list(routes))))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_db:
+            await db.init(settings)
+        tasks = []
+        for name, every, run in background_loops(settings):
+            if every > 0:
+                tasks.append(asyncio.create_task(_loop(name, every, run, settings), name=name))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if manage_db:
+                await db.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,1 @@
+"""Subcommands of `fenster`, one module per area (see api.cli.COMMAND_MODULES)."""

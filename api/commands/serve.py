@@ -1,0 +1,38 @@
+"""`fenster serve`: the API, feeds, site and background loops under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from api.settings import Settings
+
+__all__ = ["add_parsers", "serve"]
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve HTTP (GraphQL, feeds, site) and run background work")
+    p.add_argument("--host", help="address to listen on (default FENSTER_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default FENSTER_PORT, 8000)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    changes = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return serve(dataclasses.replace(settings, **changes))
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    print(f"fenster: serving on http://{settings.host}:{settings.port}/", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=False,
+    )
+    return 0

@@ -1,0 +1,72 @@
+"""`fenster token create|list|revoke`."""
+
+from __future__ import annotations
+
+import argparse
+
+from api import db
+from api.errors import NotFound, ValidationError
+from api.models import ApiToken, Machine, ResourceGroup
+from api.services import tokens
+from api.settings import Settings
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("token", help="manage API tokens")
+    tsub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    c = tsub.add_parser("create", help="create a token and print its secret (shown once)")
+    c.add_argument("--role", required=True, choices=["admin", "customer", "agent"])
+    c.add_argument("--group", action="append", default=[], help="customer: a group (repeat)")
+    c.add_argument("--host", help="agent: the VM host it runs on")
+    c.add_argument("--name", help="a label for the token (default: role and scope)")
+    c.set_defaults(func=create)
+    ls = tsub.add_parser("list", help="list tokens (never their secrets)")
+    ls.set_defaults(func=list_tokens)
+    r = tsub.add_parser("revoke", help="revoke a token by id")
+    r.add_argument("id", type=int)
+    r.set_defaults(func=revoke)
+
+
+async def create(args: argparse.Namespace, settings: Settings) -> int:
+    async with db.database(settings):
+        groups = []
+        for name in args.group:
+            group = await ResourceGroup.get_or_none(name=name)
+            if group is None:
+                raise NotFound("resource group", name)
+            groups.append(group)
+        host = None
+        if args.host:
+            host = await Machine.get_or_none(name=args.host)
+            if host is None:
+                raise NotFound("machine", args.host)
+        name = args.name or " ".join([args.role, *args.group, *([args.host] if args.host else [])])
+        _, secret = await tokens.create_token(
+            "cli", name=name, role=args.role, groups=groups, host=host
+        )
+    print(secret)
+    return 0
+
+
+async def list_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    async with db.database(settings):
+        rows = await ApiToken.all().prefetch_related("groups", "host")
+        for t in rows:
+            scope = ",".join(g.name for g in t.groups) or (t.host.name if t.host else "-")
+            state = "revoked" if t.revoked_at else "active"
+            print(f"{t.id:>5}  {t.prefix}…  {t.role:<8}  {scope:<30}  {state}  {t.name}")
+    return 0
+
+
+async def revoke(args: argparse.Namespace, settings: Settings) -> int:
+    async with db.database(settings):
+        token = await ApiToken.get_or_none(id=args.id)
+        if token is None:
+            raise NotFound("token", args.id)
+        if token.revoked_at is not None:
+            raise ValidationError.single("id", f"token {args.id} is already revoked")
+        await tokens.revoke_token("cli", token)
+    print(f"revoked token {args.id}")
+    return 0

@@ -1,0 +1,248 @@
+"""The demo world: the seed announcement's hosting provider, small enough to read.
+
+`load_demo()` is idempotent: every object is looked up by its natural key first, so running it
+twice leaves the database as running it once did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+from tortoise.transactions import in_transaction
+
+from api.models import Activity, Announcement, ApiToken, Machine, PackageRelease, ResourceGroup
+from api.services import groups as group_service
+from api.services import machines as machine_service
+from api.services import tokens as token_service
+
+__all__ = ["DEMO_GROUPS", "DemoReport", "load_demo"]
+
+ACTOR = "demo"
+DAY = 24 * 60
+
+# name, timezone, window start, minutes, notice minutes, weekdays (None = every day), title
+DEMO_GROUPS = [
+    ("ops", "UTC", time(6, 0), 120, 0, None, "Provider infrastructure"),
+    ("acme", "Europe/Berlin", time(2, 0), 120, 7 * DAY, None, "ACME GmbH"),
+    ("hanse-shop", "Europe/Berlin", time(23, 30), 90, 3 * DAY, None, "Hanse Shop (midnight)"),
+    ("bigapple", "America/New_York", time(1, 0), 180, 5 * DAY, None, "Big Apple Media"),
+    ("sakura", "Asia/Tokyo", time(3, 0), 60, 7 * DAY, [0, 1, 2, 3, 4], "Sakura KK"),
+    ("kangaroo", "Australia/Sydney", time(2, 30), 120, 2 * DAY, None, "Kangaroo Pty"),
+    ("everest", "Asia/Kathmandu", time(4, 0), 60, DAY, None, "Everest Treks"),
+    ("utc-labs", "UTC", time(12, 0), 30, 0, [5, 6], "UTC Labs (weekends)"),
+]
+HOSTS = ["kvm01", "kvm02", "kvm03", "kvm04"]
+HOST_CPUS = [
+    "Intel(R) Xeon(R) CPU E5620 @ 2.40GHz",
+    "Intel(R) Xeon(R) CPU X5650 @ 2.67GHz",
+    "AMD Opteron(tm) Processor 6174",
+    "Intel(R) Xeon(R) CPU E5-2620 @ 2.00GHz",
+]
+INFRASTRUCTURE = ["mirror01", "storage01", "directory01"]
+# VM roles per customer group: (suffix, cores, memory MiB, arch, redundancy tag)
+ROLES = [
+    ("web01", 2, 2048, "x86_64", "web"),
+    ("web02", 2, 2048, "x86_64", "web"),
+    ("db01", 4, 4096, "x86_64", None),
+    ("app01", 1, 1024, "i686", None),
+    ("batch01", 12, 8192, "x86_64", None),
+    ("mail01", 1, 1536, "i686", None),
+]
+PACKAGES = [
+    ("linux", "2.6.38", "Linux kernel; 2.6.39 was held back (iSCSI storage incompatibility)"),
+    ("python", "2.5.4", "Python 2.5 maintenance release"),
+    ("python", "2.6.6", "Python 2.6 maintenance release"),
+    ("python", "2.7.1", "Python 2.7 maintenance release"),
+    ("python", "3.1.3", "Python 3.1 maintenance release"),
+    ("postgresql", "9.0", "PostgreSQL 9.0; configuration now in /etc/postgresql-9.0"),
+]
+OLD_KERNEL = "2.6.32"
+NEW_KERNEL = "2.6.38"
+
+
+@dataclass
+class DemoReport:
+    created: dict[str, int]
+    admin_token_file: Path | None
+
+    def lines(self) -> list[str]:
+        made = ", ".join(f"{n} {k}" for k, n in self.created.items() if n) or "nothing new"
+        out = [f"demo world loaded: {made}"]
+        if self.admin_token_file:
+            out.append(f"admin token: {self.admin_token_file}")
+        return out
+
+
+def demo_checksum(name: str, version: str) -> str:
+    """Stand-in for the build system's checksum of the package archive (demo data only)."""
+    return hashlib.sha256(f"{name}-{version}.tar.bz2".encode()).hexdigest()
+
+
+async def load_demo(token_dir: Path | None = None) -> DemoReport:
+    created = {"groups": 0, "machines": 0, "activities": 0, "packages": 0, "announcements": 0}
+    groups: dict[str, ResourceGroup] = {}
+    for name, tz, start, minutes, notice, weekdays, title in DEMO_GROUPS:
+        group = await ResourceGroup.get_or_none(name=name)
+        if group is None:
+            group = await group_service.create_group(
+                ACTOR,
+                name=name,
+                title=title,
+                contacts=[f"ops@{name}.example", f"oncall@{name}.example"],
+                timezone=tz,
+                window_start=start,
+                window_minutes=minutes,
+                notice_minutes=notice,
+                weekdays=weekdays or [0, 1, 2, 3, 4, 5, 6],
+            )
+            created["groups"] += 1
+        groups[name] = group
+
+    async def machine(name: str, **kw: object) -> Machine:
+        found = await Machine.get_or_none(name=name)
+        if found is not None:
+            return found
+        created["machines"] += 1
+        m = await machine_service.register_machine(ACTOR, name=name, **kw)  # type: ignore[arg-type]
+        m.observed_cores = m.desired_cores
+        m.observed_memory_mib = m.desired_memory_mib
+        m.observed_swap_mib = m.desired_swap_mib
+        m.observed_kernel = m.desired_kernel
+        m.observed_state = "running"
+        m.observed_at = datetime.now(UTC)
+        await m.save()
+        return m
+
+    hosts = []
+    for i, name in enumerate(HOSTS):
+        hosts.append(
+            await machine(
+                name,
+                group=groups["ops"],
+                kind="host",
+                desired_cores=24,
+                desired_memory_mib=131072,
+                desired_swap_mib=8192,
+                desired_kernel=OLD_KERNEL,
+                cpu_model=HOST_CPUS[i],
+                capacity=2,
+                auto_schedule=False,
+            )
+        )
+    for name in INFRASTRUCTURE:
+        await machine(
+            name,
+            group=groups["ops"],
+            kind="infrastructure",
+            desired_cores=4,
+            desired_memory_mib=8192,
+            desired_swap_mib=2048,
+            desired_kernel=OLD_KERNEL,
+        )
+
+    vms: list[Machine] = []
+    slot = 0
+    for gname, *_ in DEMO_GROUPS[1:]:
+        for j, (suffix, cores, memory, arch, redundancy) in enumerate(ROLES):
+            if arch == "i686" and memory > 4096:
+                continue
+            vm = await machine(
+                f"{gname}-{suffix}",
+                group=groups[gname],
+                kind="vm",
+                host=hosts[slot % len(hosts)],
+                arch=arch,
+                desired_cores=cores,
+                desired_memory_mib=memory,
+                desired_swap_mib=1024 if memory <= 2048 else 2048,
+                desired_kernel=OLD_KERNEL,
+                representative=(j == 0),
+                redundancy=redundancy,
+                auto_schedule=not (gname == "sakura" and suffix == "db01"),
+            )
+            vms.append(vm)
+            slot += 1
+
+    # A handful of queued work, as an operator would have requested it.
+    if not await Activity.filter(requested_by=ACTOR).exists():
+        for vm in vms[::7]:
+            created["activities"] += len(
+                await machine_service.change_desired(ACTOR, vm, desired_kernel=NEW_KERNEL)
+            )
+        for vm in vms[3::11]:
+            if vm.arch == "x86_64":
+                created["activities"] += len(
+                    await machine_service.change_desired(
+                        ACTOR, vm, desired_memory_mib=vm.desired_memory_mib * 2
+                    )
+                )
+        for vm in vms[5::13]:
+            if vm.desired_cores < 12:
+                created["activities"] += len(
+                    await machine_service.change_desired(
+                        ACTOR, vm, desired_cores=vm.desired_cores + 1
+                    )
+                )
+
+    async with in_transaction() as conn:
+        for name, version, summary in PACKAGES:
+            if not await PackageRelease.filter(name=name, version=version).using_db(conn).exists():
+                await PackageRelease.create(
+                    name=name,
+                    version=version,
+                    sha256=demo_checksum(name, version),
+                    released_at=datetime(2011, 8, 22, tzinfo=UTC),
+                    summary=summary,
+                    using_db=conn,
+                )
+                created["packages"] += 1
+        if not await Announcement.filter(slug="system-updates-2011-08").using_db(conn).exists():
+            await Announcement.create(
+                slug="system-updates-2011-08",
+                title="System updates between August 29th and September 2nd",
+                body=ANNOUNCEMENT,
+                published_at=datetime(2011, 8, 22, 12, 0, tzinfo=UTC),
+                using_db=conn,
+            )
+            created["announcements"] += 1
+
+    token_file = None
+    if token_dir is not None and not await ApiToken.filter(name="demo admin").exists():
+        _, secret = await token_service.create_token(ACTOR, name="demo admin", role="admin")
+        token_file = _write_secret(token_dir / "demo-admin-token", secret)
+    elif token_dir is not None and (token_dir / "demo-admin-token").exists():
+        token_file = token_dir / "demo-admin-token"
+    return DemoReport(created, token_file)
+
+
+def _write_secret(path: Path, secret: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return path
+
+
+ANNOUNCEMENT = """\
+We will perform the pending system updates during the week of August 29th to September 2nd.
+
+## Order of events
+
+- **Monday morning:** update of infrastructure machines; no downtime expected.
+- **Monday evening:** update of a representative set of machines, including selected customer VMs.
+- **Tuesday evening:** update of 20 % of all machines.
+- **Wednesday evening:** update of 30 % of all machines.
+- **Thursday evening:** update of the remaining machines.
+- **Saturday:** reboot of all VM hosts.
+
+Every VM is rebooted twice: once in its regular maintenance window to activate Linux 2.6.38,
+and once on Saturday, outside its regular window, for the restart of the KVM hosts.
+
+## Automatic maintenance scheduling
+
+Every resource group now has settings for its technical contacts, its timezone, a daily
+maintenance window and the notice it needs. Every machine can be allowed or refused automatic
+scheduling. You receive an email with your group's settings first, then one per window.
+"""

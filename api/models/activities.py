@@ -1,0 +1,106 @@
+"""Activities: one piece of maintenance work queued for a machine."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from api.errors import IllegalTransition, ValidationError
+from api.models.base import StatefulMixin
+from api.states import ACTIVITY
+
+__all__ = ["ACTIVITY_KINDS", "DEFAULT_ESTIMATES", "REBOOTING_KINDS", "Activity"]
+
+ACTIVITY_KINDS = (
+    "memory_resize",
+    "cpu_change",
+    "kernel_update",
+    "system_update",
+    "reboot",
+    "host_reboot",
+)
+# Minutes of work each kind needs unless the requester says otherwise.
+DEFAULT_ESTIMATES = {
+    "memory_resize": 5,
+    "cpu_change": 5,
+    "kernel_update": 15,
+    "system_update": 30,
+    "reboot": 5,
+    "host_reboot": 20,
+}
+# Kinds whose effect needs the machine restarted (the scheduler adds a reboot allowance).
+REBOOTING_KINDS = frozenset(
+    {"memory_resize", "cpu_change", "kernel_update", "reboot", "host_reboot"}
+)
+KIND_LABELS = {
+    "memory_resize": "memory resize",
+    "cpu_change": "CPU change",
+    "kernel_update": "kernel update",
+    "system_update": "system update",
+    "reboot": "reboot",
+    "host_reboot": "host reboot",
+}
+
+
+class Activity(StatefulMixin, Model):
+    STATES = ACTIVITY
+    MAX_ATTEMPTS = 3
+
+    id = fields.IntField(primary_key=True)
+    machine = fields.ForeignKeyField(
+        "fenster.Machine", related_name="activities", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=32)
+    state = fields.CharField(max_length=16, default="queued", db_index=True)
+    estimate_minutes = fields.IntField(default=10)
+    params = fields.JSONField(default=dict)
+    not_before = fields.DatetimeField(null=True)
+    window = fields.ForeignKeyField(
+        "fenster.Window", related_name="activities", null=True, on_delete=fields.SET_NULL
+    )
+    rollout = fields.ForeignKeyField(
+        "fenster.Rollout", related_name="activities", null=True, on_delete=fields.SET_NULL
+    )
+    blocked_reason = fields.TextField(null=True)
+    attempts = fields.IntField(default=0)
+    log = fields.TextField(null=True)
+    requested_at = fields.DatetimeField(auto_now_add=True)
+    requested_by = fields.CharField(max_length=100, default="system")
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "activity"
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.id}"
+
+    @property
+    def needs_reboot(self) -> bool:
+        explicit = (self.params or {}).get("reboot")
+        if isinstance(explicit, bool):
+            return explicit
+        return self.kind in REBOOTING_KINDS
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    def transition(self, wanted: str) -> None:
+        if self.state == "failed" and wanted == "queued" and self.attempts >= self.MAX_ATTEMPTS:
+            raise IllegalTransition(
+                f"activity (retried {self.attempts} of {self.MAX_ATTEMPTS} times)",
+                self.state,
+                wanted,
+                frozenset(),
+            )
+        super().transition(wanted)
+
+    async def save(self, *args: object, **kwargs: object) -> None:
+        if self.kind not in ACTIVITY_KINDS:
+            raise ValidationError.single("kind", f"must be one of {', '.join(ACTIVITY_KINDS)}")
+        if not isinstance(self.estimate_minutes, int) or not 1 <= self.estimate_minutes <= 1440:
+            raise ValidationError.single(
+                "estimate_minutes", "an estimate is between 1 minute and 24 hours"
+            )
+        await super().save(*args, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,24 @@
+"""The audit trail: who changed what, when."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+__all__ = ["AuditEvent"]
+
+
+class AuditEvent(Model):
+    id = fields.IntField(primary_key=True)
+    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    actor = fields.CharField(max_length=100)
+    action = fields.CharField(max_length=64)
+    subject_type = fields.CharField(max_length=32)
+    subject_id = fields.IntField()
+    subject_name = fields.CharField(max_length=200, default="")
+    details = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_event"
+        ordering = ["id"]
+        indexes = (("subject_type", "subject_id"),)

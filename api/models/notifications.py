@@ -1,0 +1,47 @@
+"""The outbox: every change that customers hear about writes a row here, in its transaction."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+__all__ = ["NOTIFICATION_KINDS", "NOTIFICATION_STATES", "Notification"]
+
+NOTIFICATION_KINDS = (
+    "group_settings",
+    "window_scheduled",
+    "window_changed",
+    "window_postponed",
+    "window_cancelled",
+    "window_reminder",
+    "window_completed",
+    "window_failed",
+    "windows_digest",
+)
+NOTIFICATION_STATES = ("pending", "sent", "failed")
+
+
+class Notification(Model):
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=32)
+    group = fields.ForeignKeyField(
+        "fenster.ResourceGroup", related_name="notifications", null=True, on_delete=fields.SET_NULL
+    )
+    window = fields.ForeignKeyField(
+        "fenster.Window", related_name="notifications", null=True, on_delete=fields.SET_NULL
+    )
+    recipients = fields.JSONField(default=list)
+    payload = fields.JSONField(default=dict)
+    dedupe_key = fields.CharField(max_length=200, unique=True)
+    thread_key = fields.CharField(max_length=200, null=True)
+    state = fields.CharField(max_length=16, default="pending", db_index=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(db_index=True)
+    last_error = fields.TextField(null=True)
+    message_id = fields.CharField(max_length=200, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notification"
+        ordering = ["id"]

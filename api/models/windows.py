@@ -1,0 +1,53 @@
+"""Maintenance windows: one appointment for one machine."""
+
+from __future__ import annotations
+
+import uuid
+
+from tortoise import fields
+
+from api.models.base import StatefulMixin, TimestampedModel
+from api.states import WINDOW
+
+__all__ = ["Window", "new_uid"]
+
+
+def new_uid() -> str:
+    return f"{uuid.uuid4()}@fenster"
+
+
+class Window(StatefulMixin, TimestampedModel):
+    STATES = WINDOW
+
+    id = fields.IntField(primary_key=True)
+    uid = fields.CharField(max_length=80, unique=True, default=new_uid)
+    machine = fields.ForeignKeyField(
+        "fenster.Machine", related_name="windows", on_delete=fields.CASCADE
+    )
+    starts_at = fields.DatetimeField(db_index=True)
+    ends_at = fields.DatetimeField()
+    state = fields.CharField(max_length=16, default="planned", db_index=True)
+    reason = fields.TextField(default="")
+    sequence = fields.IntField(default=0)
+    forced = fields.BooleanField(default=False)
+    postpones = fields.IntField(default=0)
+    postpone_deadline = fields.DatetimeField(null=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "maintenance_window"
+        ordering = ["starts_at", "id"]
+
+    def __str__(self) -> str:
+        return f"window {self.uid} {self.starts_at:%Y-%m-%d %H:%M}Z"
+
+    def check_rules(self) -> None:
+        from api.errors import ValidationError
+
+        if self.ends_at <= self.starts_at:
+            raise ValidationError.single("ends_at", "a window must end after it starts")
+
+    def touch(self) -> None:
+        """Record a change customers must hear about: bump the iCalendar SEQUENCE."""
+        self.sequence += 1

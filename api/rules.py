@@ -1,0 +1,254 @@
+"""The seed announcement's rules, in one place, with messages a customer understands.
+
+Every function here is pure: it takes plain values and either returns normally or raises
+:class:`api.errors.ValidationError` naming every offending field. Services call these before
+writing; the models call them again in ``save()`` so no path through the ORM skips them.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from datetime import time
+
+from api.errors import FieldError, ValidationError
+
+__all__ = [
+    "ARCHES",
+    "CORE_PRICE_EUR",
+    "MACHINE_KINDS",
+    "MAX_CORES",
+    "MAX_I686_MEMORY_MIB",
+    "MAX_WINDOW_MINUTES",
+    "MIN_SWAP_MIB",
+    "MIN_WINDOW_MINUTES",
+    "Collector",
+    "check_contacts",
+    "check_group",
+    "check_machine",
+    "check_name",
+    "check_timezone",
+    "monthly_price_eur",
+]
+
+MIN_WINDOW_MINUTES = 15
+MAX_WINDOW_MINUTES = 24 * 60
+MAX_CORES = 12
+MAX_I686_MEMORY_MIB = 4096
+MIN_SWAP_MIB = 1024
+MIN_MEMORY_MIB = 256
+CORE_PRICE_EUR = 25
+MACHINE_KINDS = ("infrastructure", "host", "vm")
+ARCHES = ("x86_64", "i686")
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# A pragmatic address check: one @, a local part without spaces, a dotted domain of DNS labels.
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+class Collector:
+    """Gathers field errors so one call reports every problem at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
+def _name_problem(value: object) -> str | None:
+    if not isinstance(value, str) or not value:
+        return "is required"
+    if len(value) > 63:
+        return "must be at most 63 characters (a DNS label)"
+    if not _LABEL.match(value):
+        return (
+            "may contain only lower-case letters a-z, digits and '-', "
+            "and must start and end with a letter or digit"
+        )
+    return None
+
+
+def check_name(value: object, field: str = "name") -> None:
+    problem = _name_problem(value)
+    if problem:
+        raise ValidationError.single(field, problem)
+
+
+def _address_problem(address: object) -> str | None:
+    if not isinstance(address, str) or not address.strip():
+        return "is empty"
+    if address != address.strip() or any(c.isspace() for c in address):
+        return f"'{address}' contains white space"
+    if address.count("@") != 1:
+        return f"'{address}' is not an email address (it needs exactly one @)"
+    local, domain = address.split("@")
+    if not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        return f"'{address}' has an invalid part before the @"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(lbl) for lbl in labels) or len(domain) > 253:
+        return f"'{address}' has an invalid domain"
+    return None
+
+
+def check_contacts(contacts: object, field: str = "contacts") -> None:
+    c = Collector()
+    _contacts_into(c, contacts, field)
+    c.raise_if_any()
+
+
+def _contacts_into(c: Collector, contacts: object, field: str) -> None:
+    if not isinstance(contacts, list | tuple) or not contacts:
+        c.add(field, "at least one technical contact address is required")
+        return
+    seen: set[str] = set()
+    for i, address in enumerate(contacts):
+        problem = _address_problem(address)
+        if problem:
+            c.add(f"{field}[{i}]", problem)
+        elif address.lower() in seen:
+            c.add(f"{field}[{i}]", f"'{address}' is listed twice")
+        else:
+            seen.add(address.lower())
+
+
+def _timezone_problem(name: object) -> str | None:
+    if not isinstance(name, str) or not name:
+        return "is required"
+    if name in _valid_zones():
+        return None
+    return f"'{name}' is not a known IANA timezone (for example Europe/Berlin)"
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _valid_zones() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(zoneinfo.available_timezones())
+    return _ZONES
+
+
+def check_timezone(name: object, field: str = "timezone") -> None:
+    problem = _timezone_problem(name)
+    if problem:
+        raise ValidationError.single(field, problem)
+
+
+def check_group(
+    *,
+    name: object,
+    contacts: object,
+    timezone: object,
+    window_start: object,
+    window_minutes: object,
+    weekdays: object,
+    notice_minutes: object,
+    reminder_minutes: object = 0,
+    max_postpones: object = 0,
+) -> None:
+    """Check every policy field of a resource group at once."""
+    c = Collector()
+    if problem := _name_problem(name):
+        c.add("name", problem)
+    _contacts_into(c, contacts, "contacts")
+    if problem := _timezone_problem(timezone):
+        c.add("timezone", problem)
+    if not isinstance(window_start, time):
+        c.add("window_start", "must be a local time of day such as 02:00")
+    elif window_start.second or window_start.microsecond or window_start.tzinfo:
+        c.add("window_start", "must be whole minutes of local time, without a timezone")
+    if not _is_int(window_minutes) or not (
+        MIN_WINDOW_MINUTES <= window_minutes <= MAX_WINDOW_MINUTES
+    ):
+        c.add(
+            "window_minutes",
+            f"the daily window must last between {MIN_WINDOW_MINUTES} minutes and 24 hours "
+            f"(got {window_minutes!r} minutes)",
+        )
+    if (
+        not isinstance(weekdays, list | tuple)
+        or not weekdays
+        or not all(_is_int(d) and 0 <= d <= 6 for d in weekdays)
+    ):
+        c.add("weekdays", "choose at least one weekday, 0 (Monday) to 6 (Sunday)")
+    elif len(set(weekdays)) != len(weekdays):
+        c.add("weekdays", "each weekday may be listed once")
+    if not _is_int(notice_minutes) or notice_minutes < 0:
+        c.add("notice_minutes", "the notice period cannot be negative")
+    if not _is_int(reminder_minutes) or reminder_minutes < 0:
+        c.add("reminder_minutes", "the reminder lead time cannot be negative")
+    if not _is_int(max_postpones) or max_postpones < 0:
+        c.add("max_postpones", "cannot be negative")
+    c.raise_if_any()
+
+
+def check_machine(
+    *,
+    name: object,
+    kind: object,
+    arch: object,
+    cores: object,
+    memory_mib: object,
+    swap_mib: object,
+    has_host: bool,
+    host_kind: str | None = None,
+) -> None:
+    """Check a machine's desired configuration against the seed's limits."""
+    c = Collector()
+    if problem := _name_problem(name):
+        c.add("name", problem)
+    if kind not in MACHINE_KINDS:
+        c.add("kind", f"must be one of {', '.join(MACHINE_KINDS)}")
+    if arch not in ARCHES:
+        c.add("arch", f"must be one of {', '.join(ARCHES)}")
+    if not _is_int(cores) or cores < 1:
+        c.add("cores", f"must be a whole number of cores, at least 1 (got {cores!r})")
+    elif kind == "vm" and cores > MAX_CORES:
+        c.add("cores", f"a VM has 1 to {MAX_CORES} cores (got {cores})")
+    if not _is_int(memory_mib) or memory_mib < MIN_MEMORY_MIB:
+        c.add("memory_mib", f"memory must be at least {MIN_MEMORY_MIB} MiB (got {memory_mib!r})")
+    elif arch == "i686" and memory_mib > MAX_I686_MEMORY_MIB:
+        c.add(
+            "memory_mib",
+            f"a 32-bit (i686) VM holds at most {MAX_I686_MEMORY_MIB} MiB of memory "
+            f"(got {memory_mib} MiB)",
+        )
+    if not _is_int(swap_mib) or swap_mib < 0:
+        c.add("swap_mib", f"must be a whole number of MiB (got {swap_mib!r})")
+    elif kind == "vm" and swap_mib < MIN_SWAP_MIB:
+        c.add("swap_mib", f"every VM gets at least {MIN_SWAP_MIB} MiB of swap (got {swap_mib})")
+    if kind == "vm" and not has_host:
+        c.add("host", "a VM must be placed on a host")
+    if kind != "vm" and has_host:
+        c.add("host", "only a VM is placed on a host")
+    if kind == "vm" and has_host and host_kind is not None and host_kind != "host":
+        c.add("host", "a VM can only be placed on a machine of kind 'host'")
+    c.raise_if_any()
+
+
+def monthly_price_eur(kind: str, cores: int) -> int:
+    """25 EUR a month for every core beyond the first (VMs only)."""
+    if kind != "vm":
+        return 0
+    return CORE_PRICE_EUR * max(0, cores - 1)
+
+
+def weekday_names(days: Iterable[int]) -> str:
+    return ", ".join(WEEKDAY_NAMES[d] for d in sorted(days))
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def as_list(values: Sequence[object] | None) -> list[object]:
+    return list(values or [])

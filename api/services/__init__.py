@@ -1,0 +1,1 @@
+"""Every write, transaction and lock of fenster lives in this package."""

@@ -1,0 +1,61 @@
+"""Queueing maintenance work for a machine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from api.errors import ValidationError
+from api.models import ACTIVITY_KINDS, Activity, Machine
+from api.models.activities import DEFAULT_ESTIMATES
+from api.services import audit
+
+__all__ = ["OPEN_STATES", "queue_activity"]
+
+OPEN_STATES = ("queued", "scheduled")
+
+
+async def queue_activity(
+    actor: str,
+    machine: Machine,
+    kind: str,
+    *,
+    estimate_minutes: int | None = None,
+    params: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
+    connection: BaseDBAsyncClient | None = None,
+) -> Activity:
+    """Queue one activity; the scheduler gives it a window on its next pass."""
+    if kind not in ACTIVITY_KINDS:
+        raise ValidationError.single("kind", f"must be one of {', '.join(ACTIVITY_KINDS)}")
+    if kind == "host_reboot" and machine.kind != "host":
+        raise ValidationError.single("kind", "only a VM host can have a host reboot")
+    if not_before is not None and not_before.tzinfo is None:
+        raise ValidationError.single("not_before", "must include a timezone")
+    activity = Activity(
+        machine=machine,
+        kind=kind,
+        estimate_minutes=estimate_minutes or DEFAULT_ESTIMATES[kind],
+        params=params or {},
+        not_before=not_before,
+        requested_by=actor,
+    )
+    if connection is None:
+        async with in_transaction() as conn:
+            return await _save(actor, activity, conn)
+    return await _save(actor, activity, connection)
+
+
+async def _save(actor: str, activity: Activity, conn: BaseDBAsyncClient) -> Activity:
+    await activity.save(using_db=conn)
+    await audit.record(
+        actor,
+        "activity.queue",
+        activity.machine,
+        {"activity": activity.pk, "kind": activity.kind, "params": activity.params},
+        connection=conn,
+    )
+    return activity

@@ -1,0 +1,155 @@
+"""Machines: register, change desired configuration (which queues work), flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from api.errors import NotFound, ValidationError
+from api.models import Activity, Machine, ResourceGroup
+from api.services import audit
+from api.services.activities import OPEN_STATES, queue_activity
+
+__all__ = ["FLAG_FIELDS", "change_desired", "get_machine", "register_machine", "set_flags"]
+
+FLAG_FIELDS = ("auto_schedule", "representative", "redundancy", "capacity")
+CONFIG_FIELDS = (
+    "name",
+    "kind",
+    "arch",
+    "desired_cores",
+    "desired_memory_mib",
+    "desired_swap_mib",
+    "desired_kernel",
+)
+# desired field -> (observed field, activity kind, params key)
+DESIRED = {
+    "desired_memory_mib": ("observed_memory_mib", "memory_resize", "memory_mib"),
+    "desired_cores": ("observed_cores", "cpu_change", "cores"),
+    "desired_kernel": ("observed_kernel", "kernel_update", "kernel"),
+}
+
+
+async def get_machine(name: str) -> Machine:
+    machine = await Machine.get_or_none(name=name)
+    if machine is None:
+        raise NotFound("machine", name)
+    return machine
+
+
+async def register_machine(
+    actor: str,
+    *,
+    name: str,
+    group: ResourceGroup,
+    kind: str = "vm",
+    host: Machine | None = None,
+    connection: BaseDBAsyncClient | None = None,
+    **config: Any,
+) -> Machine:
+    allowed = {
+        "arch",
+        "desired_cores",
+        "desired_memory_mib",
+        "desired_swap_mib",
+        "desired_kernel",
+        "cpu_model",
+        *FLAG_FIELDS,
+    }
+    unknown = set(config) - allowed
+    if unknown:
+        raise ValidationError.single(sorted(unknown)[0], "is not a machine setting")
+    machine = Machine(name=name, group=group, kind=kind, host=host, **config)
+    machine.check_rules(host_kind=host.kind if host else None)
+    _check_capacity(machine.capacity)
+    async with in_transaction() if connection is None else _same(connection) as conn:
+        if await Machine.filter(name=name).using_db(conn).exists():
+            raise ValidationError.single("name", f"a machine named '{name}' already exists")
+        await machine.save(using_db=conn)
+        await audit.record(
+            actor,
+            "machine.register",
+            machine,
+            {"kind": kind, "group": group.name, "host": host.name if host else None, **config},
+            connection=conn,
+        )
+    return machine
+
+
+async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[Activity]:
+    """Change desired memory, cores or kernel; a difference from the observed value queues
+    the matching activity (one open activity per kind, updated in place), and going back to
+    the observed value cancels it. Returns the activities queued or updated."""
+    unknown = set(changes) - set(DESIRED)
+    if unknown:
+        raise ValidationError.single(sorted(unknown)[0], "cannot be changed this way")
+    changes = {k: v for k, v in changes.items() if v is not None}
+    current = {f: getattr(machine, f) for f in CONFIG_FIELDS}
+    candidate = Machine(**{**current, **changes}, host_id=machine.host_id)  # type: ignore[attr-defined]
+    candidate.check_rules()
+    touched: list[Activity] = []
+    async with in_transaction() as conn:
+        for field, value in changes.items():
+            observed_field, kind, key = DESIRED[field]
+            observed = getattr(machine, observed_field)
+            old = getattr(machine, field)
+            setattr(machine, field, value)
+            open_ = (
+                await Activity.filter(machine=machine, kind=kind, state__in=OPEN_STATES)
+                .using_db(conn)
+                .first()
+            )
+            differs = value != observed if observed is not None else value != old
+            if open_ is not None and value == observed:
+                open_.transition("cancelled")
+                open_.log = f"cancelled: desired {key} is back at the observed {observed}"
+                await open_.save(using_db=conn)
+            elif open_ is not None:
+                open_.params = {**open_.params, key: value}
+                await open_.save(using_db=conn)
+                touched.append(open_)
+            elif differs:
+                touched.append(
+                    await queue_activity(actor, machine, kind, params={key: value}, connection=conn)
+                )
+        await machine.save(using_db=conn)
+        await audit.record(actor, "machine.change_desired", machine, changes, connection=conn)
+    return touched
+
+
+async def set_flags(actor: str, machine: Machine, **flags: Any) -> Machine:
+    unknown = set(flags) - set(FLAG_FIELDS)
+    if unknown:
+        raise ValidationError.single(sorted(unknown)[0], "is not a machine flag")
+    if "capacity" in flags:
+        _check_capacity(flags["capacity"])
+    if flags.get("redundancy") is not None:
+        from api.rules import check_name
+
+        check_name(flags["redundancy"], "redundancy")
+    async with in_transaction() as conn:
+        for key, value in flags.items():
+            setattr(machine, key, value)
+        await machine.save(using_db=conn)
+        await audit.record(actor, "machine.set_flags", machine, flags, connection=conn)
+    return machine
+
+
+def _check_capacity(value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100:
+        raise ValidationError.single("capacity", "a host takes 1 to 100 VMs in maintenance at once")
+
+
+class _same:
+    """Use the caller's connection as if it were a fresh transaction."""
+
+    def __init__(self, conn: BaseDBAsyncClient) -> None:
+        self.conn = conn
+
+    async def __aenter__(self) -> BaseDBAsyncClient:
+        return self.conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

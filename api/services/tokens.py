@@ -1,0 +1,82 @@
+"""API tokens: create (the secret is shown once), authenticate, revoke."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from api.errors import ValidationError
+from api.models import ROLES, ApiToken, Machine, ResourceGroup
+from api.models.tokens import hash_secret, new_secret
+from api.services import audit
+
+__all__ = ["authenticate", "create_token", "revoke_token"]
+
+
+async def create_token(
+    actor: str,
+    *,
+    name: str,
+    role: str,
+    groups: list[ResourceGroup] | None = None,
+    host: Machine | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token; returns it with its secret, which is never stored or shown again."""
+    if role not in ROLES:
+        raise ValidationError.single("role", f"must be one of {', '.join(ROLES)}")
+    if role == "customer" and not groups:
+        raise ValidationError.single("groups", "a customer token needs at least one group")
+    if role != "customer" and groups:
+        raise ValidationError.single("groups", "only a customer token is scoped to groups")
+    if role == "agent" and (host is None or host.kind != "host"):
+        raise ValidationError.single("host", "an agent token needs the VM host it runs on")
+    if role != "agent" and host is not None:
+        raise ValidationError.single("host", "only an agent token is scoped to a host")
+    if not name or len(name) > 100:
+        raise ValidationError.single("name", "give the token a name of 1 to 100 characters")
+    secret = new_secret()
+    async with in_transaction() as conn:
+        token = await ApiToken.create(
+            name=name,
+            role=role,
+            prefix=secret[:12],
+            secret_hash=hash_secret(secret),
+            host=host,
+            using_db=conn,
+        )
+        if groups:
+            await token.groups.add(*groups, using_db=conn)
+        await audit.record(
+            actor,
+            "token.create",
+            token,
+            {
+                "role": role,
+                "groups": [g.name for g in groups or []],
+                "host": host.name if host else None,
+            },
+            connection=conn,
+        )
+    return token, secret
+
+
+async def authenticate(secret: str | None) -> ApiToken | None:
+    """The live token for ``secret``, or None. Looks up by hash, then compares in constant time."""
+    if not secret or len(secret) > 200:
+        return None
+    digest = hash_secret(secret)
+    token = await ApiToken.get_or_none(secret_hash=digest, revoked_at=None)
+    if token is None or not hmac.compare_digest(token.secret_hash, digest):
+        return None
+    return token
+
+
+async def revoke_token(actor: str, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        async with in_transaction() as conn:
+            token.revoked_at = datetime.now(UTC)
+            await token.save(using_db=conn, update_fields=["revoked_at"])
+            await audit.record(actor, "token.revoke", token, connection=conn)
+    return token
