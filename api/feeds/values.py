@@ -1,0 +1,121 @@
+"""Plain values the calendar and mail builders work on: no database, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = [
+    "ActivityView",
+    "CalendarView",
+    "WindowView",
+    "activity_label",
+    "impact",
+    "maintnote_status",
+]
+
+_LABELS = {
+    "memory_resize": "memory resize",
+    "cpu_change": "CPU change",
+    "kernel_update": "kernel update",
+    "system_update": "system update",
+    "reboot": "reboot",
+    "host_reboot": "host reboot",
+}
+
+
+def activity_label(kind: str) -> str:
+    """'kernel_update' -> 'kernel update'."""
+    return _LABELS.get(kind, kind.replace("_", " "))
+
+
+@dataclass(frozen=True)
+class ActivityView:
+    kind: str
+    estimate_minutes: int
+    needs_reboot: bool
+    state: str = "scheduled"
+    detail: str = ""  # e.g. "2048 MiB -> 4096 MiB"
+    outcome: str = ""  # the agent's last log line for done/failed activities
+
+    @property
+    def label(self) -> str:
+        return activity_label(self.kind)
+
+
+@dataclass(frozen=True)
+class WindowView:
+    """One maintenance window as customers see it. Instants are timezone-aware UTC."""
+
+    uid: str
+    machine: str
+    machine_kind: str
+    group: str
+    timezone: str  # the group's IANA zone
+    starts_at: datetime
+    ends_at: datetime
+    state: str  # planned | running | completed | failed | cancelled
+    sequence: int
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+    activities: tuple[ActivityView, ...] = ()
+    forced: bool = False
+    postpones: int = 0
+    max_postpones: int = 0
+    postpone_deadline: datetime | None = None
+    url: str = ""
+
+    @property
+    def summary(self) -> str:
+        """'Maintenance: vm01 - kernel update, memory resize' (each kind once, in order)."""
+        labels = list(dict.fromkeys(a.label for a in self.activities))
+        if not labels:
+            return f"Maintenance: {self.machine}"
+        return f"Maintenance: {self.machine} - {', '.join(labels)}"
+
+    @property
+    def work_minutes(self) -> int:
+        return sum(a.estimate_minutes for a in self.activities)
+
+    @property
+    def downtime_minutes(self) -> int:
+        """Expected downtime: the work of every activity that restarts the machine."""
+        return min(
+            sum(a.estimate_minutes for a in self.activities if a.needs_reboot),
+            int((self.ends_at - self.starts_at).total_seconds() // 60),
+        )
+
+
+@dataclass(frozen=True)
+class CalendarView:
+    """What a whole calendar is about: one group, or every group (the operators' feed)."""
+
+    name: str  # X-WR-CALNAME
+    timezone: str  # X-WR-TIMEZONE
+    provider: str  # X-MAINTNOTE-PROVIDER: the provider's domain
+    description: str = ""
+    organizer: str = ""  # a mail address; ORGANIZER is required by the MAINTNOTE convention
+    refresh_minutes: int = 60
+
+
+def impact(window: WindowView) -> str:
+    """MAINTNOTE impact: OUTAGE when the machine restarts, DEGRADED for work while it runs."""
+    if not window.activities:
+        return "NO-IMPACT"
+    if any(a.needs_reboot for a in window.activities):
+        return "OUTAGE"
+    return "DEGRADED"
+
+
+_MAINTNOTE_STATUS = {
+    "planned": "CONFIRMED",
+    "running": "IN-PROCESS",
+    "completed": "COMPLETED",
+    "failed": "COMPLETED",
+    "cancelled": "CANCELLED",
+}
+
+
+def maintnote_status(state: str) -> str:
+    return _MAINTNOTE_STATUS.get(state, "TENTATIVE")
