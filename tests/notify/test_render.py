@@ -1,0 +1,284 @@
+"""Rendering outbox rows into mail: headers, parts, threading, the attached calendar."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import icalendar
+import pytest
+
+from api.feeds.values import ActivityView
+from api.notify.render import (
+    GroupView,
+    MailContext,
+    Outgoing,
+    duration_text,
+    message_id,
+    render,
+    thread_root,
+)
+from tests.feeds.samples import cancelled, changed, completed, planned, tokyo
+
+GOLDEN = Path(__file__).parent / "golden"
+CTX = MailContext(
+    mail_from="gocept.net maintenance <maintenance@gocept.net>",
+    domain="gocept.net",
+    public_url="https://fenster.example",
+)
+GROUP = GroupView(
+    name="acme",
+    title="ACME Webshop",
+    timezone="Europe/Berlin",
+    feed_url="https://fenster.example/feeds/acme.ics?token=t0k",
+    webcal_url="webcal://fenster.example/feeds/acme.ics?token=t0k",
+)
+NOW = datetime(2026, 11, 20, 9, 5, tzinfo=UTC)
+TO = ("ops@acme.example", "cto@acme.example")
+SETTINGS = {
+    "name": "acme",
+    "contacts": list(TO),
+    "timezone": "Europe/Berlin",
+    "window_start": "02:00",
+    "window_minutes": 120,
+    "weekdays": [1, 3],
+    "notice_minutes": 10080,
+    "reminder_minutes": 1440,
+    "max_postpones": 2,
+}
+
+
+def mail(kind: str, *windows: object, payload: dict | None = None, key: str = "") -> EmailMessage:
+    out = Outgoing(kind, key or f"{kind}:test", TO, GROUP, tuple(windows), payload or {})  # type: ignore[arg-type]
+    raw = render(out, CTX, NOW).as_bytes()
+    parsed = message_from_bytes(raw, policy=default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def text_of(msg: EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    assert part is not None
+    return part.get_content().replace("\r\n", "\n")
+
+
+def html_of(msg: EmailMessage) -> str:
+    part = msg.get_body(("html",))
+    assert part is not None
+    return part.get_content()
+
+
+def calendar_of(msg: EmailMessage) -> icalendar.Calendar:
+    [att] = [p for p in msg.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert att.get_param("method") == "PUBLISH"
+    assert att.get_filename().endswith(".ics")
+    return icalendar.Calendar.from_ical(att.get_content())
+
+
+def test_window_scheduled_headers_parts_and_calendar() -> None:
+    msg = mail("window_scheduled", planned())
+    assert msg["Subject"] == "Maintenance scheduled: vm01, Tue 01 Dec 2026 02:00 CET"
+    [sender] = msg["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "gocept.net maintenance",
+        "maintenance@gocept.net",
+    )
+    assert [a.addr_spec for a in msg["To"].addresses] == list(TO)
+    assert parsedate_to_datetime(msg["Date"]) == NOW
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg.get_content_type() == "multipart/mixed"
+    [alternative, attachment] = msg.iter_parts()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
+    assert attachment.get_content_type() == "text/calendar"
+    text = text_of(msg)
+    for needle in (
+        "vm01 (vm)",
+        "Tue 01 Dec 2026 02:00 CET to 04:00 CET (Europe/Berlin)",
+        "2026-12-01 01:00 to 03:00 UTC",
+        "kernel update (Linux 2.6.38): about 15 min, restarts the machine",
+        "memory resize (2048 MiB -> 4096 MiB): about 5 min",
+        "Expected downtime: up to 20 minutes",
+        "Why this slot:     first day of the group's window",
+        "postpone the window up to 2 more times",
+        "https://fenster.example/graphql",
+    ):
+        assert needle in text, needle
+    assert "<td style='padding:2px 0'>vm01 (vm)</td>" in html_of(msg)
+    cal = calendar_of(msg)
+    assert str(cal["METHOD"]) == "PUBLISH"
+    [event] = cal.walk("VEVENT")
+    assert str(event["UID"]) == planned().uid
+    assert int(event["SEQUENCE"]) == 0
+    assert event.decoded("DTSTAMP") == NOW
+    assert event.decoded("DTSTART").astimezone(UTC) == planned().starts_at
+
+
+def test_calendar_attachment_keeps_crlf_line_ends() -> None:
+    msg = mail("window_scheduled", planned())
+    [att] = list(msg.iter_attachments())
+    raw = att.get_payload(decode=True)
+    assert raw.startswith(b"BEGIN:VCALENDAR\r\nPRODID:")
+    assert raw.count(b"\r\n") == raw.count(b"\n")
+
+
+def test_messages_about_one_window_form_a_thread() -> None:
+    first = mail("window_scheduled", planned(), key="window_scheduled:w:0")
+    root = thread_root(planned().uid, "gocept.net")
+    assert first["Message-ID"] == root
+    assert first["In-Reply-To"] is None
+    later = [
+        mail("window_postponed", changed(), key="window_postponed:w:1"),
+        mail("window_reminder", changed(), key="window_reminder:w:1"),
+        mail("window_cancelled", cancelled(), key="window_cancelled:w:2"),
+    ]
+    for msg in later:
+        assert msg["In-Reply-To"] == root
+        assert msg["References"] == root
+        assert msg["Message-ID"].endswith("@gocept.net>")
+    ids = {m["Message-ID"] for m in [first, *later]}
+    assert len(ids) == 4
+
+
+def test_message_id_is_stable_per_dedupe_key() -> None:
+    assert message_id("window_changed:w:3", "d.example") == message_id(
+        "window_changed:w:3", "d.example"
+    )
+    assert message_id("window_changed:w:3", "d.example") != message_id(
+        "window_changed:w:4", "d.example"
+    )
+    a = mail("window_changed", changed(), key="window_changed:w:1")
+    b = mail("window_changed", changed(), key="window_changed:w:1")
+    assert a["Message-ID"] == b["Message-ID"] == message_id("window_changed:w:1", "gocept.net")
+
+
+def test_postponed_names_the_previous_time_and_bumps_sequence() -> None:
+    msg = mail(
+        "window_postponed", changed(), payload={"previous_starts_at": "2026-12-01T01:00:00+00:00"}
+    )
+    assert msg["Subject"] == "Maintenance postponed: vm01, now Tue 08 Dec 2026 02:00 CET"
+    text = text_of(msg)
+    assert "Previously: Tue 01 Dec 2026 02:00 CET" in text
+    assert "postponed to Tue 08 Dec 2026 02:00 CET" in " ".join(text.split())
+    assert "once more" in text
+    [event] = calendar_of(msg).walk("VEVENT")
+    assert int(event["SEQUENCE"]) == 1
+    assert str(event["STATUS"]) == "CONFIRMED"
+
+
+def test_cancelled_keeps_uid_and_says_cancelled() -> None:
+    msg = mail("window_cancelled", cancelled(), payload={"reason": "machine decommissioned"})
+    assert msg["Subject"].startswith("Maintenance cancelled: vm01")
+    assert "Reason: machine decommissioned" in text_of(msg)
+    [event] = calendar_of(msg).walk("VEVENT")
+    assert str(event["UID"]) == planned().uid
+    assert str(event["STATUS"]) == "CANCELLED"
+    assert int(event["SEQUENCE"]) == 2
+
+
+def test_reminder_says_how_soon_and_has_no_attachment() -> None:
+    soon = replace(
+        planned(),
+        starts_at=datetime(2026, 11, 21, 1, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 11, 21, 3, 0, tzinfo=UTC),
+    )
+    msg = mail("window_reminder", soon)
+    assert "starts in 15 hours 55 minutes" in text_of(msg)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert list(msg.iter_attachments()) == []
+
+
+def test_completed_and_failed_list_each_outcome() -> None:
+    ok = text_of(mail("window_completed", completed()))
+    assert "system update: done - 212 packages" in ok
+    assert "reboot: done - up after 41 s" in ok
+    broken = replace(
+        completed(),
+        state="failed",
+        activities=(
+            ActivityView("system_update", 30, False, state="done", outcome="212 packages"),
+            ActivityView("reboot", 5, True, state="failed", outcome="no heartbeat after 600 s"),
+        ),
+    )
+    msg = mail("window_failed", broken, payload={"message": "host agent gave up"})
+    assert msg["Subject"] == "Maintenance FAILED: db02"
+    text = text_of(msg)
+    assert "reboot: FAILED - no heartbeat after 600 s" in text
+    assert "Note from the agent: host agent gave up" in text
+    assert "<li>reboot: FAILED - no heartbeat after 600 s</li>" in html_of(msg)
+
+
+def test_group_settings_show_the_values_used() -> None:
+    msg = mail("group_settings", payload=SETTINGS, key="group_settings:1:x")
+    assert msg["Subject"] == "Maintenance settings of your resource group ACME Webshop"
+    assert msg["In-Reply-To"] is None
+    text = text_of(msg)
+    for needle in (
+        "Technical contacts: ops@acme.example, cto@acme.example",
+        "Time zone:          Europe/Berlin",
+        "Maintenance window: 02:00-04:00 local time (2 hours), Tue, Thu",
+        "Notice period:      7 days before any maintenance",
+        "Reminder:           1 day before a window starts",
+        "Postponements:      up to 2 per window",
+        "webcal://fenster.example/feeds/acme.ics?token=t0k",
+    ):
+        assert needle in text, needle
+    assert list(msg.iter_attachments()) == []
+
+
+def test_digest_lists_every_window_with_one_calendar() -> None:
+    others = [replace(planned(), uid=f"w{i}@fenster", machine=f"vm{i:02d}") for i in range(2, 9)]
+    msg = mail("windows_digest", planned(), *others)
+    assert msg["Subject"].startswith("Maintenance scheduled for 8 machines of ACME Webshop")
+    text = text_of(msg)
+    for i in range(1, 9):
+        assert f"vm{i:02d}" in text
+    events = calendar_of(msg).walk("VEVENT")
+    assert sorted(str(e["UID"]) for e in events) == sorted(
+        [planned().uid] + [w.uid for w in others]
+    )
+    assert len([p for p in msg.iter_attachments()]) == 1
+
+
+def test_html_escapes_what_customers_and_agents_wrote() -> None:
+    nasty = replace(planned(), reason="<script>alert(1)</script> & more")
+    html = html_of(mail("window_scheduled", nasty))
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
+
+
+def test_forced_window_cannot_be_postponed() -> None:
+    text = text_of(mail("window_scheduled", tokyo()))
+    assert "set by our operators and cannot be postponed" in text
+    assert "Sat 02 Jan 2027" not in text and "Fri 01 Jan 2027 01:00 JST" in text
+
+
+def test_window_kinds_need_exactly_one_window() -> None:
+    with pytest.raises(ValueError, match="exactly one window"):
+        render(Outgoing("window_scheduled", "k", TO, GROUP, ()), CTX, NOW)
+    with pytest.raises(ValueError, match="at least one window"):
+        render(Outgoing("windows_digest", "k", TO, GROUP, ()), CTX, NOW)
+    with pytest.raises(ValueError, match="no template"):
+        render(Outgoing("surprise", "k", TO, GROUP, ()), CTX, NOW)
+
+
+def test_duration_text() -> None:
+    assert duration_text(10080) == "7 days"
+    assert duration_text(1440) == "1 day"
+    assert duration_text(90) == "1 hour 30 minutes"
+    assert duration_text(1) == "1 minute"
+    assert duration_text(0) == "0 minutes"
+
+
+def test_scheduled_text_matches_golden() -> None:
+    text = text_of(mail("window_scheduled", planned()))
+    path = GOLDEN / "window_scheduled.txt"
+    if os.environ.get("FENSTER_UPDATE_GOLDEN") == "1":
+        path.write_text(text)
+    assert text == path.read_text()
