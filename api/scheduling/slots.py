@@ -1,0 +1,131 @@
+"""Finding a free regular window for one machine: freezes, its own windows, host capacity and
+redundancy sets, all checked against one ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from api.scheduling.fit import Freeze, first_freeze
+from api.scheduling.ledger import Ledger
+from api.scheduling.occurrences import Occurrence, Policy, occurrences
+
+__all__ = ["Conflict", "HostIn", "MachineIn", "Skip", "SlotFinder"]
+
+
+@dataclass(frozen=True, slots=True)
+class HostIn:
+    id: int
+    name: str
+    capacity: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class MachineIn:
+    id: int
+    name: str
+    group_id: int
+    host_id: int | None = None
+    redundancy: str | None = None
+    auto_schedule: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    category: str  # short, for summaries: "frozen (year end)", "host kvm02 full", ...
+    text: str  # for the reason: "host kvm02 already has 2 VMs in maintenance"
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    occurrence: Occurrence
+    conflict: Conflict
+
+
+class SlotFinder:
+    """Answers "may this machine be in maintenance from start to end?" and books it."""
+
+    def __init__(
+        self,
+        machines: Mapping[int, MachineIn],
+        hosts: Mapping[int, HostIn],
+        freezes: Mapping[int | None, Sequence[Freeze]],
+    ) -> None:
+        self.machines = machines
+        self.hosts = hosts
+        self._freezes = freezes
+        self._group_freezes: dict[int, list[Freeze]] = {}
+        self.ledger = Ledger()
+
+    def freezes_for(self, group_id: int) -> list[Freeze]:
+        found = self._group_freezes.get(group_id)
+        if found is None:
+            found = sorted([*self._freezes.get(None, ()), *self._freezes.get(group_id, ())])
+            self._group_freezes[group_id] = found
+        return found
+
+    def _keys(self, m: MachineIn) -> list[tuple[object, ...]]:
+        keys: list[tuple[object, ...]] = [("machine", m.id)]
+        if m.host_id is not None:
+            keys.append(("host", m.host_id))
+        if m.redundancy:
+            keys.append(("redundancy", m.group_id, m.redundancy))
+        return keys
+
+    def conflict(
+        self, m: MachineIn, start: datetime, end: datetime, *, check_freezes: bool = True
+    ) -> Conflict | None:
+        """Why ``m`` may not be in maintenance in [start, end), or None."""
+        if check_freezes:
+            frozen = first_freeze(start, end, self.freezes_for(m.group_id))
+            if frozen is not None:
+                why = f"frozen ({frozen.reason})" if frozen.reason else "frozen"
+                return Conflict(why, why)
+        if self.ledger.overlapping(("machine", m.id), start, end):
+            return Conflict("own window", f"{m.name} already has a window then")
+        if m.host_id is not None:
+            host = self.hosts.get(m.host_id)
+            capacity = host.capacity if host else 2
+            name = host.name if host else f"#{m.host_id}"
+            busy = self.ledger.overlapping(("host", m.host_id), start, end, exclude=m.id)
+            if len(busy) >= capacity:
+                vms = "VM" if len(busy) == 1 else "VMs"
+                return Conflict(
+                    f"host {name} full",
+                    f"host {name} already has {len(busy)} {vms} in maintenance",
+                )
+        if m.redundancy:
+            busy = self.ledger.overlapping(
+                ("redundancy", m.group_id, m.redundancy), start, end, exclude=m.id
+            )
+            if busy:
+                other = min(b.machine_name for b in busy)
+                return Conflict(
+                    f"redundancy set '{m.redundancy}' busy",
+                    f"{other} of redundancy set '{m.redundancy}' is in maintenance then",
+                )
+        return None
+
+    def book(self, m: MachineIn, start: datetime, end: datetime) -> None:
+        for key in self._keys(m):
+            self.ledger.book(key, start, end, m.id, m.name)
+
+    def release(self, m: MachineIn, start: datetime) -> None:
+        for key in self._keys(m):
+            self.ledger.release(key, start, m.id)
+
+    def find(
+        self, m: MachineIn, policy: Policy, needed: int, earliest: datetime, until: datetime
+    ) -> tuple[Occurrence | None, list[Skip]]:
+        """The first occurrence starting in [earliest, until) that is long enough and free."""
+        skips: list[Skip] = []
+        for occ in occurrences(policy, earliest, until):
+            if occ.minutes < needed:
+                skips.append(Skip(occ, Conflict("too short", f"only {occ.minutes} min")))
+                continue
+            why = self.conflict(m, occ.starts_at, occ.ends_at)
+            if why is None:
+                return occ, skips
+            skips.append(Skip(occ, why))
+        return None, skips
