@@ -219,7 +219,8 @@ def _plan_machine(
     tz = zone(policy.timezone)
     if earliest >= until:
         return (
-            f"not before {local_label(earliest.astimezone(tz))} {policy.timezone}, beyond the "
+            f"not before {local_label(earliest.astimezone(tz), year=True)} {policy.timezone}, "
+            f"beyond the "
             f"{inp.horizon_days}-day planning horizon; it is planned when that date comes closer"
         )
     occ, skips = ctx.finder.find(m, policy, needed, earliest, until)

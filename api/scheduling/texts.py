@@ -15,9 +15,10 @@ def day_label(d: date) -> str:
     return f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]}"
 
 
-def local_label(dt: datetime) -> str:
-    """'Tue 1 Dec 02:00' in ``dt``'s own zone."""
-    return f"{day_label(dt.date())} {dt:%H:%M}"
+def local_label(dt: datetime, *, year: bool = False) -> str:
+    """'Tue 1 Dec 02:00' (or 'Tue 1 Dec 2026 02:00') in ``dt``'s own zone."""
+    d = dt.date()
+    return f"{day_label(d)}{f' {d.year}' if year else ''} {dt:%H:%M}"
 
 
 def duration_label(minutes: int) -> str:
