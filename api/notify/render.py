@@ -90,6 +90,7 @@ class Outgoing:
     group: GroupView
     windows: tuple[WindowView, ...] = ()
     payload: Mapping[str, Any] = field(default_factory=dict)
+    starts_thread: bool = False  # the first mail about its window: carries the thread root id
 
 
 @dataclass(frozen=True)
@@ -461,8 +462,8 @@ def render(out: Outgoing, ctx: MailContext, now: datetime) -> EmailMessage:
     if out.kind in WINDOW_KINDS:
         w = out.windows[0]
         root = thread_root(w.uid, ctx.domain)
-        if out.kind == "window_scheduled" and w.sequence == 0:
-            own = root  # the first mail about a window starts its thread
+        if out.starts_thread:
+            own = root
         else:
             msg["In-Reply-To"] = root
             msg["References"] = root

@@ -55,7 +55,15 @@ SETTINGS = {
 
 
 def mail(kind: str, *windows: object, payload: dict | None = None, key: str = "") -> EmailMessage:
-    out = Outgoing(kind, key or f"{kind}:test", TO, GROUP, tuple(windows), payload or {})  # type: ignore[arg-type]
+    out = Outgoing(
+        kind,
+        key or f"{kind}:test",
+        TO,
+        GROUP,
+        tuple(windows),  # type: ignore[arg-type]
+        payload or {},
+        starts_thread=kind == "window_scheduled",
+    )
     raw = render(out, CTX, NOW).as_bytes()
     parsed = message_from_bytes(raw, policy=default)
     assert isinstance(parsed, EmailMessage)

@@ -1,0 +1,281 @@
+"""The mailer: drains the outbox (claim, render, deliver, record) and queues reminders.
+
+Delivery guarantees:
+- *never lost*: a row leaves ``pending`` only as ``sent`` or, after
+  FENSTER_MAIL_MAX_ATTEMPTS tries, ``failed`` with its last error kept;
+- *sent once*: a row is claimed before it is sent (compare-and-set on ``attempts``, with
+  ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several replicas share the work) and
+  its claim holds it for a lease; the Message-ID comes from the dedupe key, so even a resend
+  after a crash between delivery and bookkeeping is recognisable as the same message;
+- retries back off exponentially: 1, 2, 4, ... minutes, at most 6 hours apart.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from api.feeds.query import window_views
+from api.feeds.urls import feed_url
+from api.models import Notification, ResourceGroup, Window
+from api.notify.render import WINDOW_KINDS, GroupView, MailContext, Outgoing, render
+from api.notify.transport import DeliveryError, PartialDelivery, Transport
+from api.services import outbox
+from api.settings import Settings
+
+__all__ = [
+    "LEASE",
+    "DrainResult",
+    "backoff",
+    "digest_uids",
+    "drain",
+    "enqueue_reminders",
+    "mail_context",
+    "run_once",
+]
+
+log = logging.getLogger("fenster.mailer")
+
+LEASE = timedelta(minutes=10)  # a claimed row is left alone this long by other mailers
+BATCH = 50
+
+
+class Unsendable(Exception):
+    """The row cannot become a message (its group or window is gone): fail it at once."""
+
+
+class Skip(Exception):
+    """The row has nothing left to say (a reminder for a window that moved): close it unsent."""
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"sent {self.sent}, retrying {self.retried}, failed {self.failed}, "
+            f"skipped {self.skipped}"
+        )
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait after the ``attempts``-th failed try: 1 min, 2, 4, ... capped at 6 hours."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+def mail_context(settings: Settings) -> MailContext:
+    return MailContext(
+        mail_from=settings.mail_from, domain=settings.mail_domain, public_url=settings.public_url
+    )
+
+
+def digest_uids(payload: dict[str, Any]) -> list[str]:
+    """The window uids a windows_digest row lists: ``payload["windows"]`` holds uids (or
+    objects with a ``uid``); ``payload["window_uids"]`` is accepted too."""
+    items = payload.get("windows") or payload.get("window_uids") or []
+    uids = [i.get("uid") if isinstance(i, dict) else i for i in items]
+    return [str(u) for u in uids if isinstance(u, str) and u]
+
+
+def _is_postgres(conn: Any) -> bool:
+    return "postgres" in type(conn).__module__ or "asyncpg" in type(conn).__module__
+
+
+async def _claim(now: datetime, limit: int) -> list[Notification]:
+    """Take up to ``limit`` due rows for this mailer: attempts+1 and a lease, atomically."""
+    claimed: list[Notification] = []
+    async with in_transaction() as conn:
+        query = (
+            Notification.filter(state="pending", next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "id")
+            .limit(limit)
+            .using_db(conn)
+        )
+        if _is_postgres(conn):
+            query = query.select_for_update(skip_locked=True)
+        for row in await query:
+            taken = (
+                await Notification.filter(id=row.id, state="pending", attempts=row.attempts)
+                .using_db(conn)
+                .update(attempts=row.attempts + 1, next_attempt_at=now + LEASE)
+            )
+            if taken:
+                row.attempts += 1
+                row.next_attempt_at = now + LEASE
+                claimed.append(row)
+    return claimed
+
+
+async def _load(row: Notification, settings: Settings) -> Outgoing:
+    group = await ResourceGroup.get_or_none(id=row.group_id)  # type: ignore[attr-defined]
+    if group is None:
+        raise Unsendable("its resource group no longer exists")
+    urls = feed_url(settings, group)
+    gv = GroupView(group.name, group.title, group.timezone, urls.https, urls.webcal)
+    payload = dict(row.payload or {})
+    windows: list[Any] = []
+    if row.kind in WINDOW_KINDS:
+        window_id = row.window_id  # type: ignore[attr-defined]
+        windows = await window_views(settings.public_url, id=window_id) if window_id else []
+        if not windows:
+            raise Unsendable("its window no longer exists")
+        w = windows[0]
+        if row.kind == "window_reminder" and (
+            w.state != "planned" or w.sequence != payload.get("sequence", w.sequence)
+        ):
+            raise Skip(f"the window is {w.state} at sequence {w.sequence} now")
+    elif row.kind == "windows_digest":
+        windows = await window_views(settings.public_url, uid__in=digest_uids(payload))
+        if not windows:
+            raise Unsendable("none of the digest's windows exists any more")
+    if not row.recipients:
+        raise Unsendable("the group has no technical contacts")
+    starts_thread = (
+        row.kind == "window_scheduled"
+        and not await Notification.filter(
+            window_id=row.window_id,  # type: ignore[attr-defined]
+            kind="window_scheduled",
+            id__lt=row.id,
+        ).exists()
+    )
+    return Outgoing(
+        row.kind,
+        row.dedupe_key,
+        tuple(row.recipients),
+        gv,
+        tuple(windows),
+        payload,
+        starts_thread=starts_thread,
+    )
+
+
+async def _close(row: Notification, **values: Any) -> None:
+    await Notification.filter(id=row.id).update(**values)
+
+
+async def _retry_or_fail(
+    row: Notification, error: str, now: datetime, max_attempts: int, result: DrainResult
+) -> None:
+    result.errors.append(f"#{row.id} {row.kind}: {error}")
+    if row.attempts >= max_attempts:
+        await _close(row, state="failed", last_error=error)
+        result.failed += 1
+        log.error(
+            "notification %s failed for good after %s attempts: %s", row.id, row.attempts, error
+        )
+    else:
+        await _close(row, next_attempt_at=now + backoff(row.attempts), last_error=error)
+        result.retried += 1
+        log.warning("notification %s attempt %s failed: %s", row.id, row.attempts, error)
+
+
+async def drain(
+    settings: Settings,
+    transport: Transport,
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+) -> DrainResult:
+    """Send every due pending row once (or up to ``limit`` rows); returns the counts."""
+    now = now or datetime.now(UTC)
+    ctx = mail_context(settings)
+    result = DrainResult()
+    done = 0
+    while limit is None or done < limit:
+        rows = await _claim(now, BATCH if limit is None else min(BATCH, limit - done))
+        if not rows:
+            break
+        done += len(rows)
+        down: str | None = None  # the server is unreachable: the rest of the batch waits
+        for row in rows:
+            if down is not None:
+                await _retry_or_fail(row, down, now, settings.mail_max_attempts, result)
+                continue
+            try:
+                message = render(await _load(row, settings), ctx, now)
+                await transport.send(message, list(row.recipients))
+            except Skip as exc:
+                await _close(row, state="sent", sent_at=now, last_error=f"skipped: {exc}")
+                result.skipped += 1
+            except Unsendable as exc:
+                await _close(row, state="failed", last_error=f"cannot be sent: {exc}")
+                result.failed += 1
+                result.errors.append(f"#{row.id} {row.kind}: {exc}")
+            except PartialDelivery as exc:
+                await _close(
+                    row,
+                    state="sent",
+                    sent_at=now,
+                    message_id=message["Message-ID"],
+                    last_error=str(exc),
+                )
+                result.sent += 1
+            except DeliveryError as exc:
+                if exc.unreachable:
+                    down = str(exc)
+                await _retry_or_fail(row, str(exc), now, settings.mail_max_attempts, result)
+            except Exception as exc:  # a bug rendering one row must not stop the others
+                log.exception("notification %s could not be rendered", row.id)
+                error = f"{type(exc).__name__}: {exc}"
+                await _retry_or_fail(row, error, now, settings.mail_max_attempts, result)
+            else:
+                await _close(
+                    row,
+                    state="sent",
+                    sent_at=now,
+                    message_id=message["Message-ID"],
+                    last_error=None,
+                )
+                result.sent += 1
+    return result
+
+
+async def enqueue_reminders(now: datetime | None = None) -> int:
+    """Queue a reminder for each planned window starting within its group's reminder period.
+
+    One per window and sequence (the outbox dedupe key); none when the group wants none, or
+    when the window was scheduled or changed inside the period (that mail was the reminder).
+    """
+    now = now or datetime.now(UTC)
+    horizon = await ResourceGroup.all().order_by("-reminder_minutes").first()
+    if horizon is None or horizon.reminder_minutes <= 0:
+        return 0
+    windows = await Window.filter(
+        state="planned",
+        starts_at__gt=now,
+        starts_at__lte=now + timedelta(minutes=horizon.reminder_minutes),
+    ).select_related("machine__group")
+    queued = 0
+    for window in windows:
+        group = window.machine.group
+        remind_at = window.starts_at - timedelta(minutes=group.reminder_minutes)
+        if group.reminder_minutes <= 0 or now < remind_at or window.updated_at >= remind_at:
+            continue
+        row = await outbox.enqueue(
+            "window_reminder", group=group, window=window, payload={"sequence": window.sequence}
+        )
+        queued += row is not None
+    return queued
+
+
+async def run_once(settings: Settings, transport: Transport | None = None) -> DrainResult:
+    """One mailer pass: queue due reminders, then drain the outbox."""
+    from api.notify.transport import transport_from_settings
+
+    await enqueue_reminders()
+    own = transport is None
+    transport = transport or transport_from_settings(settings)
+    try:
+        return await drain(settings, transport)
+    finally:
+        if own:
+            await transport.close()
