@@ -1,0 +1,176 @@
+"""Reading what one scheduling pass needs, in a few bulk queries, as planner values."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from api.models.activities import REBOOTING_KINDS
+from api.scheduling import (
+    ActivityIn,
+    FreezeIn,
+    GroupIn,
+    HostIn,
+    MachineIn,
+    PlanInput,
+    Policy,
+    WindowIn,
+    Work,
+)
+from api.services.bulk import as_utc, fetch, json_value
+
+__all__ = ["World", "load_world", "needs_reboot", "policy_of"]
+
+
+@dataclass(frozen=True)
+class World:
+    """The planner's input plus what the writer needs beside it."""
+
+    input: PlanInput
+    contacts: dict[int, list[str]]  # group id -> contacts
+    machine_names: dict[int, str]
+    window_uids: dict[int, str]
+    requested: dict[int, datetime]  # activity id -> requested_at
+
+
+def needs_reboot(kind: str, params: Any) -> bool:
+    explicit = (json_value(params) or {}).get("reboot")
+    if isinstance(explicit, bool):
+        return explicit
+    return kind in REBOOTING_KINDS
+
+
+def _time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    hours, minutes = str(value).split(":")[:2]
+    return time(int(hours), int(minutes))
+
+
+def policy_of(timezone: str, window_start: Any, window_minutes: int, weekdays: Any) -> Policy:
+    days = tuple(sorted({int(d) for d in json_value(weekdays) or []}))
+    return Policy(timezone, _time(window_start), int(window_minutes), days)
+
+
+async def load_world(
+    conn: BaseDBAsyncClient,
+    now: datetime,
+    *,
+    reboot_allowance: int,
+    horizon_days: int,
+) -> World:
+    groups = []
+    contacts: dict[int, list[str]] = {}
+    for r in await fetch(
+        conn,
+        "SELECT id, name, timezone, window_start, window_minutes, weekdays, notice_minutes,"
+        " contacts FROM resource_group",
+    ):
+        policy = policy_of(r["timezone"], r["window_start"], r["window_minutes"], r["weekdays"])
+        groups.append(GroupIn(r["id"], r["name"], policy, int(r["notice_minutes"])))
+        contacts[r["id"]] = list(json_value(r["contacts"]) or [])
+
+    machines = []
+    hosts = []
+    names: dict[int, str] = {}
+    for r in await fetch(
+        conn,
+        "SELECT id, name, kind, group_id, host_id, redundancy, auto_schedule, capacity"
+        " FROM machine",
+    ):
+        names[r["id"]] = r["name"]
+        machines.append(
+            MachineIn(
+                r["id"],
+                r["name"],
+                r["group_id"],
+                r["host_id"],
+                r["redundancy"] or None,
+                bool(r["auto_schedule"]),
+            )
+        )
+        if r["kind"] == "host":
+            hosts.append(HostIn(r["id"], r["name"], int(r["capacity"])))
+
+    activities = []
+    requested: dict[int, datetime] = {}
+    for r in await fetch(
+        conn,
+        "SELECT id, machine_id, kind, estimate_minutes, params, not_before, requested_at,"
+        " blocked_reason FROM activity WHERE state = ? AND window_id IS NULL",
+        ["queued"],
+    ):
+        at = as_utc(r["requested_at"])
+        assert at is not None
+        requested[r["id"]] = at
+        activities.append(
+            ActivityIn(
+                r["id"],
+                r["machine_id"],
+                r["kind"],
+                int(r["estimate_minutes"]),
+                needs_reboot(r["kind"], r["params"]),
+                at,
+                as_utc(r["not_before"]),
+                r["blocked_reason"],
+            )
+        )
+
+    work: dict[int, list[Work]] = defaultdict(list)
+    for r in await fetch(
+        conn,
+        "SELECT window_id, kind, estimate_minutes, params FROM activity"
+        " WHERE state = ? AND window_id IS NOT NULL",
+        ["scheduled"],
+    ):
+        work[r["window_id"]].append(
+            Work(int(r["estimate_minutes"]), needs_reboot(r["kind"], r["params"]))
+        )
+    windows = []
+    uids: dict[int, str] = {}
+    for r in await fetch(
+        conn,
+        "SELECT id, uid, machine_id, starts_at, ends_at, state, sequence, reason, forced"
+        " FROM maintenance_window WHERE state IN (?, ?)",
+        ["planned", "running"],
+    ):
+        uids[r["id"]] = r["uid"]
+        starts, ends = as_utc(r["starts_at"]), as_utc(r["ends_at"])
+        assert starts is not None and ends is not None
+        windows.append(
+            WindowIn(
+                r["id"],
+                r["machine_id"],
+                starts,
+                ends,
+                r["state"],
+                int(r["sequence"]),
+                r["reason"] or "",
+                bool(r["forced"]),
+                tuple(work.get(r["id"], ())),
+            )
+        )
+
+    freezes = []
+    for r in await fetch(conn, 'SELECT group_id, starts_at, ends_at, reason FROM "freeze"'):
+        starts, ends = as_utc(r["starts_at"]), as_utc(r["ends_at"])
+        assert starts is not None and ends is not None
+        if ends > now:
+            freezes.append(FreezeIn(r["group_id"], starts, ends, r["reason"] or ""))
+
+    inp = PlanInput(
+        now,
+        tuple(groups),
+        tuple(machines),
+        tuple(activities),
+        tuple(hosts),
+        tuple(windows),
+        tuple(freezes),
+        reboot_allowance,
+        horizon_days,
+    )
+    return World(inp, contacts, names, uids, requested)

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time
+
+import pytest
+from tortoise.context import TortoiseContext
+
+from api.models import Activity, AuditEvent, Machine, Notification, ResourceGroup, Window
+from api.services.scheduling import run_pass
+from api.settings import Settings
+from tests.conftest import POSTGRES
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+async def world(
+    vms: int = 3, *, contacts: list[str] | None = None
+) -> tuple[ResourceGroup, Machine]:
+    group = await ResourceGroup.create(
+        name="acme",
+        contacts=contacts or ["ops@acme.example"],
+        timezone="Europe/Berlin",
+        window_start=time(2, 0),
+        window_minutes=120,
+    )
+    host = await Machine.create(name="kvm02", kind="host", group=group, capacity=2)
+    for i in range(vms):
+        vm = await Machine.create(name=f"vm{i}", kind="vm", group=group, host=host)
+        await Activity.create(
+            machine=vm, kind="kernel_update", estimate_minutes=15, requested_at=NOW
+        )
+    return group, host
+
+
+async def test_pass_creates_windows_audit_and_outbox(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    await world(3)
+    report = await run_pass(settings, now=NOW)
+    assert len(report.created) == 3 and not report.blocked
+    windows = await Window.all().order_by("starts_at", "id").prefetch_related("machine")
+    assert [(w.starts_at, w.ends_at) for w in windows] == [
+        (utc(2026, 11, 30, 1), utc(2026, 11, 30, 3)),
+        (utc(2026, 11, 30, 1), utc(2026, 11, 30, 3)),
+        (utc(2026, 12, 1, 1), utc(2026, 12, 1, 3)),
+    ]
+    assert windows[2].reason.endswith(
+        "Mon 30 Nov skipped: host kvm02 already has 2 VMs in maintenance"
+    )
+    assert all(w.state == "planned" and w.sequence == 0 for w in windows)
+    assert windows[0].postpone_deadline == utc(2026, 12, 23)
+    acts = await Activity.all()
+    assert {a.state for a in acts} == {"scheduled"}
+    assert {a.window_id for a in acts} == {w.id for w in windows}  # type: ignore[attr-defined]
+    notes = await Notification.all().order_by("id")
+    assert [n.kind for n in notes] == ["window_scheduled"] * 3
+    assert notes[0].recipients == ["ops@acme.example"]
+    assert notes[0].window_id == windows[0].id or notes[0].window_id in {w.id for w in windows}  # type: ignore[attr-defined]
+    assert await AuditEvent.filter(action="window.schedule").count() == 3
+
+
+async def test_second_pass_is_a_no_op(db: TortoiseContext, settings: Settings) -> None:
+    await world(2)
+    await run_pass(settings, now=NOW)
+    before = (
+        await Window.all().count(),
+        await Notification.all().count(),
+        await AuditEvent.all().count(),
+    )
+    again = await run_pass(settings, now=NOW)
+    assert not again.changed
+    after = (
+        await Window.all().count(),
+        await Notification.all().count(),
+        await AuditEvent.all().count(),
+    )
+    assert before == after
+
+
+async def test_new_work_joins_the_planned_window(db: TortoiseContext, settings: Settings) -> None:
+    await world(1)
+    await run_pass(settings, now=NOW)
+    vm = await Machine.get(name="vm0")
+    await Activity.create(machine=vm, kind="memory_resize", estimate_minutes=5, requested_at=NOW)
+    report = await run_pass(settings, now=NOW)
+    assert not report.created and len(report.extended) == 1
+    [w] = await Window.all()
+    assert w.sequence == 1 and "memory resize added" in w.reason
+    assert await Activity.filter(window_id=w.id).count() == 2
+    kinds = [n.kind for n in await Notification.all().order_by("id")]
+    assert kinds == ["window_scheduled", "window_changed"]
+
+
+async def test_blocked_activity_gets_its_reason_once(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    group, host = await world(0)
+    vm = await Machine.create(name="big", kind="vm", group=group, host=host)
+    a = await Activity.create(
+        machine=vm, kind="system_update", estimate_minutes=125, requested_at=NOW
+    )
+    report = await run_pass(settings, now=NOW)
+    assert report.blocked == [
+        (a.id, "big", "needs 125 min; the 02:00-04:00 Europe/Berlin window is 120 min")
+    ]
+    await a.refresh_from_db()
+    assert a.state == "queued" and a.blocked_reason == report.blocked[0][2]
+    assert not (await run_pass(settings, now=NOW)).changed
+    assert await AuditEvent.filter(action="activity.block").count() == 1
+
+
+async def test_many_windows_for_one_group_make_one_digest(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    from dataclasses import replace
+
+    await world(6)
+    report = await run_pass(replace(settings, digest_threshold=5), now=NOW)
+    assert len(report.created) == 6
+    [digest] = await Notification.all()
+    assert digest.kind == "windows_digest" and digest.window_id is None  # type: ignore[attr-defined]
+    assert sorted(digest.payload["window_ids"]) == sorted(w.id for w in await Window.all())
+    assert len(digest.payload["windows"]) == 6
+
+
+async def test_dry_run_writes_nothing(db: TortoiseContext, settings: Settings) -> None:
+    await world(2)
+    report = await run_pass(settings, now=NOW, dry_run=True)
+    assert len(report.created) == 2
+    assert await Window.all().count() == 0
+    assert await Activity.filter(state="queued").count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES, reason="needs FENSTER_TEST_POSTGRES")
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_concurrent_passes_book_nothing_twice(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    await world(4)
+    reports = await asyncio.gather(*(run_pass(settings, now=NOW) for _ in range(4)))
+    assert sum(len(r.created) for r in reports) == 4
+    assert await Window.all().count() == 4
+    assert await Notification.all().count() == 4
+    assert any(r.locked_out for r in reports) or sum(1 for r in reports if r.created) == 1
