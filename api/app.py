@@ -15,6 +15,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api import __version__, db
+from api.feeds.routes import feed_routes
+from api.notify import mailer as notify_mailer
 from api.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -27,12 +29,14 @@ LoopRun = Callable[[Settings], Awaitable[Any]]
 def area_routes(settings: Settings) -> list[BaseRoute]:
     """The routes each area mounts on the app (one line per area)."""
     routes: list[BaseRoute] = []
+    routes += feed_routes(settings)
     return routes
 
 
 def background_loops(settings: Settings) -> list[tuple[str, int, LoopRun]]:
     """Periodic work run by `fenster serve`: (name, interval in seconds, run). 0 disables."""
     loops: list[tuple[str, int, LoopRun]] = []
+    loops.append(("mailer", settings.mail_interval, notify_mailer.run_once))
     return loops
 
 

@@ -7,13 +7,15 @@ model instances: a 1,000-window feed costs two round trips.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from api.feeds.values import ActivityView, WindowView
 from api.models import Activity, Window
 from api.models.activities import REBOOTING_KINDS
 
-__all__ = ["activity_detail", "window_url", "window_views"]
+__all__ = ["FeedStamp", "activity_detail", "feed_stamp", "window_url", "window_views"]
 
 _WINDOW_FIELDS = (
     "id",
@@ -116,3 +118,61 @@ async def window_views(public_url: str, **where: Any) -> list[WindowView]:
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class FeedStamp:
+    """What a feed's bytes depend on in the database, read with one aggregate query."""
+
+    windows: int
+    last_change: datetime | None
+    activities: int
+    last_activity: int | None
+    last_finish: datetime | None
+
+    def key(self) -> str:
+        return "|".join(
+            str(v)
+            for v in (
+                self.windows,
+                self.last_change and self.last_change.timestamp(),
+                self.activities,
+                self.last_activity,
+                self.last_finish and self.last_finish.timestamp(),
+            )
+        )
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(str(value))  # SQLite hands back Tortoise's ISO text
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedStamp:
+    """Counts and latest changes of the windows a feed shows, without loading them.
+
+    Raw SQL because Tortoise groups by every column as soon as an aggregate meets a join.
+    """
+    conn = Window._meta.db
+    postgres = conn.capabilities.dialect == "postgres"
+    params: list[Any] = [since]
+    where = "w.ends_at >= " + ("$1" if postgres else "?")
+    if group_id is not None:
+        params.append(group_id)
+        where += " AND m.group_id = " + ("$2" if postgres else "?")
+    sql = (
+        "SELECT COUNT(DISTINCT w.id) AS n, MAX(w.updated_at) AS last_change, "
+        "COUNT(a.id) AS acts, MAX(a.id) AS last_act, MAX(a.finished_at) AS last_finish "
+        "FROM maintenance_window w JOIN machine m ON m.id = w.machine_id "
+        f"LEFT JOIN activity a ON a.window_id = w.id WHERE {where}"
+    )
+    [row] = await conn.execute_query_dict(sql, params)
+    return FeedStamp(
+        windows=int(row["n"] or 0),
+        last_change=_instant(row["last_change"]),
+        activities=int(row["acts"] or 0),
+        last_activity=row["last_act"],
+        last_finish=_instant(row["last_finish"]),
+    )

@@ -1,0 +1,187 @@
+"""GET /feeds/{group}.ics?token=... (customers) and /feeds/all.ics (operators, admin token).
+
+The ETag comes from one aggregate query (window count and latest change, activity count,
+latest id and finish, the group's own row and token), so a client that already has the
+current feed gets 304 without a single window being loaded or rendered.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parseaddr, parsedate_to_datetime
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api.feeds.ics import build_calendar
+from api.feeds.query import FeedStamp, feed_stamp, window_views
+from api.feeds.values import CalendarView
+from api.models import ResourceGroup
+from api.services import tokens
+from api.settings import Settings
+
+__all__ = ["HISTORY", "feed_routes"]
+
+HISTORY = timedelta(days=30)  # how far back a feed shows windows
+MAX_AGE = 300
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+_VERSION = "1"  # bump when the builder's output changes for the same data
+
+
+def _not_found() -> Response:
+    # unknown group, wrong token and missing token all look alike
+    return PlainTextResponse(
+        "no such feed\n", status_code=404, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _etag(settings: Settings, stamp: FeedStamp, *extra: object) -> str:
+    raw = "|".join(
+        str(x) for x in (_VERSION, settings.public_url, settings.mail_domain, stamp.key(), *extra)
+    )
+    return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
+
+
+def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return etag in tags or "*" in tags
+    ims = request.headers.get("if-modified-since")
+    if ims and last_modified is not None:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+        return since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
+    return False
+
+
+async def _respond(
+    request: Request,
+    *,
+    stamp: FeedStamp,
+    etag: str,
+    changed: list[datetime | None],
+    render: Callable[[], Awaitable[bytes]],
+    filename: str,
+) -> Response:
+    known = [c for c in changed if c is not None]
+    last_modified = max(known) if known else None
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"private, max-age={MAX_AGE}",  # never in a shared cache
+        "Vary": "Authorization",
+    }
+    if last_modified is not None:
+        headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
+    if _not_modified(request, etag, last_modified):
+        return Response(status_code=304, headers=headers)
+    body = await render()
+    headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return Response(body, headers=headers, media_type=CONTENT_TYPE)
+
+
+async def group_feed(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    token = request.query_params.get("token", "")
+    group = await ResourceGroup.get_or_none(name=request.path_params["group"])
+    if (
+        group is None
+        or not token
+        or not hmac.compare_digest(token.encode(), group.feed_token.encode())
+    ):
+        return _not_found()
+    since = datetime.now(UTC) - HISTORY
+    stamp = await feed_stamp(since=since, group_id=group.id)
+    # the token is part of the tag: a rotated token never revalidates an old copy
+    etag = _etag(settings, stamp, group.id, group.updated_at.timestamp(), group.feed_token)
+
+    async def render() -> bytes:
+        windows = await window_views(
+            settings.public_url, machine__group_id=group.id, ends_at__gte=since
+        )
+        cal = CalendarView(
+            name=f"Maintenance: {group.title or group.name}",
+            timezone=group.timezone,
+            provider=settings.mail_domain,
+            description=f"Maintenance windows of resource group {group.name}",
+            organizer=parseaddr(settings.mail_from)[1],
+        )
+        return build_calendar(cal, windows)
+
+    return await _respond(
+        request,
+        stamp=stamp,
+        etag=etag,
+        changed=[stamp.last_change, stamp.last_finish, group.updated_at],
+        render=render,
+        filename=f"maintenance-{group.name}.ics",
+    )
+
+
+def _bearer_or_basic(request: Request) -> str | None:
+    """The token from ``Authorization: Bearer <t>`` or Basic auth with the token as password
+    (calendar apps can send Basic credentials, not Bearer headers)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+async def all_feed(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    token = await tokens.authenticate(_bearer_or_basic(request))
+    if token is None or token.role != "admin":
+        return PlainTextResponse(
+            "an admin token is needed (Bearer, or Basic with the token as password)\n",
+            status_code=401,
+            headers={
+                "WWW-Authenticate": 'Bearer realm="fenster", Basic realm="fenster feeds"',
+                "Cache-Control": "no-store",
+            },
+        )
+    since = datetime.now(UTC) - HISTORY
+    stamp = await feed_stamp(since=since)
+    etag = _etag(settings, stamp, "all")
+
+    async def render() -> bytes:
+        windows = await window_views(settings.public_url, ends_at__gte=since)
+        cal = CalendarView(
+            name="Maintenance: all groups",
+            timezone="UTC",
+            provider=settings.mail_domain,
+            description="Maintenance windows of every resource group",
+            organizer=parseaddr(settings.mail_from)[1],
+        )
+        return build_calendar(cal, windows)
+
+    return await _respond(
+        request,
+        stamp=stamp,
+        etag=etag,
+        changed=[stamp.last_change, stamp.last_finish],
+        render=render,
+        filename="maintenance-all.ics",
+    )
+
+
+def feed_routes(settings: Settings) -> list[BaseRoute]:
+    # all.ics first: "all" is therefore not usable as a group's feed name
+    return [
+        Route("/feeds/all.ics", all_feed, methods=["GET"], name="feed_all"),
+        Route("/feeds/{group}.ics", group_feed, methods=["GET"], name="feed_group"),
+    ]

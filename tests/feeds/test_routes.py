@@ -1,0 +1,207 @@
+"""The feed routes through the ASGI app: tokens, caching, content, rotation, operators' feed."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import icalendar
+from tortoise.context import TortoiseContext
+
+from api.feeds.urls import feed_url
+from api.models import Activity, ResourceGroup, Window
+from api.services import groups, tokens
+from api.settings import Settings
+from tests.feeds.samples import read_vobject
+from tests.notify.world import make_group, make_window
+
+
+def minute(delta: timedelta) -> datetime:
+    return (datetime.now(UTC) + delta).replace(second=0, microsecond=0)
+
+
+def path(group: ResourceGroup) -> str:
+    return f"/feeds/{group.name}.ics?token={group.feed_token}"
+
+
+def events(body: bytes) -> dict[str, icalendar.Event]:
+    return {str(e["UID"]): e for e in icalendar.Calendar.from_ical(body).walk("VEVENT")}
+
+
+async def test_group_feed_content_and_headers(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    group = await make_group()
+    old = await make_window(group, "vm01", minute(timedelta(days=-40)), notify=None)
+    recent = await make_window(group, "vm02", minute(timedelta(days=-20)), notify=None)
+    coming = await make_window(group, "vm03", minute(timedelta(days=8)), notify=None)
+    gone = await make_window(group, "vm04", minute(timedelta(days=9)), notify=None)
+    gone.state = "cancelled"
+    gone.touch()
+    await gone.save()
+    r = await client.get(path(group))
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert r.headers["cache-control"] == "private, max-age=300"
+    assert r.headers["etag"].startswith('"') and len(r.headers["etag"]) == 34
+    assert r.headers["last-modified"].endswith(" GMT")
+    found = events(r.content)
+    assert set(found) == {recent.uid, coming.uid, gone.uid}  # 30 days back on
+    assert old.uid not in found
+    assert str(found[gone.uid]["STATUS"]) == "CANCELLED"
+    assert int(found[gone.uid]["SEQUENCE"]) == 1
+    assert str(found[coming.uid]["SUMMARY"]) == "Maintenance: vm03 - kernel update, memory resize"
+    assert found[coming.uid].decoded("DTSTART").astimezone(UTC) == coming.starts_at
+    assert str(found[coming.uid]["X-MAINTNOTE-ACCOUNT"]) == "acme"
+    assert str(found[coming.uid]["URL"]).endswith(f"/windows/{coming.uid}")
+    cal = icalendar.Calendar.from_ical(r.content)
+    assert str(cal["X-WR-CALNAME"]) == "Maintenance: ACME Webshop"
+    assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    parsed = read_vobject(r.content)
+    by_uid = {e.uid.value: e for e in parsed.vevent_list}
+    assert by_uid[coming.uid].dtstart.value.astimezone(UTC) == coming.starts_at
+    assert by_uid[gone.uid].status.value == "CANCELLED"
+
+
+async def test_wrong_missing_or_unknown_is_the_same_404(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    group = await make_group()
+    answers = [
+        await client.get(f"/feeds/acme.ics?token={group.feed_token[:-1]}x"),
+        await client.get("/feeds/acme.ics"),
+        await client.get("/feeds/acme.ics?token="),
+        await client.get(f"/feeds/nosuch.ics?token={group.feed_token}"),
+    ]
+    assert {(a.status_code, a.text) for a in answers} == {(404, "no such feed\n")}
+
+
+async def test_etag_304_and_change_detection(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    group = await make_group()
+    window = await make_window(group, "vm01", minute(timedelta(days=8)), notify=None)
+    first = await client.get(path(group))
+    etag = first.headers["etag"]
+    again = await client.get(path(group), headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    by_date = await client.get(
+        path(group), headers={"If-Modified-Since": first.headers["last-modified"]}
+    )
+    assert by_date.status_code == 304
+    # a change to the window: SEQUENCE grows, the tag changes, the UID stays
+    window.touch()
+    window.starts_at += timedelta(days=1)
+    window.ends_at += timedelta(days=1)
+    await window.save()
+    changed = await client.get(path(group), headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    [event] = events(changed.content).values()
+    assert str(event["UID"]) == window.uid and int(event["SEQUENCE"]) == 1
+    # an activity finishing changes the feed too, though the window row is untouched
+    etag = changed.headers["etag"]
+    act = await Activity.filter(window=window).first()
+    assert act is not None
+    await Activity.filter(id=act.id).update(state="done", finished_at=datetime.now(UTC))
+    after = await client.get(path(group), headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.headers["etag"] != etag
+
+
+async def test_rotation_stops_the_old_token_at_once(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    group = await make_group()
+    await make_window(group, "vm01", minute(timedelta(days=8)), notify=None)
+    before = await client.get(path(group))
+    old = group.feed_token
+    new = await groups.rotate_feed_token("test", group)
+    assert new != old and len(new) >= 22
+    assert (await client.get(f"/feeds/acme.ics?token={old}")).status_code == 404
+    now = await client.get(f"/feeds/acme.ics?token={new}")
+    assert now.status_code == 200
+    assert now.headers["etag"] != before.headers["etag"]
+
+
+async def test_operators_feed_needs_an_admin_token(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    acme = await make_group()
+    tokyo = await make_group("kaizen", timezone="Asia/Tokyo", title="Kaizen")
+    a = await make_window(acme, "vm01", minute(timedelta(days=8)), notify=None)
+    k = await make_window(tokyo, "web07", minute(timedelta(days=8, hours=3)), notify=None)
+    _, admin = await tokens.create_token("test", name="ops", role="admin")
+    _, customer = await tokens.create_token("test", name="acme", role="customer", groups=[acme])
+    assert (await client.get("/feeds/all.ics")).status_code == 401
+    denied = await client.get("/feeds/all.ics", headers={"Authorization": f"Bearer {customer}"})
+    assert denied.status_code == 401
+    assert "Basic" in denied.headers["www-authenticate"]
+    r = await client.get("/feeds/all.ics", headers={"Authorization": f"Bearer {admin}"})
+    assert r.status_code == 200
+    assert set(events(r.content)) == {a.uid, k.uid}
+    cal = icalendar.Calendar.from_ical(r.content)
+    assert sorted(str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")) == [
+        "Asia/Tokyo",
+        "Europe/Berlin",
+    ]
+    basic = base64.b64encode(f"ops:{admin}".encode()).decode()
+    r2 = await client.get("/feeds/all.ics", headers={"Authorization": f"Basic {basic}"})
+    assert r2.status_code == 200 and r2.content == r.content
+    cached = await client.get(
+        "/feeds/all.ics",
+        headers={"Authorization": f"Bearer {admin}", "If-None-Match": r.headers["etag"]},
+    )
+    assert cached.status_code == 304
+    token = await tokens.authenticate(admin)
+    assert token is not None
+    await tokens.revoke_token("test", token)
+    assert (
+        await client.get("/feeds/all.ics", headers={"Authorization": f"Bearer {admin}"})
+    ).status_code == 401
+
+
+async def test_vtimezone_through_the_route_across_dst(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    group = await make_group("nyc", timezone="America/New_York", title="NYC")
+    # 2027-03-14 02:00 EST -> 03:00 EDT, 2026-11-01 02:00 EDT -> 01:00 EST
+    starts = [
+        datetime(2027, 3, 14, 6, 30, tzinfo=UTC),  # 01:30 EST
+        datetime(2027, 3, 14, 7, 30, tzinfo=UTC),  # 03:30 EDT
+        datetime(2027, 3, 15, 6, 0, tzinfo=UTC),  # 02:00 EDT
+        datetime(2027, 11, 7, 5, 30, tzinfo=UTC),  # 01:30 EDT, first occurrence
+        datetime(2027, 11, 7, 6, 30, tzinfo=UTC),  # 01:30 EST, the repeated hour
+    ]
+    made = [
+        await make_window(group, f"vm{i}", s, minutes=60, notify=None) for i, s in enumerate(starts)
+    ]
+    r = await client.get(path(group))
+    by_ical = events(r.content)
+    by_vobject = {e.uid.value: e for e in read_vobject(r.content).vevent_list}
+    for w in made:
+        assert by_ical[w.uid].decoded("DTSTART").astimezone(UTC) == w.starts_at
+        assert by_vobject[w.uid].dtstart.value.astimezone(UTC) == w.starts_at
+        assert by_vobject[w.uid].dtend.value.astimezone(UTC) == w.ends_at
+
+
+def test_feed_url_has_https_and_webcal_forms() -> None:
+    class G:
+        name = "acme"
+        feed_token = "abc-_123"
+
+    urls = feed_url(Settings(public_url="https://fenster.example.com"), G())
+    assert urls.https == "https://fenster.example.com/feeds/acme.ics?token=abc-_123"
+    assert urls.webcal == "webcal://fenster.example.com/feeds/acme.ics?token=abc-_123"
+    assert feed_url(Settings(), G()).https.startswith("http://127.0.0.1:8000/feeds/acme.ics")
+
+
+async def test_windows_not_in_a_group_feed_of_another_group(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    acme = await make_group()
+    other = await make_group("umbrella", title="Umbrella")
+    mine = await make_window(acme, "vm01", minute(timedelta(days=8)), notify=None)
+    await make_window(other, "vm02", minute(timedelta(days=8)), notify=None)
+    assert set(events((await client.get(path(acme))).content)) == {mine.uid}
+    assert await Window.all().count() == 2
