@@ -47,6 +47,7 @@ WINDOW_KINDS = frozenset(
         "window_failed",
     }
 )
+_ONE_LINE_HEADERS = SMTP.clone(max_line_length=998)
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -362,11 +363,15 @@ def _body(out: Outgoing, ctx: MailContext, now: datetime) -> tuple[str, str, str
         return f"Maintenance scheduled: {w.machine}, {when}", text, markup
     if out.kind in {"window_changed", "window_postponed"}:
         postponed = out.kind == "window_postponed"
-        headline = (
-            f"the maintenance window for {w.machine} has been postponed to {when}."
-            if postponed
-            else f"the maintenance window for {w.machine} has changed; it is now {when}."
-        )
+        if postponed:
+            headline = f"the maintenance window for {w.machine} has been postponed to {when}."
+        elif out.payload.get("added"):
+            headline = (
+                f"more work has been added to the maintenance window for {w.machine} "
+                f"on {when}; the activities below are now planned for it."
+            )
+        else:
+            headline = f"the maintenance window for {w.machine} has changed; it is now {when}."
         text, markup = _fill(
             "window_changed",
             {
@@ -485,4 +490,8 @@ def render(out: Outgoing, ctx: MailContext, now: datetime) -> EmailMessage:
             filename=f"maintenance-{name}.ics",
             params={"charset": "utf-8", "method": "PUBLISH"},
         )
+    # Bodies are encoded (76-column quoted-printable) already; headers are written on one
+    # line up to 998 octets: Python folds a long Subject by moving all of it to the next
+    # line, which several readers then show with a leading space.
+    msg.policy = _ONE_LINE_HEADERS
     return msg

@@ -290,3 +290,20 @@ def test_scheduled_text_matches_golden() -> None:
     if os.environ.get("FENSTER_UPDATE_GOLDEN") == "1":
         path.write_text(text)
     assert text == path.read_text()
+
+
+def test_long_subject_stays_on_one_header_line() -> None:
+    group = replace(GROUP, title="The Very Long Named Customer Group of ACME Webshop Inc.")
+    out = Outgoing("windows_digest", "d", TO, group, (planned(), completed()))
+    raw = render(out, CTX, NOW).as_bytes()
+    subject = (
+        "Maintenance scheduled for 2 machines of The Very Long Named Customer Group of "
+        "ACME Webshop Inc., from Sun 25 Oct 2026 02:00 CEST"
+    )
+    assert f"Subject: {subject}\r\n".encode() in raw
+    assert message_from_bytes(raw, policy=default)["Subject"] == subject
+
+
+def test_changed_by_added_work_says_so() -> None:
+    text = text_of(mail("window_changed", changed(), payload={"added": [7], "sequence": 1}))
+    assert "more work has been added to the maintenance window for vm01" in " ".join(text.split())
