@@ -1,54 +1,72 @@
 """Who is in maintenance when: booked intervals per key, bucketed by UTC day.
 
 Keys are plain tuples: ("host", host_id) for the VMs of one host, ("redundancy", group_id, tag)
-for a redundancy set, ("machine", machine_id) for one machine's own windows.
+for a redundancy set, ("machine", machine_id) for one machine's own windows. A lookup touches
+only the few day buckets an interval can overlap, so it costs O(bookings per key and day).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 __all__ = ["Booking", "Ledger"]
 
 DAY = 86_400
 
 
-@dataclass(frozen=True, slots=True)
-class Booking:
+class Booking(NamedTuple):
     start: int  # epoch seconds
     end: int
     machine_id: int
     machine_name: str
 
 
-@dataclass
 class Ledger:
-    _days: dict[Hashable, dict[int, list[Booking]]] = field(default_factory=dict)
-    _longest: int = DAY
+    def __init__(self) -> None:
+        self._days: dict[Hashable, dict[int, list[Booking]]] = {}
+        self._longest = DAY
 
     def book(
         self, key: Hashable, start: datetime, end: datetime, machine_id: int, machine_name: str
     ) -> None:
-        s, e = int(start.timestamp()), int(end.timestamp())
-        self._longest = max(self._longest, e - s)
-        days = self._days.setdefault(key, {})
-        days.setdefault(s // DAY, []).append(Booking(s, e, machine_id, machine_name))
+        self.book_ts(key, int(start.timestamp()), int(end.timestamp()), machine_id, machine_name)
+
+    def book_ts(self, key: Hashable, s: int, e: int, machine_id: int, machine_name: str) -> None:
+        """Book [s, e) given as epoch seconds."""
+        if e - s > self._longest:
+            self._longest = e - s
+        days = self._days.get(key)
+        if days is None:
+            days = self._days[key] = {}
+        bucket = days.get(s // DAY)
+        if bucket is None:
+            bucket = days[s // DAY] = []
+        bucket.append(Booking(s, e, machine_id, machine_name))
 
     def overlapping(
         self, key: Hashable, start: datetime, end: datetime, *, exclude: int | None = None
     ) -> list[Booking]:
         """Bookings under ``key`` overlapping [start, end), except those of machine ``exclude``."""
+        return self.overlapping_ts(
+            key, int(start.timestamp()), int(end.timestamp()), exclude=exclude
+        )
+
+    def overlapping_ts(
+        self, key: Hashable, s: int, e: int, *, exclude: int | None = None
+    ) -> list[Booking]:
+        """As ``overlapping``, with [s, e) given as epoch seconds."""
         days = self._days.get(key)
         if not days:
             return []
-        s, e = int(start.timestamp()), int(end.timestamp())
         found = []
         for day in range((s - self._longest) // DAY, (e - 1) // DAY + 1):
-            for b in days.get(day, ()):
-                if b.start < e and b.end > s and b.machine_id != exclude:
-                    found.append(b)
+            bucket = days.get(day)
+            if bucket:
+                for b in bucket:
+                    if b[0] < e and b[1] > s and b[2] != exclude:
+                        found.append(b)
         return found
 
     def release(self, key: Hashable, start: datetime, machine_id: int) -> None:

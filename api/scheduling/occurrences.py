@@ -51,11 +51,9 @@ class Occurrence:
     local_end: datetime
     start_moved: bool  # the nominal start fell into a spring-forward gap
     wall_minutes: int  # local wall-clock span (local end minus local start, as read on a clock)
-
-    @property
-    def minutes(self) -> int:
-        """Real length in minutes (always the policy's window_minutes)."""
-        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+    minutes: int  # real length (always the policy's window_minutes)
+    start_ts: int  # starts_at and ends_at as epoch seconds (for the ledger)
+    end_ts: int
 
     @property
     def clock_shift(self) -> int:
@@ -99,7 +97,18 @@ def occurrence(policy: Policy, day: date) -> Occurrence:
     local_start = start.astimezone(tz)
     local_end = end.astimezone(tz)
     wall = int((_wall(local_end) - _wall(local_start)).total_seconds() // 60)
-    return Occurrence(day, start, end, local_start, local_end, moved, wall)
+    return Occurrence(
+        day,
+        start,
+        end,
+        local_start,
+        local_end,
+        moved,
+        wall,
+        policy.window_minutes,
+        int(start.timestamp()),
+        int(end.timestamp()),
+    )
 
 
 def occurrences(policy: Policy, after: datetime, until: datetime) -> Iterator[Occurrence]:

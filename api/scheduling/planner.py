@@ -223,7 +223,7 @@ def _plan_machine(
             f"beyond the "
             f"{inp.horizon_days}-day planning horizon; it is planned when that date comes closer"
         )
-    occ, skips = ctx.finder.find(m, policy, needed, earliest, until)
+    occ, skips = ctx.finder.find(m, policy, needed, earliest, until, since=inp.now)
     if occ is None:
         return _nothing_fits(policy, earliest, until, skips, inp.horizon_days)
     ctx.finder.book(m, occ.starts_at, occ.ends_at)
@@ -308,6 +308,8 @@ def _reason(
 
 def dst_note(policy: Policy, occ: Occurrence) -> str:
     """A customer-readable note when a clock change touches this occurrence, else ''."""
+    if not occ.start_moved and not occ.clock_shift:
+        return ""
     span = f"{occ.local_start:%H:%M}-{occ.local_end:%H:%M} local time"
     if occ.start_moved:
         nominal = f"{policy.window_start:%H:%M}"

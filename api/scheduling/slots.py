@@ -3,6 +3,7 @@ redundancy sets, all checked against one ledger."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,7 +57,21 @@ class SlotFinder:
         self.hosts = hosts
         self._freezes = freezes
         self._group_freezes: dict[int, list[Freeze]] = {}
+        self._series: dict[tuple[Policy, datetime, datetime], tuple[list[Occurrence], list[int]]]
+        self._series = {}
         self.ledger = Ledger()
+
+    def series(
+        self, policy: Policy, since: datetime, until: datetime
+    ) -> tuple[list[Occurrence], list[int]]:
+        """All occurrences of ``policy`` in [since, until) and their start stamps (memoised)."""
+        key = (policy, since, until)
+        found = self._series.get(key)
+        if found is None:
+            occs = list(occurrences(policy, since, until))
+            found = (occs, [o.start_ts for o in occs])
+            self._series[key] = found
+        return found
 
     def freezes_for(self, group_id: int) -> list[Freeze]:
         found = self._group_freezes.get(group_id)
@@ -77,18 +92,25 @@ class SlotFinder:
         self, m: MachineIn, start: datetime, end: datetime, *, check_freezes: bool = True
     ) -> Conflict | None:
         """Why ``m`` may not be in maintenance in [start, end), or None."""
-        if check_freezes:
-            frozen = first_freeze(start, end, self.freezes_for(m.group_id))
+        freezes = self.freezes_for(m.group_id) if check_freezes else []
+        return self._conflict(m, start, end, int(start.timestamp()), int(end.timestamp()), freezes)
+
+    def _conflict(
+        self, m: MachineIn, start: datetime, end: datetime, s: int, e: int, freezes: list[Freeze]
+    ) -> Conflict | None:
+        if freezes:
+            frozen = first_freeze(start, end, freezes)
             if frozen is not None:
                 why = f"frozen ({frozen.reason})" if frozen.reason else "frozen"
                 return Conflict(why, why)
-        if self.ledger.overlapping(("machine", m.id), start, end):
+        ledger = self.ledger
+        if ledger.overlapping_ts(("machine", m.id), s, e):
             return Conflict("own window", f"{m.name} already has a window then")
         if m.host_id is not None:
             host = self.hosts.get(m.host_id)
             capacity = host.capacity if host else 2
             name = host.name if host else f"#{m.host_id}"
-            busy = self.ledger.overlapping(("host", m.host_id), start, end, exclude=m.id)
+            busy = ledger.overlapping_ts(("host", m.host_id), s, e, exclude=m.id)
             if len(busy) >= capacity:
                 vms = "VM" if len(busy) == 1 else "VMs"
                 return Conflict(
@@ -96,8 +118,8 @@ class SlotFinder:
                     f"host {name} already has {len(busy)} {vms} in maintenance",
                 )
         if m.redundancy:
-            busy = self.ledger.overlapping(
-                ("redundancy", m.group_id, m.redundancy), start, end, exclude=m.id
+            busy = ledger.overlapping_ts(
+                ("redundancy", m.group_id, m.redundancy), s, e, exclude=m.id
             )
             if busy:
                 other = min(b.machine_name for b in busy)
@@ -108,23 +130,41 @@ class SlotFinder:
         return None
 
     def book(self, m: MachineIn, start: datetime, end: datetime) -> None:
+        s, e = int(start.timestamp()), int(end.timestamp())
         for key in self._keys(m):
-            self.ledger.book(key, start, end, m.id, m.name)
+            self.ledger.book_ts(key, s, e, m.id, m.name)
 
     def release(self, m: MachineIn, start: datetime) -> None:
         for key in self._keys(m):
             self.ledger.release(key, start, m.id)
 
     def find(
-        self, m: MachineIn, policy: Policy, needed: int, earliest: datetime, until: datetime
+        self,
+        m: MachineIn,
+        policy: Policy,
+        needed: int,
+        earliest: datetime,
+        until: datetime,
+        *,
+        since: datetime | None = None,
     ) -> tuple[Occurrence | None, list[Skip]]:
-        """The first occurrence starting in [earliest, until) that is long enough and free."""
+        """The first occurrence starting in [earliest, until) that is long enough and free.
+
+        With ``since`` (<= earliest, the same for many calls) the occurrences of [since, until)
+        are computed once per policy and shared by every machine of every group using it.
+        """
+        if since is not None and since <= earliest:
+            occs, stamps = self.series(policy, since, until)
+            candidates = occs[bisect_left(stamps, int(earliest.timestamp())) :]
+        else:
+            candidates = list(occurrences(policy, earliest, until))
         skips: list[Skip] = []
-        for occ in occurrences(policy, earliest, until):
+        freezes = self.freezes_for(m.group_id)
+        for occ in candidates:
             if occ.minutes < needed:
                 skips.append(Skip(occ, Conflict("too short", f"only {occ.minutes} min")))
                 continue
-            why = self.conflict(m, occ.starts_at, occ.ends_at)
+            why = self._conflict(m, occ.starts_at, occ.ends_at, occ.start_ts, occ.end_ts, freezes)
             if why is None:
                 return occ, skips
             skips.append(Skip(occ, why))

@@ -169,7 +169,11 @@ async def _write(
     ts = to_db_time(conn, stamp)
 
     def step(what: str) -> Callable[[int, int], None]:
-        return lambda done, total: say(f"  {what}: {done}/{total}")
+        def show(done: int, total: int) -> None:
+            if done == total or done % 25_000 == 0:
+                say(f"  {what}: {done}/{total} written")
+
+        return show
 
     # 1. new windows
     uids = [new_uid() for _ in result.new]
