@@ -1,0 +1,58 @@
+"""queueActivity, cancelActivity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types.info import Info
+
+from api.graphql import lookup, permissions
+from api.graphql.activities.inputs import CancelActivityInput, QueueActivityInput
+from api.graphql.activities.types import ActivityType
+from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
+from api.graphql.windows import ops
+from api.services import activities as activity_service
+
+__all__ = ["ActivityMutations"]
+
+ActivityPayload = Annotated[
+    ActivityType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("ActivityPayload"),
+]
+
+
+@strawberry.type
+class ActivityMutations:
+    @strawberry.mutation(
+        extensions=permissions.allow("activities.queue"),
+        description="Queue work; the scheduler gives it a window.",
+    )
+    async def queue_activity(self, info: Info, input: QueueActivityInput) -> ActivityPayload:
+        permissions.check_activity_kind(info.context, input.kind.value)
+        machine = await lookup.machine(info.context, input.machine)
+        activity = await activity_service.queue_activity(
+            info.context.actor,
+            machine,
+            input.kind.value,
+            estimate_minutes=input.estimate_minutes,
+            params=_params(input.params),
+            not_before=input.not_before,
+        )
+        return ActivityType.from_model(activity)
+
+    @strawberry.mutation(extensions=permissions.allow("activities.cancel"))
+    async def cancel_activity(self, info: Info, input: CancelActivityInput) -> ActivityPayload:
+        activity = await lookup.activity(info.context, input.activity)
+        activity = await ops.cancel_activity(info.context, activity)
+        return ActivityType.from_model(activity)
+
+
+def _params(value: object) -> dict[str, object] | None:
+    from api.errors import ValidationError
+
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError.single("params", "must be a JSON object")
+    return value

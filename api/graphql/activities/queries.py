@@ -1,0 +1,36 @@
+"""activities(filter)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types.info import Info
+
+from api.graphql.activities.inputs import ActivityFilter
+from api.graphql.activities.types import ActivityType
+from api.graphql.permissions import allow, visible_activities
+from api.graphql.relay import Connection, paginate
+
+__all__ = ["ActivityQueries"]
+
+
+@strawberry.type
+class ActivityQueries:
+    @strawberry.field(extensions=allow("read"), description="Activities, oldest first.")
+    async def activities(
+        self,
+        info: Info,
+        filter: ActivityFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ActivityType]:
+        qs = visible_activities(info.context)
+        if filter is not None:
+            if filter.machine is not None:
+                qs = qs.filter(machine__name=filter.machine)
+            if filter.group is not None:
+                qs = qs.filter(machine__group__name=filter.group)
+            if filter.state is not None:
+                qs = qs.filter(state=filter.state.value)
+            if filter.kind is not None:
+                qs = qs.filter(kind=filter.kind.value)
+        return await paginate(qs.order_by("id"), first, after, ActivityType.from_model)

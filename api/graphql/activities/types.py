@@ -1,0 +1,76 @@
+"""Activity: one piece of work queued for a machine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types.info import Info
+
+from api.graphql.enums import ActivityKind, ActivityState
+from api.graphql.relay import Node, encode_id
+from api.models import Activity
+
+if TYPE_CHECKING:
+    from api.graphql.machines.types import MachineType
+    from api.graphql.windows.types import WindowType
+
+__all__ = ["ActivityType"]
+
+MachineRef = Annotated["MachineType", strawberry.lazy("api.graphql.machines.types")]
+WindowRef = Annotated["WindowType", strawberry.lazy("api.graphql.windows.types")]
+
+
+@strawberry.type(name="Activity", description="Maintenance work for one machine.")
+class ActivityType(Node):
+    kind: ActivityKind
+    state: ActivityState
+    estimate_minutes: int
+    params: JSON
+    needs_reboot: bool
+    not_before: datetime | None
+    blocked_reason: str | None = strawberry.field(description="Why it has no window yet.")
+    attempts: int
+    log: str | None
+    requested_at: datetime
+    requested_by: str
+    finished_at: datetime | None
+    a: strawberry.Private[Activity]
+
+    @classmethod
+    def from_model(cls, a: Activity) -> ActivityType:
+        return cls(
+            id=encode_id("Activity", a.id),
+            kind=ActivityKind(a.kind),
+            state=ActivityState(a.state),
+            estimate_minutes=a.estimate_minutes,
+            params=a.params,
+            needs_reboot=a.needs_reboot,
+            not_before=a.not_before,
+            blocked_reason=a.blocked_reason,
+            attempts=a.attempts,
+            log=a.log,
+            requested_at=a.requested_at,
+            requested_by=a.requested_by,
+            finished_at=a.finished_at,
+            a=a,
+        )
+
+    @strawberry.field
+    async def machine(self, info: Info) -> MachineRef | None:
+        from api.graphql.machines.types import MachineType
+
+        m = await info.context.loaders.machine_by_id.load(self.a.machine_id)  # type: ignore[attr-defined]
+        return MachineType.from_model(m) if m is not None else None
+
+    @strawberry.field
+    async def window(self, info: Info) -> WindowRef | None:
+        from api.graphql.windows.types import WindowType
+
+        window_id = self.a.window_id  # type: ignore[attr-defined]
+        if window_id is None:
+            return None
+        w = await info.context.loaders.window_by_id.load(window_id)
+        return WindowType.from_model(w) if w is not None else None

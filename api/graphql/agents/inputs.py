@@ -1,0 +1,50 @@
+"""Inputs of the agents' calls."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.graphql.enums import Outcome
+
+__all__ = [
+    "ActivityResultInput",
+    "DomainInput",
+    "FinishWindowInput",
+    "ReportInventoryInput",
+    "StartWindowInput",
+]
+
+
+@strawberry.input(description="One libvirt domain as the host agent sees it.")
+class DomainInput:
+    name: str
+    state: str
+    memory_mib: int
+    vcpus: int
+    kernel: str | None = None
+
+
+@strawberry.input
+class ReportInventoryInput:
+    cpu_model: str | None = None
+    kernel: str | None = strawberry.field(default=None, description="The host's own kernel.")
+    state: str | None = None
+    domains: list[DomainInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class StartWindowInput:
+    window: str = strawberry.field(description="The window's uid (from dueWork).")
+
+
+@strawberry.input
+class ActivityResultInput:
+    activity: strawberry.ID
+    outcome: Outcome
+    log: str = ""
+
+
+@strawberry.input
+class FinishWindowInput:
+    window: str
+    results: list[ActivityResultInput]

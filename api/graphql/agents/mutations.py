@@ -1,0 +1,71 @@
+"""reportInventory, startWindow, finishWindow: the agents' writes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types.info import Info
+
+from api.errors import PermissionDenied
+from api.graphql.agents.inputs import FinishWindowInput, ReportInventoryInput, StartWindowInput
+from api.graphql.agents.types import InventoryResultType
+from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
+from api.graphql.permissions import allow
+from api.graphql.relay import decode_id
+from api.graphql.windows.types import WindowType
+from api.services import agents
+
+__all__ = ["AgentMutations"]
+
+InventoryPayload = Annotated[
+    InventoryResultType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("ReportInventoryPayload"),
+]
+WindowPayload = Annotated[
+    WindowType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("AgentWindowPayload"),
+]
+
+
+def _host(info: Info) -> int:
+    host_id = info.context.host_id
+    if host_id is None:
+        raise PermissionDenied("this agent token has no host")
+    return host_id
+
+
+@strawberry.type
+class AgentMutations:
+    @strawberry.mutation(extensions=allow("agent"), description="Agents: observed values.")
+    async def report_inventory(self, info: Info, input: ReportInventoryInput) -> InventoryPayload:
+        outcome = await agents.report_inventory(
+            info.context.actor,
+            _host(info),
+            cpu_model=input.cpu_model,
+            kernel=input.kernel,
+            state=input.state,
+            domains=[
+                agents.DomainReport(d.name, d.state, d.memory_mib, d.vcpus, d.kernel)
+                for d in input.domains
+            ],
+        )
+        return InventoryResultType(
+            updated=outcome.updated, unchanged=outcome.unchanged, unknown=outcome.unknown
+        )
+
+    @strawberry.mutation(extensions=allow("agent"), description="Agents: begin a due window.")
+    async def start_window(self, info: Info, input: StartWindowInput) -> WindowPayload:
+        window = await agents.start_window(info.context.actor, _host(info), input.window)
+        return WindowType.from_model(window)
+
+    @strawberry.mutation(
+        extensions=allow("agent"), description="Agents: the outcome and log of each activity."
+    )
+    async def finish_window(self, info: Info, input: FinishWindowInput) -> WindowPayload:
+        results = [
+            agents.ActivityResult(decode_id(r.activity, "Activity")[1], r.outcome.value, r.log)
+            for r in input.results
+        ]
+        window = await agents.finish_window(info.context.actor, _host(info), input.window, results)
+        return WindowType.from_model(window)

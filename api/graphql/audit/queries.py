@@ -1,0 +1,34 @@
+"""auditEvents(subject)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types.info import Info
+
+from api.graphql.audit.types import AuditEventType
+from api.graphql.permissions import allow, visible_audit
+from api.graphql.relay import Connection, paginate
+
+__all__ = ["AuditQueries", "AuditSubjectInput"]
+
+
+@strawberry.input
+class AuditSubjectInput:
+    type: str = strawberry.field(description="machine, resourcegroup, activity, window, apitoken")
+    name: str
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field(extensions=allow("audit.read"), description="The audit trail, oldest first.")
+    async def audit_events(
+        self,
+        info: Info,
+        subject: AuditSubjectInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEventType]:
+        qs = visible_audit(info.context)
+        if subject is not None:
+            qs = qs.filter(subject_type=subject.type, subject_name=subject.name)
+        return await paginate(qs.order_by("id"), first, after, AuditEventType.from_model)

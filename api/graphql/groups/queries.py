@@ -1,0 +1,27 @@
+"""groups, group(name)."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types.info import Info
+
+from api.graphql.groups.types import GroupType
+from api.graphql.permissions import allow, visible_groups
+from api.graphql.relay import Connection, paginate
+
+__all__ = ["GroupQueries"]
+
+
+@strawberry.type
+class GroupQueries:
+    @strawberry.field(extensions=allow("read"), description="Groups this token may see.")
+    async def groups(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[GroupType]:
+        qs = visible_groups(info.context).order_by("name")
+        return await paginate(qs, first, after, GroupType.from_model)
+
+    @strawberry.field(extensions=allow("read"), description="Null when unknown or not yours.")
+    async def group(self, info: Info, name: str) -> GroupType | None:
+        g = await visible_groups(info.context).filter(name=name).first()
+        return GroupType.from_model(g) if g is not None else None

@@ -1,0 +1,121 @@
+"""Per-request DataLoaders: every relation in the schema is read through one of these.
+
+Built fresh for each request in :func:`api.graphql.context.get_context` (a module-level loader
+would cache across requests and users).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from api.models import Activity, AuditEvent, Freeze, Machine, ResourceGroup, Wave, Window
+from api.services.activities import OPEN_STATES
+
+__all__ = ["Loaders"]
+
+K = TypeVar("K", bound=Hashable)
+M = TypeVar("M")
+
+
+def _by_id(model: Any) -> Callable[[list[int]], Awaitable[list[Any]]]:
+    async def load(ids: list[int]) -> list[Any]:
+        rows = {r.id: r for r in await model.filter(id__in=ids)}
+        return [rows.get(i) for i in ids]
+
+    return load
+
+
+def _grouped(rows: Iterable[M], key: Callable[[M], K], keys: Sequence[K]) -> list[list[M]]:
+    out: dict[K, list[M]] = defaultdict(list)
+    for row in rows:
+        out[key(row)].append(row)
+    return [out.get(k, []) for k in keys]
+
+
+async def _machines_by_group(ids: list[int]) -> list[list[Machine]]:
+    rows = await Machine.filter(group_id__in=ids)
+    return _grouped(rows, lambda m: m.group_id, ids)  # type: ignore[attr-defined]
+
+
+async def _guests_by_host(ids: list[int]) -> list[list[Machine]]:
+    rows = await Machine.filter(host_id__in=ids)
+    return _grouped(rows, lambda m: m.host_id, ids)  # type: ignore[attr-defined]
+
+
+async def _open_activities(ids: list[int]) -> list[list[Activity]]:
+    rows = await Activity.filter(machine_id__in=ids, state__in=OPEN_STATES)
+    return _grouped(rows, lambda a: a.machine_id, ids)  # type: ignore[attr-defined]
+
+
+async def _window_activities(ids: list[int]) -> list[list[Activity]]:
+    rows = await Activity.filter(window_id__in=ids)
+    return _grouped(rows, lambda a: a.window_id, ids)  # type: ignore[attr-defined]
+
+
+async def _next_window(ids: list[int]) -> list[Window | None]:
+    now = datetime.now(UTC)
+    rows = await Window.filter(
+        machine_id__in=ids, state__in=("planned", "running"), ends_at__gt=now
+    ).order_by("starts_at", "id")
+    first: dict[int, Window] = {}
+    for w in rows:
+        first.setdefault(w.machine_id, w)  # type: ignore[attr-defined]
+    return [first.get(i) for i in ids]
+
+
+async def _freezes(ids: list[int]) -> list[list[Freeze]]:
+    from tortoise.expressions import Q
+
+    rows = await Freeze.filter(Q(group_id__in=ids) | Q(group_id=None))
+    out: list[list[Freeze]] = []
+    for i in ids:
+        out.append([f for f in rows if f.group_id in (i, None)])  # type: ignore[attr-defined]
+    return out
+
+
+async def _waves(ids: list[int]) -> list[list[Wave]]:
+    rows = await Wave.filter(rollout_id__in=ids)
+    return _grouped(rows, lambda w: w.rollout_id, ids)  # type: ignore[attr-defined]
+
+
+async def _audit(keys: list[tuple[str, int]]) -> list[list[AuditEvent]]:
+    types = {t for t, _ in keys}
+    ids = {i for _, i in keys}
+    rows = await AuditEvent.filter(subject_type__in=list(types), subject_id__in=list(ids))
+    return _grouped(rows, lambda e: (e.subject_type, e.subject_id), keys)
+
+
+class Loaders:
+    """One request's loaders. Names say what they load and by which key."""
+
+    def __init__(self) -> None:
+        self.group_by_id: DataLoader[int, ResourceGroup | None] = DataLoader(_by_id(ResourceGroup))
+        self.machine_by_id: DataLoader[int, Machine | None] = DataLoader(_by_id(Machine))
+        self.window_by_id: DataLoader[int, Window | None] = DataLoader(_by_id(Window))
+        self.machines_by_group: DataLoader[int, list[Machine]] = DataLoader(_machines_by_group)
+        self.guests_by_host: DataLoader[int, list[Machine]] = DataLoader(_guests_by_host)
+        self.open_activities_by_machine: DataLoader[int, list[Activity]] = DataLoader(
+            _open_activities
+        )
+        self.activities_by_window: DataLoader[int, list[Activity]] = DataLoader(_window_activities)
+        self.next_window_by_machine: DataLoader[int, Window | None] = DataLoader(_next_window)
+        self.freezes_by_group: DataLoader[int, list[Freeze]] = DataLoader(_freezes)
+        self.waves_by_rollout: DataLoader[int, list[Wave]] = DataLoader(_waves)
+        self.audit_by_subject: DataLoader[tuple[str, int], list[AuditEvent]] = DataLoader(_audit)
+
+    def prime_groups(self, groups: Iterable[ResourceGroup]) -> None:
+        for g in groups:
+            self.group_by_id.prime(g.id, g)
+
+    def prime_windows(self, windows: Iterable[Window]) -> None:
+        for w in windows:
+            self.window_by_id.prime(w.id, w)
+
+    def prime_machines(self, machines: Iterable[Machine]) -> None:
+        for m in machines:
+            self.machine_by_id.prime(m.id, m)

@@ -1,0 +1,45 @@
+"""Find one object by its public key among those the request's token may see (else NotFound)."""
+
+from __future__ import annotations
+
+from api.errors import NotFound
+from api.graphql.context import Context
+from api.graphql.permissions import (
+    visible_activities,
+    visible_groups,
+    visible_machines,
+    visible_windows,
+)
+from api.graphql.relay import decode_id
+from api.models import Activity, Machine, ResourceGroup, Window
+
+__all__ = ["activity", "group", "machine", "window"]
+
+
+async def group(ctx: Context, name: str) -> ResourceGroup:
+    found = await visible_groups(ctx).filter(name=name).first()
+    if found is None:
+        raise NotFound("resource group", name)
+    return found
+
+
+async def machine(ctx: Context, name: str) -> Machine:
+    found = await visible_machines(ctx).filter(name=name).first()
+    if found is None:
+        raise NotFound("machine", name)
+    return found
+
+
+async def window(ctx: Context, uid: str) -> Window:
+    found = await visible_windows(ctx).filter(uid=uid).first()
+    if found is None:
+        raise NotFound("window", uid)
+    return found
+
+
+async def activity(ctx: Context, global_id: str) -> Activity:
+    _, pk = decode_id(global_id, "Activity")
+    found = await visible_activities(ctx).filter(id=pk).first()
+    if found is None:
+        raise NotFound("activity", global_id)
+    return found

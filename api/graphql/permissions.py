@@ -1,0 +1,172 @@
+"""Access rules, in one place: who may call which field, and which rows each token sees.
+
+- admin: everything;
+- customer: reads and changes only its groups (their machines, windows, activities);
+- agent: its own host's machines and windows, only through the agent calls;
+- anonymous: nothing but introspection.
+
+Root fields carry ``allow(ACTION)`` (a Strawberry field extension reading :data:`RULES`);
+resolvers read rows through the ``visible_*`` querysets and ``can_see_*`` checks below.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from strawberry.permission import BasePermission, PermissionExtension
+from tortoise.queryset import QuerySet
+
+from api import errors
+from api.models import Activity, AuditEvent, Machine, ResourceGroup, Window
+
+if TYPE_CHECKING:
+    from strawberry.types.info import Info
+
+    from api.graphql.context import Context
+
+__all__ = [
+    "RULES",
+    "allow",
+    "can_see_group",
+    "can_see_machine",
+    "check_activity_kind",
+    "require",
+    "visible_activities",
+    "visible_audit",
+    "visible_groups",
+    "visible_machines",
+    "visible_windows",
+]
+
+ADMIN = frozenset({"admin"})
+STAFF_OR_CUSTOMER = frozenset({"admin", "customer"})
+AGENT = frozenset({"agent"})
+ANY_TOKEN = frozenset({"admin", "customer", "agent"})
+
+# action -> roles allowed to perform it. Every root field names one action.
+RULES: dict[str, frozenset[str]] = {
+    "me": ANY_TOKEN,
+    "read": STAFF_OR_CUSTOMER,  # groups, machines, windows, activities, catalog, node
+    "audit.read": ADMIN,
+    "groups.create": ADMIN,
+    "groups.update": STAFF_OR_CUSTOMER,
+    "groups.rotate_feed_token": STAFF_OR_CUSTOMER,
+    "machines.register": ADMIN,
+    "machines.change_desired": STAFF_OR_CUSTOMER,
+    "machines.set_auto_schedule": STAFF_OR_CUSTOMER,
+    "machines.set_representative": ADMIN,
+    "machines.set_redundancy": STAFF_OR_CUSTOMER,
+    "activities.queue": STAFF_OR_CUSTOMER,
+    "activities.cancel": STAFF_OR_CUSTOMER,
+    "windows.schedule_at": STAFF_OR_CUSTOMER,
+    "windows.postpone": STAFF_OR_CUSTOMER,
+    "windows.cancel": ADMIN,
+    "windows.force_host_reboot": ADMIN,
+    "tokens.create": ADMIN,
+    "tokens.revoke": ADMIN,
+    "agent": AGENT,
+}
+# Activity kinds only an operator may queue.
+OPERATOR_KINDS = frozenset({"host_reboot"})
+
+
+def _role(ctx: Context) -> str | None:
+    return ctx.token.role if ctx.token is not None else None
+
+
+def require(ctx: Context, action: str) -> None:
+    """Raise api.errors.PermissionDenied unless the request's token may do ``action``."""
+    role = _role(ctx)
+    if role is None:
+        raise errors.PermissionDenied(
+            "authentication required: send 'Authorization: Bearer <token>'"
+        )
+    if role not in RULES[action]:
+        raise errors.PermissionDenied(f"a {role} token may not do this ({action})")
+
+
+class _Allowed(BasePermission):
+    def __init__(self, action: str) -> None:
+        if action not in RULES:
+            raise KeyError(action)
+        self.action = action
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        require(info.context, self.action)  # raises with the precise reason
+        return True
+
+
+def allow(action: str) -> list[PermissionExtension]:
+    """Field extensions for a root field guarded by ``action``."""
+    return [PermissionExtension(permissions=[_Allowed(action)], use_directives=False)]
+
+
+def check_activity_kind(ctx: Context, kind: str) -> None:
+    if kind in OPERATOR_KINDS and _role(ctx) != "admin":
+        raise errors.PermissionDenied(f"only an operator may queue a {kind}")
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+
+def _nothing(qs: QuerySet[Any]) -> QuerySet[Any]:
+    return qs.filter(id__lt=0)
+
+
+def visible_groups(ctx: Context) -> QuerySet[ResourceGroup]:
+    qs = ResourceGroup.all()
+    role = _role(ctx)
+    if role == "admin":
+        return qs
+    if role == "customer":
+        return qs.filter(id__in=list(ctx.group_ids))
+    return _nothing(qs)
+
+
+def visible_machines(ctx: Context) -> QuerySet[Machine]:
+    qs = Machine.all()
+    role = _role(ctx)
+    if role == "admin":
+        return qs
+    if role == "customer":
+        return qs.filter(group_id__in=list(ctx.group_ids))
+    return _nothing(qs)
+
+
+def visible_windows(ctx: Context) -> QuerySet[Window]:
+    qs = Window.all()
+    role = _role(ctx)
+    if role == "admin":
+        return qs
+    if role == "customer":
+        return qs.filter(machine__group_id__in=list(ctx.group_ids))
+    return _nothing(qs)
+
+
+def visible_activities(ctx: Context) -> QuerySet[Activity]:
+    qs = Activity.all()
+    role = _role(ctx)
+    if role == "admin":
+        return qs
+    if role == "customer":
+        return qs.filter(machine__group_id__in=list(ctx.group_ids))
+    return _nothing(qs)
+
+
+def visible_audit(ctx: Context) -> QuerySet[AuditEvent]:
+    qs = AuditEvent.all()
+    return qs if _role(ctx) == "admin" else _nothing(qs)
+
+
+def can_see_group(ctx: Context, group_id: int | None) -> bool:
+    role = _role(ctx)
+    return role == "admin" or (role == "customer" and group_id in ctx.group_ids)
+
+
+def can_see_machine(ctx: Context, machine: Machine) -> bool:
+    return can_see_group(ctx, machine.group_id)  # type: ignore[attr-defined]
+
+
+def can_see_feed(ctx: Context, group_id: int) -> bool:
+    """Feed URLs go to the group's customers and to operators, never to agents."""
+    return can_see_group(ctx, group_id)

@@ -1,0 +1,110 @@
+"""The schema: root types from each area, error mapping and the guards against hostile queries."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.extensions.disable_introspection import DisableIntrospection
+
+from api.graphql.activities.mutations import ActivityMutations
+from api.graphql.activities.queries import ActivityQueries
+from api.graphql.agents.mutations import AgentMutations
+from api.graphql.agents.queries import AgentQueries
+from api.graphql.audit.queries import AuditQueries
+from api.graphql.catalog.queries import CatalogQueries
+from api.graphql.errors import EXCEPTION_HANDLERS, public_error
+from api.graphql.groups.mutations import GroupMutations
+from api.graphql.groups.queries import GroupQueries
+from api.graphql.machines.mutations import MachineMutations
+from api.graphql.machines.queries import MachineQueries
+from api.graphql.node import NodeQueries
+from api.graphql.rollouts.queries import RolloutQueries
+from api.graphql.tokens.mutations import TokenMutations
+from api.graphql.tokens.queries import TokenQueries
+from api.graphql.windows.mutations import WindowMutations
+from api.graphql.windows.queries import WindowQueries
+
+__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "Mutation", "Query", "build_schema", "schema"]
+
+MAX_DEPTH = 12
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
+
+
+@strawberry.type
+class Query(
+    TokenQueries,
+    GroupQueries,
+    MachineQueries,
+    WindowQueries,
+    ActivityQueries,
+    RolloutQueries,
+    CatalogQueries,
+    AuditQueries,
+    AgentQueries,
+    NodeQueries,
+):
+    pass
+
+
+@strawberry.type
+class Mutation(
+    GroupMutations,
+    MachineMutations,
+    ActivityMutations,
+    WindowMutations,
+    TokenMutations,
+    AgentMutations,
+):
+    pass
+
+
+class PublicErrors(MaskErrors):
+    """Domain errors keep their (user-facing) message and gain a ``code``; everything else
+    becomes "Unexpected error." so no internal exception text reaches a client."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        out = []
+        for error in errors:
+            public = public_error(error)
+            out.append(public if public is not None else self.anonymise_error(error))
+        return out
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(
+            self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL"},
+        )
+
+
+@lru_cache(maxsize=4)
+def build_schema(introspection: bool = True) -> strawberry.Schema:
+    extensions: list[object] = [
+        PublicErrors,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+
+
+schema = build_schema()

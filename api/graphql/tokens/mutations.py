@@ -1,0 +1,66 @@
+"""createToken (the secret is shown once), revokeToken."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types.info import Info
+
+from api.errors import NotFound
+from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
+from api.graphql.permissions import allow
+from api.graphql.relay import decode_id
+from api.graphql.tokens.inputs import CreateTokenInput, RevokeTokenInput
+from api.graphql.tokens.types import CreatedTokenType, TokenType
+from api.models import ApiToken, Machine, ResourceGroup
+from api.services import tokens as token_service
+
+__all__ = ["TokenMutations"]
+
+CreateTokenPayload = Annotated[
+    CreatedTokenType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("CreateTokenPayload"),
+]
+TokenPayload = Annotated[
+    TokenType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("RevokeTokenPayload"),
+]
+
+
+async def _describe(token: ApiToken) -> TokenType:
+    groups = await token.groups.all().values_list("name", flat=True)
+    host = None
+    if token.host_id is not None:  # type: ignore[attr-defined]
+        host = await Machine.filter(id=token.host_id).values_list("name", flat=True).first()  # type: ignore[attr-defined]
+    return TokenType.from_model(token, sorted(groups), host)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class TokenMutations:
+    @strawberry.mutation(extensions=allow("tokens.create"), description="Operators.")
+    async def create_token(self, info: Info, input: CreateTokenInput) -> CreateTokenPayload:
+        groups = []
+        for name in input.groups:
+            group = await ResourceGroup.get_or_none(name=name)
+            if group is None:
+                raise NotFound("resource group", name)
+            groups.append(group)
+        host = None
+        if input.host is not None:
+            host = await Machine.get_or_none(name=input.host)
+            if host is None:
+                raise NotFound("machine", input.host)
+        token, secret = await token_service.create_token(
+            info.context.actor, name=input.name, role=input.role.value, groups=groups, host=host
+        )
+        return CreatedTokenType(token=await _describe(token), secret=secret)
+
+    @strawberry.mutation(extensions=allow("tokens.revoke"), description="Operators.")
+    async def revoke_token(self, info: Info, input: RevokeTokenInput) -> TokenPayload:
+        _, pk = decode_id(input.token, "Token")
+        token = await ApiToken.get_or_none(id=pk)
+        if token is None:
+            raise NotFound("token", input.token)
+        token = await token_service.revoke_token(info.context.actor, token)
+        return await _describe(token)

@@ -1,0 +1,51 @@
+"""API tokens (never their secrets, except once on creation) and `me`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.graphql.enums import Role
+from api.graphql.relay import Node, encode_id
+from api.models import ApiToken
+
+__all__ = ["CreatedTokenType", "MeType", "TokenType"]
+
+
+@strawberry.type(name="Token")
+class TokenType(Node):
+    name: str
+    role: Role
+    prefix: str = strawberry.field(description="The first characters of the secret.")
+    groups: list[str]
+    host: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, t: ApiToken, groups: list[str], host: str | None) -> TokenType:
+        return cls(
+            id=encode_id("Token", t.id),
+            name=t.name,
+            role=Role(t.role),
+            prefix=t.prefix,
+            groups=groups,
+            host=host,
+            created_at=t.created_at,
+            revoked_at=t.revoked_at,
+        )
+
+
+@strawberry.type(name="CreatedToken")
+class CreatedTokenType:
+    token: TokenType
+    secret: str = strawberry.field(description="Shown this once; only its hash is stored.")
+
+
+@strawberry.type(name="Me", description="The token this request was made with.")
+class MeType:
+    name: str
+    role: Role
+    groups: list[str]
+    host: str | None

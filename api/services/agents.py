@@ -1,0 +1,282 @@
+"""What host agents write: inventory (observed values), starting and finishing windows.
+
+Every call is idempotent: repeating it with the same content changes nothing. An agent only
+ever touches its own host and the VMs placed on it; anything else reads as not found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from api.errors import NotFound, ValidationError
+from api.models import Activity, Machine, ResourceGroup, Window
+from api.rules import Collector
+from api.services import audit, outbox
+
+__all__ = [
+    "ActivityResult",
+    "DomainReport",
+    "InventoryOutcome",
+    "due_work",
+    "finish_window",
+    "report_inventory",
+    "start_window",
+]
+
+MAX_TEXT = {"state": 32, "kernel": 64, "cpu_model": 200}
+
+
+@dataclass(frozen=True)
+class DomainReport:
+    name: str
+    state: str
+    memory_mib: int
+    vcpus: int
+    kernel: str | None = None
+
+
+@dataclass(frozen=True)
+class ActivityResult:
+    activity_id: int
+    outcome: str  # "done" | "failed"
+    log: str = ""
+
+
+@dataclass
+class InventoryOutcome:
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+def _mine(host_id: int) -> Q:
+    return Q(id=host_id) | Q(host_id=host_id)
+
+
+def _check_text(c: Collector, name: str, value: str | None, key: str) -> None:
+    if value is not None and (len(value) > MAX_TEXT[key] or not value.isprintable()):
+        c.add(name, f"at most {MAX_TEXT[key]} printable characters")
+
+
+def _check_inventory(
+    cpu_model: str | None, kernel: str | None, state: str | None, domains: Sequence[DomainReport]
+) -> None:
+    c = Collector()
+    _check_text(c, "cpu_model", cpu_model, "cpu_model")
+    _check_text(c, "kernel", kernel, "kernel")
+    _check_text(c, "state", state, "state")
+    seen: set[str] = set()
+    for i, d in enumerate(domains):
+        if d.name in seen:
+            c.add(f"domains[{i}].name", f"'{d.name}' is reported twice")
+        seen.add(d.name)
+        if not 0 <= d.memory_mib <= 16 * 1024 * 1024:
+            c.add(f"domains[{i}].memory_mib", "must be between 0 and 16 TiB")
+        if not 0 <= d.vcpus <= 1024:
+            c.add(f"domains[{i}].vcpus", "must be between 0 and 1024")
+        _check_text(c, f"domains[{i}].state", d.state, "state")
+        _check_text(c, f"domains[{i}].kernel", d.kernel, "kernel")
+    c.raise_if_any()
+
+
+def _apply(m: Machine, values: dict[str, object], now: datetime) -> bool:
+    changed = {k: v for k, v in values.items() if v is not None and getattr(m, k) != v}
+    for k, v in changed.items():
+        setattr(m, k, v)
+    if changed:
+        m.observed_at = now
+    return bool(changed)
+
+
+async def report_inventory(
+    actor: str,
+    host_id: int,
+    *,
+    cpu_model: str | None = None,
+    kernel: str | None = None,
+    state: str | None = None,
+    domains: Sequence[DomainReport] = (),
+) -> InventoryOutcome:
+    """Store what the host's agent sees; only values that differ are written."""
+    _check_inventory(cpu_model, kernel, state, domains)
+    now = datetime.now(UTC)
+    result = InventoryOutcome()
+    async with in_transaction() as conn:
+        machines = {m.name: m for m in await Machine.filter(_mine(host_id)).using_db(conn)}
+        host = next((m for m in machines.values() if m.id == host_id), None)
+        if host is None:
+            raise NotFound("machine", host_id)
+        reports: list[tuple[Machine, dict[str, object]]] = [
+            (host, {"cpu_model": cpu_model, "observed_kernel": kernel, "observed_state": state})
+        ]
+        for d in domains:
+            vm = machines.get(d.name)
+            if vm is None or vm.id == host_id:
+                result.unknown.append(d.name)
+                continue
+            reports.append(
+                (
+                    vm,
+                    {
+                        "observed_state": d.state,
+                        "observed_memory_mib": d.memory_mib,
+                        "observed_cores": d.vcpus,
+                        "observed_kernel": d.kernel,
+                    },
+                )
+            )
+        for machine, values in reports:
+            before = {k: getattr(machine, k) for k in values}
+            if _apply(machine, values, now):
+                await machine.save(using_db=conn)
+                after = {k: getattr(machine, k) for k in values}
+                diff = {k: [before[k], after[k]] for k in values if before[k] != after[k]}
+                await audit.record(actor, "machine.observe", machine, diff, connection=conn)
+                result.updated.append(machine.name)
+            else:
+                result.unchanged.append(machine.name)
+    return result
+
+
+async def due_work(host_id: int, now: datetime | None = None) -> list[Window]:
+    """Windows of the host and its VMs that are running, or planned and whose start has come."""
+    now = now or datetime.now(UTC)
+    ids = await Machine.filter(_mine(host_id)).values_list("id", flat=True)
+    return await Window.filter(
+        Q(state="running") | Q(state="planned", starts_at__lte=now, ends_at__gt=now),
+        machine_id__in=list(ids),
+    ).order_by("starts_at", "id")
+
+
+async def _own_window(host_id: int, uid: str, conn: BaseDBAsyncClient) -> Window:
+    window = (
+        await Window.filter(uid=uid, machine_id__in=Machine.filter(_mine(host_id)).values("id"))
+        .select_for_update()
+        .using_db(conn)
+        .first()
+    )
+    if window is None:
+        raise NotFound("window", uid)
+    return window
+
+
+async def start_window(actor: str, host_id: int, uid: str, now: datetime | None = None) -> Window:
+    """planned -> running (its scheduled activities too). Starting a running window is a no-op."""
+    now = now or datetime.now(UTC)
+    async with in_transaction() as conn:
+        window = await _own_window(host_id, uid, conn)
+        if window.state == "running":
+            return window
+        if window.state == "planned" and now < window.starts_at:
+            raise ValidationError.single("window", f"starts at {window.starts_at.isoformat()}")
+        if window.state == "planned" and now >= window.ends_at:
+            raise ValidationError.single("window", "has already ended; it will be rescheduled")
+        window.transition("running")
+        window.started_at = now
+        await window.save(using_db=conn)
+        for activity in await Activity.filter(window_id=window.id, state="scheduled").using_db(
+            conn
+        ):
+            activity.transition("running")
+            activity.attempts += 1
+            await activity.save(using_db=conn)
+        await audit.record(actor, "window.start", window, connection=conn)
+    return window
+
+
+async def finish_window(
+    actor: str,
+    host_id: int,
+    uid: str,
+    results: Sequence[ActivityResult],
+    now: datetime | None = None,
+) -> Window:
+    """Record each activity's outcome and log; the window completes when every one is done,
+    fails otherwise. The outbox tells the group. Repeating the same report changes nothing."""
+    now = now or datetime.now(UTC)
+    async with in_transaction() as conn:
+        window = await _own_window(host_id, uid, conn)
+        activities = {a.id: a for a in await Activity.filter(window_id=window.id).using_db(conn)}
+        _check_results(window, activities, results)
+        if window.state in ("completed", "failed"):
+            return window  # the same report again (checked above)
+        by_id = {r.activity_id: r for r in results}
+        for activity in activities.values():
+            r = by_id.get(activity.id)
+            if r is None:
+                continue
+            activity.transition(r.outcome)
+            activity.log = r.log
+            activity.finished_at = now
+            await activity.save(using_db=conn)
+        ok = all(r.outcome == "done" for r in results)
+        window.transition("completed" if ok else "failed")
+        window.finished_at = now
+        await window.save(using_db=conn)
+        await audit.record(
+            actor,
+            "window.finish",
+            window,
+            {
+                "outcome": window.state,
+                "activities": {str(r.activity_id): r.outcome for r in results},
+            },
+            connection=conn,
+        )
+        machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
+        group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+        await outbox.enqueue(
+            "window_completed" if ok else "window_failed",
+            group=group,
+            window=window,
+            payload={
+                "machine": machine.name,
+                "outcome": window.state,
+                "activities": [
+                    {"kind": activities[r.activity_id].kind, "outcome": r.outcome, "log": r.log}
+                    for r in results
+                ],
+            },
+            connection=conn,
+        )
+    return window
+
+
+def _check_results(
+    window: Window, activities: dict[int, Activity], results: Sequence[ActivityResult]
+) -> None:
+    c = Collector()
+    finished = window.state in ("completed", "failed")
+    if window.state not in ("running", "completed", "failed"):
+        c.add("window", f"is {window.state}; start it first")
+        c.raise_if_any()
+    seen: set[int] = set()
+    for i, r in enumerate(results):
+        a = activities.get(r.activity_id)
+        if a is None:
+            c.add(f"results[{i}].activity", "is not an activity of this window")
+            continue
+        if r.activity_id in seen:
+            c.add(f"results[{i}].activity", "is reported twice")
+        seen.add(r.activity_id)
+        if r.outcome not in ("done", "failed"):
+            c.add(f"results[{i}].outcome", "must be done or failed")
+        if len(r.log) > 100_000:
+            c.add(f"results[{i}].log", "at most 100,000 characters")
+        if finished and (a.state != r.outcome or (a.log or "") != r.log):
+            c.add(f"results[{i}]", "differs from the report this finished window already has")
+        if not finished and a.state != "running":
+            c.add(f"results[{i}].activity", f"is {a.state}, not running")
+    if not finished:
+        running = {a.id for a in activities.values() if a.state == "running"}
+        for missing in sorted(running - seen):
+            c.add("results", f"activity {activities[missing].kind} #{missing} has no outcome")
+    if not results and activities:
+        c.add("results", "report the outcome of every activity of the window")
+    c.raise_if_any()
