@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from api import __version__, db
 from api.feeds.routes import feed_routes
+from api.graphql.routes import graphql_routes
 from api.notify import mailer as notify_mailer
 from api.settings import Settings, get_settings
 
@@ -30,6 +31,7 @@ def area_routes(settings: Settings) -> list[BaseRoute]:
     """The routes each area mounts on the app (one line per area)."""
     routes: list[BaseRoute] = []
     routes += feed_routes(settings)
+    routes += graphql_routes(settings)
     return routes
 
 
