@@ -23,7 +23,7 @@ from api.services.bulk import dialect, execute_many, fetch, insert_many, to_db_t
 from api.services.scheduling_load import World, load_world
 from api.settings import Settings
 
-__all__ = ["LOCK_KEY", "PassReport", "ScheduledWindow", "run_pass", "try_lock"]
+__all__ = ["LOCK_KEY", "PassReport", "ScheduledWindow", "lock", "run_pass", "try_lock"]
 
 # pg_advisory lock key of the scheduling pass ("fenster" in hex-ish, any constant will do).
 LOCK_KEY = 0x66656E73746572
@@ -66,6 +66,12 @@ async def try_lock(conn: BaseDBAsyncClient) -> bool:
         return True
     rows = await fetch(conn, "SELECT pg_try_advisory_xact_lock(?) AS ok", [LOCK_KEY])
     return bool(rows[0]["ok"])
+
+
+async def lock(conn: BaseDBAsyncClient) -> None:
+    """Wait for the pass lock for this transaction (PostgreSQL; SQLite serialises writers)."""
+    if dialect(conn) == "postgres":
+        await fetch(conn, "SELECT pg_advisory_xact_lock(?)", [LOCK_KEY])
 
 
 async def run_pass(

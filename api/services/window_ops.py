@@ -1,0 +1,440 @@
+"""Hand-made window operations: schedule at a start, postpone, cancel work, host reboots.
+
+Each runs in one transaction holding the scheduler's lock, checks the pure rules of
+api.scheduling.manual and writes the audit event and outbox rows of its change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from api.errors import FieldError, ValidationError
+from api.models import Activity, Machine, ResourceGroup, Window
+from api.models import Freeze as FreezeRow
+from api.models.activities import DEFAULT_ESTIMATES
+from api.scheduling import (
+    MachineIn,
+    Policy,
+    SlotFinder,
+    Work,
+    check_postpone,
+    check_start,
+    needed_minutes,
+    postpone_deadline,
+    zone,
+)
+from api.scheduling.fit import Freeze
+from api.scheduling.slots import HostIn
+from api.scheduling.texts import day_label, duration_label, local_label
+from api.services import audit, outbox
+from api.services.scheduling import lock
+from api.services.scheduling_load import needs_reboot, policy_of
+from api.settings import Settings, get_settings
+
+__all__ = ["cancel_activities", "force_host_reboot", "postpone", "schedule_at"]
+
+
+def _policy(group: ResourceGroup) -> Policy:
+    return policy_of(group.timezone, group.window_start, group.window_minutes, group.weekdays)
+
+
+def _work(acts: Iterable[Activity]) -> list[Work]:
+    return [Work(a.estimate_minutes, needs_reboot(a.kind, a.params)) for a in acts]
+
+
+def _when(group: ResourceGroup, instant: datetime) -> str:
+    return f"{local_label(instant.astimezone(zone(group.timezone)))} {group.timezone}"
+
+
+def _machine_in(m: Machine) -> MachineIn:
+    return MachineIn(
+        m.id,
+        m.name,
+        m.group_id,  # type: ignore[attr-defined]
+        m.host_id,  # type: ignore[attr-defined]
+        m.redundancy or None,
+        m.auto_schedule,
+    )
+
+
+async def _finder(
+    conn: BaseDBAsyncClient, machine: Machine, *, skip_window: int | None = None
+) -> SlotFinder:
+    """A slot finder that knows the open windows sharing a host, a redundancy set or the machine."""
+    neighbours = Machine.filter(id=machine.id)
+    if machine.host_id is not None:  # type: ignore[attr-defined]
+        neighbours = Machine.filter(host_id=machine.host_id)  # type: ignore[attr-defined]
+    machines = {m.id: m for m in await neighbours.using_db(conn)}
+    machines[machine.id] = machine
+    if machine.redundancy:
+        same_set = Machine.filter(
+            group_id=machine.group_id,  # type: ignore[attr-defined]
+            redundancy=machine.redundancy,
+        )
+        for m in await same_set.using_db(conn):
+            machines[m.id] = m
+    hosts: dict[int, HostIn] = {}
+    if machine.host_id is not None:  # type: ignore[attr-defined]
+        host = await Machine.get(id=machine.host_id).using_db(conn)  # type: ignore[attr-defined]
+        hosts[host.id] = HostIn(host.id, host.name, host.capacity)
+    freezes: dict[int | None, list[Freeze]] = defaultdict(list)
+    for f in await FreezeRow.all().using_db(conn):
+        freezes[f.group_id].append(Freeze(f.starts_at, f.ends_at, f.reason))  # type: ignore[attr-defined]
+    finder = SlotFinder({k: _machine_in(m) for k, m in machines.items()}, hosts, freezes)
+    open_windows = Window.filter(machine_id__in=list(machines), state__in=["planned", "running"])
+    for w in await open_windows.using_db(conn):
+        if w.id != skip_window:
+            finder.book(finder.machines[w.machine_id], w.starts_at, w.ends_at)  # type: ignore[attr-defined]
+    return finder
+
+
+async def _announce(
+    conn: BaseDBAsyncClient, kind: str, group: ResourceGroup, window: Window, **payload: object
+) -> None:
+    await outbox.enqueue(
+        kind,
+        group=group,
+        window=window,
+        payload={"sequence": window.sequence, **payload},
+        connection=conn,
+    )
+
+
+async def schedule_at(
+    actor: str,
+    machine: Machine,
+    start: datetime,
+    *,
+    force: bool = False,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> Window:
+    """Put the machine's queued work into a window starting at ``start``.
+
+    Without ``force`` the start must lie in a regular window with room for the work, respect
+    the group's notice and the host's capacity and redundancy set. With ``force`` an operator
+    overrides those checks; the audit event lists what was overridden.
+    """
+    settings = settings or get_settings()
+    now = now or datetime.now(UTC)
+    if start.tzinfo is None:
+        raise ValidationError.single("starts_at", "must include a timezone")
+    start = start.astimezone(UTC)
+    async with in_transaction() as conn:
+        await lock(conn)
+        group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+        acts = (
+            await Activity.filter(machine_id=machine.id, state="queued", window_id=None)
+            .using_db(conn)
+            .order_by("id")
+        )
+        if not acts:
+            raise ValidationError.single("machine", f"{machine.name} has no queued activities")
+        needed = needed_minutes(_work(acts), settings.reboot_allowance_minutes)
+        policy = _policy(group)
+        occ, problems = check_start(policy, group.notice_minutes, now, start, needed)
+        regular = occ is not None and not problems
+        end = occ.ends_at if regular and occ is not None else start + timedelta(minutes=needed)
+        finder = await _finder(conn, machine)
+        clash = finder.conflict(_machine_in(machine), start, end)
+        if clash is not None:
+            problems.append(clash.text)
+        if problems and not force:
+            raise ValidationError([FieldError("starts_at", p) for p in problems])
+        forced = bool(problems)
+        if forced:
+            reason = f"forced by {actor} for {_when(group, start)}: " + "; ".join(problems)
+        else:
+            reason = (
+                f"scheduled by {actor} for {_when(group, start)}, inside the regular "
+                f"{policy.label} window"
+            )
+        window = await Window.create(
+            machine=machine,
+            starts_at=start,
+            ends_at=end,
+            reason=reason,
+            forced=forced,
+            postpone_deadline=postpone_deadline(min(a.requested_at for a in acts)),
+            using_db=conn,
+        )
+        await _attach(conn, acts, window)
+        await audit.record(
+            actor,
+            "window.schedule_at",
+            window,
+            {
+                "machine": machine.name,
+                "starts_at": start,
+                "ends_at": end,
+                "activities": [a.id for a in acts],
+                "forced": forced,
+                "overridden": problems,
+            },
+            connection=conn,
+        )
+        await _announce(conn, "window_scheduled", group, window, reason=reason)
+        return window
+
+
+async def _attach(conn: BaseDBAsyncClient, acts: Sequence[Activity], window: Window) -> None:
+    for a in acts:
+        a.transition("scheduled")
+    await (
+        Activity.filter(id__in=[a.id for a in acts])
+        .using_db(conn)
+        .update(state="scheduled", window_id=window.id, blocked_reason=None)
+    )
+
+
+async def postpone(
+    actor: str,
+    window: Window,
+    *,
+    by_customer: bool,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> Window:
+    """Move a planned window to the next regular window that fits after it.
+
+    Customers may postpone a window at most ``max_postpones`` times and not past its deadline
+    (first request + 30 days); operators are bound by neither.
+    """
+    settings = settings or get_settings()
+    now = now or datetime.now(UTC)
+    async with in_transaction() as conn:
+        await lock(conn)
+        window = await Window.get(id=window.id).using_db(conn).select_for_update()
+        if window.state != "planned":
+            raise ValidationError.single("window", f"a {window.state} window cannot be postponed")
+        if by_customer and window.forced:
+            raise ValidationError.single(
+                "window", "a forced window can only be moved by an operator"
+            )
+        machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
+        group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+        acts = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
+        needed = needed_minutes(_work(acts), settings.reboot_allowance_minutes)
+        policy = _policy(group)
+        finder = await _finder(conn, machine, skip_window=window.id)
+        earliest = max(window.ends_at, now)
+        until = now + timedelta(days=settings.horizon_days)
+        target, skips = finder.find(_machine_in(machine), policy, needed, earliest, until)
+        deadline = window.postpone_deadline or postpone_deadline(
+            min((a.requested_at for a in acts), default=window.created_at)
+        )
+        problems = check_postpone(
+            by_customer=by_customer,
+            postpones=window.postpones,
+            max_postpones=group.max_postpones,
+            target=target,
+            deadline=deadline,
+            policy=policy,
+        )
+        if problems or target is None:
+            raise ValidationError([FieldError("window", p) for p in problems])
+        previous = window.starts_at
+        who = "the customer" if by_customer else actor
+        notes = [f"{day_label(s.occurrence.local_date)} skipped: {s.conflict.text}" for s in skips]
+        window.reason = "; ".join(
+            [
+                f"postponed by {who} from {_when(group, previous)} to the next "
+                f"{policy.label} window that fits",
+                *notes[:3],
+            ]
+        )
+        window.starts_at, window.ends_at = target.starts_at, target.ends_at
+        window.forced = False
+        window.postpone_deadline = deadline
+        if by_customer:
+            window.postpones += 1
+        window.touch()
+        await window.save(using_db=conn)
+        await audit.record(
+            actor,
+            "window.postpone",
+            window,
+            {
+                "from": previous,
+                "to": window.starts_at,
+                "by_customer": by_customer,
+                "postpones": window.postpones,
+            },
+            connection=conn,
+        )
+        await _announce(
+            conn,
+            "window_postponed",
+            group,
+            window,
+            previous_starts_at=previous.isoformat(),
+            reason=window.reason,
+        )
+        return window
+
+
+async def cancel_activities(
+    actor: str, activities: Sequence[Activity], *, reason: str = ""
+) -> list[Window]:
+    """Cancel queued or scheduled activities; a window left without work is cancelled.
+
+    Returns the windows that changed (cancelled or with less work).
+    """
+    changed: list[Window] = []
+    async with in_transaction() as conn:
+        await lock(conn)
+        ids = [a.id for a in activities]
+        rows = await Activity.filter(id__in=ids).using_db(conn).select_for_update()
+        touched: set[int] = set()
+        for a in rows:
+            a.transition("cancelled")
+            if a.window_id is not None:  # type: ignore[attr-defined]
+                touched.add(a.window_id)  # type: ignore[attr-defined]
+        await (
+            Activity.filter(id__in=[a.id for a in rows])
+            .using_db(conn)
+            .update(state="cancelled", blocked_reason=None)
+        )
+        for a in rows:
+            await audit.record(
+                actor,
+                "activity.cancel",
+                a,
+                {"kind": a.kind, "window": a.window_id, "reason": reason},  # type: ignore[attr-defined]
+                connection=conn,
+            )
+        for window in await Window.filter(id__in=sorted(touched), state="planned").using_db(conn):
+            machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
+            group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+            left = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
+            window.touch()
+            why = reason or f"cancelled by {actor}"
+            if not left:
+                window.transition("cancelled")
+                await window.save(using_db=conn)
+                await audit.record(actor, "window.cancel", window, {"reason": why}, connection=conn)
+                await _announce(conn, "window_cancelled", group, window, reason=why)
+            else:
+                kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in rows}))
+                window.reason = f"{window.reason}\n{kinds} cancelled ({why})"
+                await window.save(using_db=conn)
+                await audit.record(actor, "window.reduce", window, {"reason": why}, connection=conn)
+                await _announce(conn, "window_changed", group, window, reason=window.reason)
+            changed.append(window)
+    return changed
+
+
+async def force_host_reboot(
+    actor: str,
+    host: Machine,
+    start: datetime,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> list[Window]:
+    """Give the host and every VM on it a forced window at ``start`` for the host's reboot.
+
+    The windows lie outside the regular windows but are still announced with notice: ``start``
+    must be at least the notice of every affected group away. Returns the windows, host first.
+    """
+    settings = settings or get_settings()
+    now = now or datetime.now(UTC)
+    if host.kind != "host":
+        raise ValidationError.single("host", f"{host.name} is not a VM host")
+    if start.tzinfo is None:
+        raise ValidationError.single("starts_at", "must include a timezone")
+    start = start.astimezone(UTC)
+    async with in_transaction() as conn:
+        await lock(conn)
+        guests = await Machine.filter(host_id=host.id, kind="vm").using_db(conn).order_by("name")
+        machines = [host, *guests]
+        groups = {
+            g.id: g
+            for g in await ResourceGroup.filter(
+                id__in={m.group_id for m in machines}  # type: ignore[attr-defined]
+            ).using_db(conn)
+        }
+        problems = []
+        for g in sorted(groups.values(), key=lambda g: g.name):
+            earliest = now + timedelta(minutes=g.notice_minutes)
+            if start < earliest:
+                problems.append(
+                    f"group {g.name} needs {duration_label(g.notice_minutes)} notice; "
+                    f"its earliest start is {_when(g, earliest)}"
+                )
+        if problems:
+            raise ValidationError([FieldError("starts_at", p) for p in problems])
+        host_work = await Activity.filter(
+            machine_id=host.id, kind="host_reboot", state="queued", window_id=None
+        ).using_db(conn)
+        if not host_work:
+            host_work = [
+                await Activity.create(
+                    machine=host,
+                    kind="host_reboot",
+                    estimate_minutes=DEFAULT_ESTIMATES["host_reboot"],
+                    requested_by=actor,
+                    using_db=conn,
+                )
+            ]
+        minutes = needed_minutes(_work(host_work), settings.reboot_allowance_minutes)
+        end = start + timedelta(minutes=minutes)
+        windows: list[Window] = []
+        per_group: dict[int, list[Window]] = defaultdict(list)
+        for m in machines:
+            g = groups[m.group_id]  # type: ignore[attr-defined]
+            if m is host:
+                work = list(host_work)
+            else:
+                work = [
+                    await Activity.create(
+                        machine=m,
+                        kind="reboot",
+                        estimate_minutes=minutes,
+                        params={"host_reboot": host.name, "reboot": True},
+                        requested_by=actor,
+                        using_db=conn,
+                    )
+                ]
+            reason = (
+                f"forced: host {host.name} reboots at {_when(g, start)}; outside the regular "
+                f"window, announced with the group's notice of {duration_label(g.notice_minutes)}"
+            )
+            window = await Window.create(
+                machine=m,
+                starts_at=start,
+                ends_at=end,
+                reason=reason,
+                forced=True,
+                postpone_deadline=None,
+                using_db=conn,
+            )
+            await _attach(conn, work, window)
+            await audit.record(
+                actor,
+                "window.force_host_reboot",
+                window,
+                {"host": host.name, "machine": m.name, "starts_at": start, "ends_at": end},
+                connection=conn,
+            )
+            windows.append(window)
+            per_group[g.id].append(window)
+        for group_id, wins in sorted(per_group.items()):
+            g = groups[group_id]
+            if settings.digest_threshold and len(wins) >= settings.digest_threshold:
+                await outbox.enqueue(
+                    "windows_digest",
+                    group=g,
+                    payload={"windows": [w.uid for w in wins], "window_ids": [w.id for w in wins]},
+                    dedupe_key=f"windows_digest:{g.id}:{wins[0].uid}:{len(wins)}",
+                    connection=conn,
+                )
+            else:
+                for w in wins:
+                    await _announce(conn, "window_scheduled", g, w, reason=w.reason)
+        return windows
