@@ -82,7 +82,8 @@ def require(ctx: Context, action: str) -> None:
             "authentication required: send 'Authorization: Bearer <token>'"
         )
     if role not in RULES[action]:
-        raise errors.PermissionDenied(f"a {role} token may not do this ({action})")
+        article = "an" if role[0] in "aeiou" else "a"
+        raise errors.PermissionDenied(f"{article} {role} token may not do this ({action})")
 
 
 class _Allowed(BasePermission):

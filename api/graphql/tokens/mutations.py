@@ -32,7 +32,7 @@ async def _describe(token: ApiToken) -> TokenType:
     groups = await token.groups.all().values_list("name", flat=True)
     host = None
     if token.host_id is not None:  # type: ignore[attr-defined]
-        host = await Machine.filter(id=token.host_id).values_list("name", flat=True).first()  # type: ignore[attr-defined]
+        host = await Machine.filter(id=token.host_id).first().values_list("name", flat=True)  # type: ignore[attr-defined]
     return TokenType.from_model(token, sorted(groups), host)  # type: ignore[arg-type]
 
 

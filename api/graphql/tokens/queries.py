@@ -26,5 +26,5 @@ class TokenQueries:
         )
         host = None
         if ctx.host_id is not None:
-            host = await Machine.filter(id=ctx.host_id).values_list("name", flat=True).first()
+            host = await Machine.filter(id=ctx.host_id).first().values_list("name", flat=True)
         return MeType(name=token.name, role=Role(token.role), groups=sorted(groups), host=host)
