@@ -51,7 +51,7 @@ class ValidationErrorType:
 @strawberry.type(name="NotFound", description="The named object does not exist (or is not yours).")
 class NotFoundError:
     message: str
-    kind: str
+    object_type: str = strawberry.field(description="What was looked for: machine, window, ...")
     key: str
 
 
@@ -72,7 +72,7 @@ def to_union_member(exc: errors.FensterError) -> Any:
     if isinstance(exc, errors.ValidationError):
         return _validation(exc)
     if isinstance(exc, errors.NotFound):
-        return NotFoundError(message=str(exc), kind=exc.kind, key=str(exc.key))
+        return NotFoundError(message=str(exc), object_type=exc.kind, key=str(exc.key))
     if isinstance(exc, errors.PermissionDenied):
         return PermissionDeniedError(message=str(exc))
     if isinstance(exc, errors.IllegalTransition):

@@ -155,8 +155,9 @@ async def due_work(host_id: int, now: datetime | None = None) -> list[Window]:
 
 
 async def _own_window(host_id: int, uid: str, conn: BaseDBAsyncClient) -> Window:
+    ids = await Machine.filter(_mine(host_id)).using_db(conn).values_list("id", flat=True)
     window = (
-        await Window.filter(uid=uid, machine_id__in=Machine.filter(_mine(host_id)).values("id"))
+        await Window.filter(uid=uid, machine_id__in=list(ids))
         .select_for_update()
         .using_db(conn)
         .first()

@@ -33,4 +33,3 @@ class CancelWindowInput:
 class ForceHostRebootInput:
     host: str
     starts_at: datetime
-    reason: str = ""

@@ -63,5 +63,5 @@ class WindowMutations:
     async def force_host_reboot(self, info: Info, input: ForceHostRebootInput) -> HostRebootPayload:
         ctx = info.context
         host = await lookup.machine(ctx, input.host)
-        windows = await ops.force_host_reboot(ctx, host, input.starts_at, input.reason)
+        windows = await ops.force_host_reboot(ctx, host, input.starts_at)
         return HostRebootResultType(windows=[WindowType.from_model(w) for w in windows])

@@ -1,35 +1,52 @@
-"""The window operations, as the scheduler's services provide them (adapter, to be filled)."""
+"""The window operations as the request's token may use them (the scheduler's services do
+the work: api.services.window_ops)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from api.errors import PermissionDenied, ValidationError
 from api.graphql.context import Context
-from api.models import Machine, Window
+from api.models import Activity, Machine, Window
+from api.services import window_ops
 
 __all__ = ["cancel", "cancel_activity", "force_host_reboot", "postpone", "schedule_at"]
+
+
+def _is_operator(ctx: Context) -> bool:
+    return ctx.token is not None and ctx.token.role == "admin"
 
 
 async def schedule_at(
     ctx: Context, machine: Machine, starts_at: datetime, *, force: bool
 ) -> Window:
-    raise NotImplementedError
+    if force and not _is_operator(ctx):
+        raise PermissionDenied("only an operator may force a window outside the policy")
+    return await window_ops.schedule_at(
+        ctx.actor, machine, starts_at, force=force, settings=ctx.settings
+    )
 
 
 async def postpone(ctx: Context, window: Window) -> Window:
-    raise NotImplementedError
+    return await window_ops.postpone(
+        ctx.actor, window, by_customer=not _is_operator(ctx), settings=ctx.settings
+    )
 
 
 async def cancel(ctx: Context, window: Window, reason: str) -> Window:
-    raise NotImplementedError
+    """Cancel every open activity of the window; a window left without work is cancelled."""
+    if window.state not in ("planned", "cancelled"):
+        raise ValidationError.single("window", f"a {window.state} window cannot be cancelled")
+    work = await Activity.filter(window_id=window.id, state__in=("queued", "scheduled"))
+    if work:
+        await window_ops.cancel_activities(ctx.actor, work, reason=reason)
+    return await Window.get(id=window.id)
 
 
-async def force_host_reboot(
-    ctx: Context, host: Machine, starts_at: datetime, reason: str
-) -> list[Any]:
-    raise NotImplementedError
+async def cancel_activity(ctx: Context, activity: Activity) -> Activity:
+    await window_ops.cancel_activities(ctx.actor, [activity])
+    return await Activity.get(id=activity.id)
 
 
-async def cancel_activity(ctx: Context, activity: Any) -> Any:
-    raise NotImplementedError
+async def force_host_reboot(ctx: Context, host: Machine, starts_at: datetime) -> list[Window]:
+    return await window_ops.force_host_reboot(ctx.actor, host, starts_at, settings=ctx.settings)
