@@ -18,6 +18,7 @@ from api import __version__, db
 from api.feeds.routes import feed_routes
 from api.graphql.routes import graphql_routes
 from api.notify import mailer as notify_mailer
+from api.services import scheduling
 from api.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -39,6 +40,7 @@ def background_loops(settings: Settings) -> list[tuple[str, int, LoopRun]]:
     """Periodic work run by `fenster serve`: (name, interval in seconds, run). 0 disables."""
     loops: list[tuple[str, int, LoopRun]] = []
     loops.append(("mailer", settings.mail_interval, notify_mailer.run_once))
+    loops.append(("scheduler", settings.schedule_interval, scheduling.run_periodic))
     return loops
 
 

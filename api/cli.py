@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "api.commands.serve",
     "api.commands.demo",
     "api.commands.tokens",
+    "api.commands.scheduling",
     "api.commands.graphql",
     "api.commands.mail",
 ]

@@ -294,7 +294,8 @@ def _reason(
             else local_label(now.astimezone(tz))
         )
         notice = duration_label(group.notice_minutes)
-        head = f"first {policy.label} window at least {notice} after {since}"
+        gap = f"at least {notice} after" if group.notice_minutes else "after"
+        head = f"first {policy.label} window {gap} {since}"
     parts = [head]
     for s in skips[:SHOWN_SKIPS]:
         parts.append(f"{day_label(s.occurrence.local_date)} skipped: {s.conflict.text}")

@@ -7,6 +7,7 @@ Only one pass runs at a time per database: PostgreSQL takes a transaction-scoped
 from __future__ import annotations
 
 import json
+import logging
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,11 +24,20 @@ from api.services.bulk import dialect, execute_many, fetch, insert_many, to_db_t
 from api.services.scheduling_load import World, load_world
 from api.settings import Settings
 
-__all__ = ["LOCK_KEY", "PassReport", "ScheduledWindow", "lock", "run_pass", "try_lock"]
+__all__ = [
+    "LOCK_KEY",
+    "PassReport",
+    "ScheduledWindow",
+    "lock",
+    "run_pass",
+    "run_periodic",
+    "try_lock",
+]
 
 # pg_advisory lock key of the scheduling pass ("fenster" in hex-ish, any constant will do).
 LOCK_KEY = 0x66656E73746572
 ACTOR = "scheduler"
+log = logging.getLogger("fenster.scheduler")
 Progress = Callable[[str], None]
 
 
@@ -119,6 +129,21 @@ async def run_pass(
             _describe(report, world, result, uids)
         report.timings["write"] = clock.perf_counter() - t2
     report.timings["total"] = clock.perf_counter() - t0
+    return report
+
+
+async def run_periodic(settings: Settings) -> PassReport:
+    """One pass of the background loop in `fenster serve`, logged."""
+    report = await run_pass(settings)
+    if report.locked_out:
+        log.info("scheduling pass skipped: another pass holds the lock")
+    elif report.changed:
+        log.info(
+            "scheduling pass: %d windows created, %d extended, %d activities blocked",
+            len(report.created),
+            len(report.extended),
+            len(report.blocked),
+        )
     return report
 
 
