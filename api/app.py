@@ -50,6 +50,7 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     try:
+        await db.ping()
         pending = await db.pending_migrations()
     except Exception as exc:  # the database is down or unreachable: say so, do not crash
         log.warning("readiness check failed: %s", exc)

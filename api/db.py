@@ -18,6 +18,7 @@ __all__ = [
     "database",
     "migrate",
     "pending_migrations",
+    "ping",
     "tortoise_config",
 ]
 
@@ -103,6 +104,13 @@ def _executor() -> MigrationExecutor:
 
     config = tortoise_config("sqlite://:memory:")["apps"]
     return MigrationExecutor(get_connection("default"), config)
+
+
+async def ping() -> None:
+    """Raise unless the database answers a trivial query."""
+    from tortoise.connection import get_connection
+
+    await get_connection("default").execute_query("SELECT 1")
 
 
 async def pending_migrations() -> list[str]:

@@ -1,0 +1,65 @@
+"""/healthz, /readyz and the landing page through the ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from tortoise.context import TortoiseContext
+
+from api import db
+from api.app import create_app
+from api.db import tortoise_config
+from api.settings import Settings
+from tests.conftest import database_context
+
+
+def asgi_client(settings: Settings) -> httpx.AsyncClient:
+    app = create_app(settings, manage_db=False)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+@pytest.fixture
+async def unmigrated(db_url: str) -> AsyncIterator[TortoiseContext]:
+    async with database_context(db_url, schema=False) as ctx:
+        yield ctx
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    r = await client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+
+
+async def test_readyz_reports_pending_migrations_then_ready(
+    unmigrated: TortoiseContext, settings: Settings
+) -> None:
+    async with asgi_client(settings) as c:
+        r = await c.get("/readyz")
+        assert r.status_code == 503
+        assert "0001_initial" in r.json()["reason"]
+        assert "fenster migrate" in r.json()["hint"]
+        await db.migrate()
+        r = await c.get("/readyz")
+        assert r.status_code == 200
+        assert r.json() == {"status": "ready"}
+
+
+async def test_readyz_when_database_unreachable() -> None:
+    # Nothing listens on port 9 of loopback: the connection is refused at once.
+    url = "postgres://fenster@127.0.0.1:9/fenster"
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=tortoise_config(url))
+        async with asgi_client(Settings(database_url=url)) as c:
+            r = await c.get("/readyz")
+    assert r.status_code == 503
+    assert r.json()["reason"].startswith("database unreachable")
+    assert "Traceback" not in r.text
+
+
+async def test_landing_lists_what_is_served(client: httpx.AsyncClient) -> None:
+    r = await client.get("/")
+    assert r.status_code == 200
+    assert "text/html" in r.headers["content-type"]
+    assert "/healthz" in r.text and "/readyz" in r.text
