@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -14,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 
+from api.errors import FensterError
 from api.graphql.activities.mutations import ActivityMutations
 from api.graphql.activities.queries import ActivityQueries
 from api.graphql.agents.mutations import AgentMutations
@@ -89,8 +91,16 @@ class PublicErrors(MaskErrors):
         )
 
 
+class FensterSchema(strawberry.Schema):
+    """Logs only the errors that are bugs: an expected failure is the client's business."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = [e for e in errors if not isinstance(e.original_error, FensterError)]
+        super().process_errors(unexpected, execution_context)
+
+
 @lru_cache(maxsize=4)
-def build_schema(introspection: bool = True) -> strawberry.Schema:
+def build_schema(introspection: bool = True) -> FensterSchema:
     extensions: list[object] = [
         PublicErrors,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
@@ -99,7 +109,7 @@ def build_schema(introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return FensterSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,  # type: ignore[arg-type]

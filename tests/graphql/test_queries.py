@@ -85,7 +85,11 @@ async def test_machines_with_filter_host_guests_and_open_work(
     assert m["host"] == {"name": "host1"} and m["group"] == {"name": "alpha"}
     assert m["desired"] == {"cores": 2, "memoryMib": 2048, "swapMib": 1024, "kernel": "2.6.32"}
     assert m["observed"]["state"] == "running"
-    assert sorted(a["kind"] for a in m["openActivities"]) == ["REBOOT", "SYSTEM_UPDATE"]
+    assert sorted(a["kind"] for a in m["openActivities"]) == [
+        "KERNEL_UPDATE",
+        "REBOOT",
+        "SYSTEM_UPDATE",
+    ]
     assert m["nextWindow"]["uid"] == world.ids["window:alpha-web"]
     assert m["nextWindow"]["local"]["timezone"] == "Europe/Berlin"
     assert m["auditTrail"]["nodes"][0]["action"] == "machine.register"

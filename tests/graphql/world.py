@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from api.models import Activity, Announcement, PackageRelease, Rollout, Wave, Window
+from api.scheduling import Policy, occurrences
 from api.services import groups, machines, tokens
 
 __all__ = ["World", "build_world", "gql"]
@@ -114,6 +115,23 @@ async def build_world() -> World:
             requested_by="test",
         )
         w.ids[f"window:{vm.name}"] = window.uid
+    policy = Policy("Europe/Berlin", time(2, 0), 120, (0, 1, 2, 3, 4, 5, 6))
+    occ = next(occurrences(policy, now + timedelta(days=2), now + timedelta(days=4)))
+    future = await Window.create(
+        machine=vm_a, starts_at=occ.starts_at, ends_at=occ.ends_at, reason="test: regular window"
+    )
+    await Activity.create(
+        machine=vm_a,
+        kind="kernel_update",
+        state="scheduled",
+        estimate_minutes=15,
+        window=future,
+        params={"kernel": "2.6.38"},
+        requested_by="test",
+    )
+    w.ids["future:alpha-web"] = future.uid
+    w.ids["group:alpha"] = alpha.id
+    w.ids["host1"] = host1.id
     later = await Activity.create(
         machine=vm_a, kind="system_update", estimate_minutes=30, requested_by="test"
     )
@@ -131,9 +149,10 @@ async def build_world() -> World:
     w.tokens["customer_a"] = (
         await tokens.create_token("test", name="cust a", role="customer", groups=[alpha])
     )[1]
-    w.tokens["customer_b"] = (
-        await tokens.create_token("test", name="cust b", role="customer", groups=[beta])
-    )[1]
+    token_b, w.tokens["customer_b"] = await tokens.create_token(
+        "test", name="cust b", role="customer", groups=[beta]
+    )
+    w.ids["token:customer_b"] = token_b.id
     w.tokens["agent_1"] = (
         await tokens.create_token("test", name="agent 1", role="agent", host=host1)
     )[1]
