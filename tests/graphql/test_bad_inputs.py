@@ -1,0 +1,457 @@
+"""Hostile and mistaken input: each gets a typed error, and nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from api.graphql.relay import encode_id
+from api.models import (
+    Activity,
+    ApiToken,
+    AuditEvent,
+    Freeze,
+    Machine,
+    Notification,
+    ResourceGroup,
+    Window,
+)
+from tests.graphql.world import World, gql
+
+TABLES = (ResourceGroup, Machine, Activity, Window, Freeze, ApiToken, AuditEvent, Notification)
+GROUP = {"name": "gamma", "contacts": ["ops@gamma.example"], "timezone": "UTC"}
+VM = {"name": "alpha-new", "group": "alpha", "host": "host1", "cores": 2, "memoryMib": 2048}
+DOMAIN = {"name": "alpha-web", "state": "running", "memoryMib": 2048, "vcpus": 2}
+
+
+def m(field: str, input_type: str) -> str:
+    return (
+        f"mutation($input: {input_type}!) {{ {field}(input: $input) {{ __typename "
+        "... on ValidationError { fields { field message } } } }"
+    )
+
+
+CREATE = m("createGroup", "CreateGroupInput")
+UPDATE = m("updateGroupPolicy", "UpdatePolicyInput")
+REGISTER = m("registerMachine", "RegisterMachineInput")
+CHANGE = m("changeDesired", "ChangeDesiredInput")
+QUEUE = m("queueActivity", "QueueActivityInput")
+TOKEN = m("createToken", "CreateTokenInput")
+INVENTORY = m("reportInventory", "ReportInventoryInput")
+FINISH = m("finishWindow", "FinishWindowInput")
+DEEP = "{ groups { nodes { " + "machines { nodes { group { " * 5 + "name" + " } } }" * 5 + " } } }"
+ALIASES = "{ " + " ".join(f"a{i}: me {{ name }}" for i in range(40)) + " }"
+TOKENS = "{ me { " + "name " * 2500 + "} }"
+
+# (id, role, document, input or variables, expected __typename / error code, field named)
+CASES: list[tuple[str, str, str, dict[str, Any], str, str | None]] = [
+    (
+        "unknown timezone",
+        "admin",
+        CREATE,
+        {**GROUP, "timezone": "Mars/Olympus_Mons"},
+        "ValidationError",
+        "timezone",
+    ),
+    (
+        "0 h window",
+        "admin",
+        CREATE,
+        {**GROUP, "windowMinutes": 0},
+        "ValidationError",
+        "windowMinutes",
+    ),
+    (
+        "25 h window",
+        "admin",
+        CREATE,
+        {**GROUP, "windowMinutes": 25 * 60},
+        "ValidationError",
+        "windowMinutes",
+    ),
+    (
+        "double @ address",
+        "admin",
+        CREATE,
+        {**GROUP, "contacts": ["ops@@gamma.example"]},
+        "ValidationError",
+        "contacts[0]",
+    ),
+    (
+        "address without @",
+        "admin",
+        CREATE,
+        {**GROUP, "contacts": ["ops.gamma.example"]},
+        "ValidationError",
+        "contacts[0]",
+    ),
+    (
+        "address with space",
+        "admin",
+        CREATE,
+        {**GROUP, "contacts": ["o ps@gamma.example"]},
+        "ValidationError",
+        "contacts[0]",
+    ),
+    (
+        "address without dotted domain",
+        "admin",
+        CREATE,
+        {**GROUP, "contacts": ["ops@localhost"]},
+        "ValidationError",
+        "contacts[0]",
+    ),
+    ("no contacts", "admin", CREATE, {**GROUP, "contacts": []}, "ValidationError", "contacts"),
+    (
+        "SQL in a name",
+        "admin",
+        CREATE,
+        {**GROUP, "name": "x'; DROP TABLE machine; --"},
+        "ValidationError",
+        "name",
+    ),
+    (
+        "HTML in a name",
+        "admin",
+        CREATE,
+        {**GROUP, "name": "<script>alert(1)</script>"},
+        "ValidationError",
+        "name",
+    ),
+    (
+        "fullwidth unicode name",
+        "admin",
+        CREATE,
+        {**GROUP, "name": "\uff47\uff41\uff4d\uff4d\uff41"},
+        "ValidationError",
+        "name",
+    ),
+    (
+        "zero-width space in name",
+        "admin",
+        CREATE,
+        {**GROUP, "name": "gam\u200bma"},
+        "ValidationError",
+        "name",
+    ),
+    (
+        "RTL override in address",
+        "admin",
+        CREATE,
+        {**GROUP, "contacts": ["ops\u202e@gamma.example"]},
+        "ValidationError",
+        "contacts[0]",
+    ),
+    ("weekday 7", "admin", CREATE, {**GROUP, "weekdays": [7]}, "ValidationError", "weekdays"),
+    ("no weekdays", "admin", CREATE, {**GROUP, "weekdays": []}, "ValidationError", "weekdays"),
+    (
+        "window start 25:00",
+        "admin",
+        CREATE,
+        {**GROUP, "windowStart": "25:00"},
+        "ValidationError",
+        "windowStart",
+    ),
+    (
+        "negative notice",
+        "admin",
+        CREATE,
+        {**GROUP, "noticeMinutes": -1},
+        "ValidationError",
+        "noticeMinutes",
+    ),
+    ("duplicate group", "admin", CREATE, {**GROUP, "name": "alpha"}, "ValidationError", "name"),
+    (
+        "unknown group",
+        "customer_a",
+        UPDATE,
+        {"group": "nope", "windowMinutes": 60},
+        "NotFound",
+        None,
+    ),
+    (
+        "SQL in a timezone",
+        "customer_a",
+        UPDATE,
+        {"group": "alpha", "timezone": "UTC' OR '1'='1"},
+        "ValidationError",
+        "timezone",
+    ),
+    (
+        "null contacts",
+        "customer_a",
+        UPDATE,
+        {"group": "alpha", "contacts": None},
+        "ValidationError",
+        "contacts",
+    ),
+    (
+        "freeze ends before it starts",
+        "customer_a",
+        UPDATE,
+        {
+            "group": "alpha",
+            "freezes": [{"startsAt": "2030-01-02T00:00:00Z", "endsAt": "2030-01-01T00:00:00Z"}],
+        },
+        "ValidationError",
+        "freezes[0].endsAt",
+    ),
+    ("13 cores", "admin", REGISTER, {**VM, "cores": 13}, "ValidationError", "cores"),
+    (
+        "i686 with 8 GiB",
+        "admin",
+        REGISTER,
+        {**VM, "arch": "I686", "memoryMib": 8192},
+        "ValidationError",
+        "memoryMib",
+    ),
+    (
+        "VM swap under 1 GiB",
+        "admin",
+        REGISTER,
+        {**VM, "swapMib": 512},
+        "ValidationError",
+        "swapMib",
+    ),
+    ("VM without host", "admin", REGISTER, {**VM, "host": None}, "ValidationError", "host"),
+    ("VM on a VM", "admin", REGISTER, {**VM, "host": "beta-db"}, "ValidationError", "host"),
+    ("unknown host", "admin", REGISTER, {**VM, "host": "host9"}, "NotFound", None),
+    ("unknown group for machine", "admin", REGISTER, {**VM, "group": "zeta"}, "NotFound", None),
+    (
+        "change to 13 cores",
+        "customer_a",
+        CHANGE,
+        {"machine": "alpha-web", "cores": 13},
+        "ValidationError",
+        "cores",
+    ),
+    (
+        "SQL in a machine name",
+        "customer_a",
+        CHANGE,
+        {"machine": "alpha-web' OR '1'='1", "cores": 2},
+        "NotFound",
+        None,
+    ),
+    (
+        "another group's machine",
+        "customer_a",
+        CHANGE,
+        {"machine": "beta-db", "cores": 2},
+        "NotFound",
+        None,
+    ),
+    (
+        "HTML redundancy tag",
+        "customer_a",
+        m("setRedundancy", "SetRedundancyInput"),
+        {"machine": "alpha-web", "redundancy": "<b>web</b>"},
+        "ValidationError",
+        "redundancy",
+    ),
+    (
+        "estimate over a day",
+        "customer_a",
+        QUEUE,
+        {"machine": "alpha-web", "kind": "REBOOT", "estimateMinutes": 5000},
+        "ValidationError",
+        "estimateMinutes",
+    ),
+    (
+        "host reboot of a VM",
+        "admin",
+        QUEUE,
+        {"machine": "alpha-web", "kind": "HOST_REBOOT"},
+        "ValidationError",
+        "kind",
+    ),
+    (
+        "params not an object",
+        "customer_a",
+        QUEUE,
+        {"machine": "alpha-web", "kind": "REBOOT", "params": [1, 2]},
+        "ValidationError",
+        "params",
+    ),
+    (
+        "malformed global id",
+        "customer_a",
+        m("cancelActivity", "CancelActivityInput"),
+        {"activity": "%%%not-base64"},
+        "NotFound",
+        None,
+    ),
+    (
+        "customer token without groups",
+        "admin",
+        TOKEN,
+        {"name": "x", "role": "CUSTOMER"},
+        "ValidationError",
+        "groups",
+    ),
+    (
+        "agent token on a VM",
+        "admin",
+        TOKEN,
+        {"name": "x", "role": "AGENT", "host": "alpha-web"},
+        "ValidationError",
+        "host",
+    ),
+    (
+        "negative memory",
+        "agent_1",
+        INVENTORY,
+        {"domains": [{**DOMAIN, "memoryMib": -1}]},
+        "ValidationError",
+        "domains[0].memoryMib",
+    ),
+    (
+        "domain twice",
+        "agent_1",
+        INVENTORY,
+        {"domains": [DOMAIN, DOMAIN]},
+        "ValidationError",
+        "domains[1].name",
+    ),
+    (
+        "control characters in state",
+        "agent_1",
+        INVENTORY,
+        {"state": "run\x00ning"},
+        "ValidationError",
+        "state",
+    ),
+    (
+        "finish before start",
+        "agent_1",
+        FINISH,
+        {"window": "WINDOW", "results": []},
+        "ValidationError",
+        "window",
+    ),
+    (
+        "unknown window",
+        "agent_1",
+        FINISH,
+        {"window": "nope@fenster", "results": []},
+        "NotFound",
+        None,
+    ),
+]
+QUERY_CASES: list[tuple[str, str, dict[str, Any], str, str | None]] = [
+    ("oversized page", "{ groups(first: 101) { totalCount } }", {}, "ValidationError", "first"),
+    (
+        "oversized machine page",
+        "{ machines(first: 1001) { totalCount } }",
+        {},
+        "ValidationError",
+        "first",
+    ),
+    ("zero page", "{ activities(first: 0) { totalCount } }", {}, "ValidationError", "first"),
+    ("forged cursor", '{ groups(after: "b3Bz") { totalCount } }', {}, "ValidationError", "after"),
+    (
+        "huge preview",
+        '{ group(name: "alpha") { windowPreview(count: 1000) { startsAt } } }',
+        {},
+        "ValidationError",
+        "count",
+    ),
+    (
+        "window range backwards",
+        '{ windows(from: "2030-01-02T00:00:00Z", to: "2030-01-01T00:00:00Z") { totalCount } }',
+        {},
+        "ValidationError",
+        "to",
+    ),
+    ("deep query", DEEP, {}, "BAD_QUERY", None),
+    ("alias bomb", ALIASES, {}, "BAD_QUERY", None),
+    ("token bomb", TOKENS, {}, "BAD_QUERY", None),
+    ("unknown field", "{ groups { nodes { password } } }", {}, "BAD_QUERY", None),
+    ("syntax error", "{ groups { ", {}, "BAD_QUERY", None),
+]
+
+
+async def counts() -> list[int]:
+    return [await model.all().count() for model in TABLES]
+
+
+def test_there_are_at_least_thirty_cases() -> None:
+    assert len(CASES) + len(QUERY_CASES) >= 30
+
+
+@pytest.mark.parametrize(
+    ("role", "doc", "value", "typename", "field"), [pytest.param(*c[1:], id=c[0]) for c in CASES]
+)
+async def test_bad_mutation_input(
+    client: httpx.AsyncClient,
+    world: World,
+    role: str,
+    doc: str,
+    value: dict[str, Any],
+    typename: str,
+    field: str | None,
+) -> None:
+    if value.get("window") == "WINDOW":
+        value = {**value, "window": world.ids["window:alpha-web"]}
+    before = await counts()
+    out = await gql(client, doc, {"input": value}, world.tokens[role])
+    assert "errors" not in out, out
+    [payload] = out["data"].values()
+    assert payload["__typename"] == typename, payload
+    if field is not None:
+        assert field in [f["field"] for f in payload["fields"]], payload
+    assert await counts() == before
+
+
+@pytest.mark.parametrize(
+    ("doc", "variables", "code", "field"), [pytest.param(*c[1:], id=c[0]) for c in QUERY_CASES]
+)
+async def test_bad_query(
+    client: httpx.AsyncClient,
+    world: World,
+    doc: str,
+    variables: dict[str, Any],
+    code: str,
+    field: str | None,
+) -> None:
+    before = await counts()
+    out = await gql(client, doc, variables, world.tokens["admin"])
+    assert out.get("errors"), out
+    error = out["errors"][0]
+    assert error["extensions"]["code"] == code, out
+    if field is not None:
+        assert [f["field"] for f in error["extensions"]["fields"]] == [field]
+    assert "Traceback" not in str(out)
+    assert await counts() == before
+
+
+def test_internal_errors_are_masked() -> None:
+    """An unexpected exception reaches the client as 'Unexpected error.' and nothing more."""
+    from graphql import GraphQLError
+
+    from api.graphql.schema import PublicErrors
+
+    bug = GraphQLError(
+        "secret connection string postgres://admin:hunter2@db",
+        path=["groups"],
+        original_error=RuntimeError("postgres://admin:hunter2@db"),
+    )
+    [shown] = PublicErrors()._process_errors([bug])
+    assert shown.message == "Unexpected error."
+    assert shown.extensions == {"code": "INTERNAL"}
+    assert "hunter2" not in str(shown.formatted)
+
+
+async def test_activity_ids_of_another_type_are_not_found(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    group_id = encode_id("Group", world.ids["group:alpha"])
+    out = await gql(
+        client,
+        "mutation($i: CancelActivityInput!) { cancelActivity(input: $i) { __typename } }",
+        {"i": {"activity": group_id}},
+        world.tokens["admin"],
+    )
+    assert out["data"]["cancelActivity"]["__typename"] == "NotFound"
