@@ -11,7 +11,10 @@ import httpx
 from api.models import Machine, ResourceGroup
 from api.services import tokens
 
-QUERY = "{ machines(first: 1000) { edges { node { name group { name } host { name } } } } }"
+QUERY = (
+    "{ machines(first: 1000, filter: {kind: VM}) "
+    "{ edges { node { name group { name } host { name } } } } }"
+)
 
 
 class _Count(logging.Handler):
@@ -37,7 +40,7 @@ def counting_sql() -> Iterator[list[str]]:
         logger.setLevel(level)
 
 
-async def build_fleet(vms: int = 990, hosts: int = 10) -> str:
+async def build_fleet(vms: int = 1000, hosts: int = 10) -> str:
     groups = [
         await ResourceGroup.create(name=f"g{i}", contacts=[f"ops@g{i}.example"]) for i in range(5)
     ]
