@@ -1,0 +1,65 @@
+# fenster: the two commands in README.md are `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format install install-dev system-deps system-deps-test docs \
+        schema migrations bench clean
+
+## make demo: install, migrate the embedded SQLite database, load the demo world, serve :8000
+demo: install
+	$(BIN)/fenster demo
+
+## make test: install with the dev extra, lint, then the whole suite
+test: install-dev system-deps-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+system-deps:
+	PYTHON=$(PYTHON) .ci/system-deps
+
+system-deps-test:
+	PYTHON=$(PYTHON) .ci/system-deps --test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(MAKE) system-deps
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## make docs: build the MkDocs site into site/
+docs: install
+	$(BIN)/mkdocs build --strict
+
+## make schema: write the GraphQL SDL to docs/reference/schema.graphql
+schema: install
+	$(BIN)/fenster schema
+
+## make migrations: generate a migration after changing models
+migrations: install
+	FENSTER_DATABASE_URL=sqlite://:memory: $(BIN)/tortoise -c api.db.TORTOISE_ORM makemigrations
+
+## make bench: the benchmarks (not tests); figures printed
+bench: install-dev
+	for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf site .pytest_cache .ruff_cache .hypothesis
