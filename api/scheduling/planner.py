@@ -34,6 +34,13 @@ __all__ = [
 ]
 
 HORIZON_DAYS = 60
+# Kinds an operator schedules by hand: a host reboot takes every VM on the host down, so it gets
+# forced windows for all of them at once (api.services.window_ops.force_host_reboot).
+MANUAL_KINDS = frozenset({"host_reboot"})
+MANUAL_ONLY = (
+    "a host reboot is scheduled by an operator, who gives every VM on the host its own "
+    "announced window for it"
+)
 SHOWN_SKIPS = 3
 RECENT_REQUEST = timedelta(days=1)
 
@@ -173,17 +180,20 @@ def plan(inp: PlanInput) -> Plan:
     unchanged = 0
     for mid in order:
         acts = sorted(queued[mid], key=lambda a: a.id)
-        outcome = _plan_machine(ctx, mid, acts)
+        waiting = [(a, MANUAL_ONLY) for a in acts if a.kind in MANUAL_KINDS]
+        acts = [a for a in acts if a.kind not in MANUAL_KINDS]
+        outcome = _plan_machine(ctx, mid, acts) if acts else None
         if isinstance(outcome, NewWindow):
             new.append(outcome)
         elif isinstance(outcome, ExtendedWindow):
             extended.append(outcome)
-        else:
-            for a in acts:
-                if a.blocked_reason != outcome:
-                    blocked.append(Blocked(a.id, mid, outcome))
-                else:
-                    unchanged += 1
+        elif outcome is not None:
+            waiting.extend((a, outcome) for a in acts)
+        for a, why in waiting:
+            if a.blocked_reason != why:
+                blocked.append(Blocked(a.id, mid, why))
+            else:
+                unchanged += 1
     return Plan(tuple(new), tuple(extended), tuple(blocked), unchanged)
 
 

@@ -207,3 +207,14 @@ def test_old_request_is_not_called_the_request() -> None:
     assert (
         w.reason == "first 02:00-04:00 Europe/Berlin window at least 7 days after Mon 23 Nov 01:00"
     )
+
+
+def test_host_reboots_wait_for_an_operator_while_other_work_is_planned() -> None:
+    host = MachineIn(100, "kvm02", 1)
+    acts = (act(1, 100, "host_reboot", 20), act(2, 100, "system_update", 30))
+    result = plan(PlanInput(NOW, (GROUP,), (host,), acts))
+    [w] = result.new
+    assert w.activity_ids == (2,)
+    [b] = result.blocked
+    assert b.activity_id == 1
+    assert b.reason.startswith("a host reboot is scheduled by an operator")

@@ -64,7 +64,7 @@ def worlds(draw: st.DrawFn) -> PlanInput:
             ActivityIn(
                 aid,
                 draw(st.integers(1, len(machines))),
-                "work",
+                draw(st.sampled_from(["work", "work", "work", "host_reboot"])),
                 draw(st.integers(1, 45)),
                 draw(st.booleans()),
                 now - timedelta(minutes=draw(st.integers(0, 5000))),
