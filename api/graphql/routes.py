@@ -1,14 +1,16 @@
-"""Mounting: /graphql (and GraphiQL when settings.graphiql)."""
+"""Mounting: /graphql, and GraphiQL with its assets when settings.graphiql."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from strawberry.asgi import GraphQL
 
 from api.graphql.context import Context, build_context
+from api.graphql.ide import graphiql_html, serve_asset
 from api.graphql.schema import build_schema
 from api.settings import Settings
 
@@ -28,6 +30,12 @@ class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
         header = request.headers.get("authorization") if isinstance(request, Request) else None
         return await build_context(self.settings, header, request, response)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql_html())
+
 
 def graphql_routes(settings: Settings) -> list[BaseRoute]:
-    return [Route("/graphql", FensterGraphQL(settings), methods=["GET", "POST"])]
+    routes: list[BaseRoute] = [Route("/graphql", FensterGraphQL(settings))]
+    if settings.graphiql:
+        routes.append(Route("/graphql/static/{name}", serve_asset))
+    return routes
