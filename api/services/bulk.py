@@ -86,7 +86,7 @@ async def execute_many(
 ) -> None:
     query = sql(conn, template)
     for i in range(0, len(rows), CHUNK):
-        await conn.execute_many(query, [list(r) for r in rows[i : i + CHUNK]])
+        await conn.execute_many(query, list(rows[i : i + CHUNK]))  # type: ignore[arg-type]
         if progress is not None and len(rows) > CHUNK:
             progress(min(i + CHUNK, len(rows)), len(rows))
 

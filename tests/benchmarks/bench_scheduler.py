@@ -156,12 +156,67 @@ async def floor(path: Path, count: int) -> float:
         return time.perf_counter() - start
 
 
+async def all_writes(path: Path, windows: int, activities: int, notes: int) -> float:
+    """Raw executemany of every row a pass writes: windows, activity updates, audit, outbox."""
+    ts = NOW.isoformat(" ")
+    wins = [
+        (
+            f"{uuid.uuid4()}@fenster",
+            1,
+            NOW.isoformat(" "),
+            NOW.isoformat(" "),
+            "planned",
+            "reason",
+            0,
+            0,
+            0,
+            None,
+            ts,
+            ts,
+        )
+        for _ in range(windows)
+    ]
+    async with aiosqlite.connect(path) as con:
+        await con.execute("PRAGMA foreign_keys = OFF")
+        start = time.perf_counter()
+        await con.executemany(
+            "INSERT INTO maintenance_window (uid, machine_id, starts_at, ends_at, state, reason,"
+            " sequence, forced, postpones, postpone_deadline, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            wins,
+        )
+        await con.executemany(
+            "UPDATE activity SET state = 'scheduled', window_id = ?, blocked_reason = NULL"
+            " WHERE id = ?",
+            [(a % max(windows, 1) + 1, a + 1) for a in range(activities)],
+        )
+        await con.executemany(
+            "INSERT INTO audit_event (at, actor, action, subject_type, subject_id, subject_name,"
+            " details) VALUES (?,?,?,?,?,?,?)",
+            [(ts, "scheduler", "window.schedule", "window", i, "w", "{}") for i in range(windows)],
+        )
+        await con.executemany(
+            "INSERT INTO notification (kind, group_id, window_id, recipients, payload,"
+            " dedupe_key, thread_key, state, attempts, next_attempt_at, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                ("windows_digest", 1, None, "[]", "{}", f"k{i}", "t", "pending", 0, ts, ts)
+                for i in range(notes)
+            ],
+        )
+        await con.commit()
+        return time.perf_counter() - start
+
+
 async def run(scale: int, workdir: Path) -> tuple[float, float, int]:
     shape = SCALES[scale]
     main_db, floor_db = workdir / f"pass-{scale}.sqlite3", workdir / f"floor-{scale}.sqlite3"
+    writes_db = workdir / f"writes-{scale}.sqlite3"
     settings = await migrate(main_db)
     await migrate(floor_db)
+    await migrate(writes_db)
     populate(main_db, **shape)
+    populate(writes_db, **shape)
     await db.init(settings)
     try:
         lines: list[str] = []
@@ -183,6 +238,11 @@ async def run(scale: int, workdir: Path) -> tuple[float, float, int]:
     print(
         f"  {scale:>7} floor: raw executemany of {windows} window rows {floor_s:.2f} s; "
         f"ratio {elapsed / floor_s:.1f}x"
+    )
+    every = await all_writes(writes_db, windows, shape["activities"], report.notifications)
+    print(
+        f"  {scale:>7} (for scale) raw executemany of every row the pass writes "
+        f"(windows, activity updates, audit, outbox) {every:.2f} s = {every / floor_s:.1f}x floor"
     )
     return elapsed, floor_s, windows
 
