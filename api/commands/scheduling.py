@@ -56,6 +56,10 @@ async def schedule(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def report_lines(report: PassReport, limit: int | None = SHOWN) -> list[str]:
     if report.locked_out:
         return ["another scheduling pass holds the lock; nothing was done"]
@@ -76,14 +80,15 @@ def report_lines(report: PassReport, limit: int | None = SHOWN) -> list[str]:
         f"windows {would}created",
         [
             f"{w.machine}: {w.starts_at:%Y-%m-%d %H:%M}-{w.ends_at:%H:%M}Z"
-            f" ({len(w.activity_ids)} activities) - {w.reason}"
+            f" ({_count(len(w.activity_ids), 'activity', 'activities')}) - {w.reason}"
             for w in report.created
         ],
     )
     section(
         f"windows {would}extended",
         [
-            f"{w.machine}: {w.starts_at:%Y-%m-%d %H:%M}Z +{len(w.activity_ids)} activities"
+            f"{w.machine}: {w.starts_at:%Y-%m-%d %H:%M}Z"
+            f" +{_count(len(w.activity_ids), 'activity', 'activities')}"
             f" - {w.reason.splitlines()[-1]}"
             for w in report.extended
         ],

@@ -29,9 +29,8 @@ def test_schedule_dry_run_then_real_then_nothing_left(env: dict[str, str]) -> No
     dry = fenster(env, "schedule", "--dry-run", "--now", "2026-11-23T00:00Z")
     assert dry.returncode == 0, dry.stderr
     assert "(dry run: nothing written)" in dry.stdout
-    assert (
-        "acme-web01: 2026-11-30 01:00-03:00Z (1 activities) - first 02:00-04:00 Europe/Berlin"
-        in (dry.stdout)
+    assert "acme-web01: 2026-11-30 01:00-03:00Z (1 activity) - first 02:00-04:00 Europe/Berlin" in (
+        dry.stdout
     )
     assert "loaded 12 queued activities" in dry.stderr
     real = fenster(env, "schedule", "--now", "2026-11-23T00:00Z")
