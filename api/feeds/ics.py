@@ -9,8 +9,9 @@ notification convention (BCOP "maintnote": X-MAINTNOTE-PROVIDER, -ACCOUNT, -MAIN
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from api.feeds.values import CalendarView, WindowView, impact, maintnote_status
@@ -65,8 +66,14 @@ def fold(line: str) -> str:
     return "\r\n ".join(parts)
 
 
+def _basic(value: datetime) -> str:
+    """'20261201T020000' (RFC 5545 basic format) of ``value``'s wall clock; no strftime,
+    which is slower and follows the C locale."""
+    return value.isoformat()[:19].replace("-", "").replace(":", "")
+
+
 def _utc(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return _basic(value.astimezone(UTC)) + "Z"
 
 
 def _when(name: str, value: datetime, zone: ZoneInfo, tzid: str) -> str:
@@ -78,24 +85,31 @@ def _when(name: str, value: datetime, zone: ZoneInfo, tzid: str) -> str:
     local = value.astimezone(zone)
     if local.fold:
         return f"{name}:{_utc(value)}"
-    return f"{name};TZID={tzid}:{local:%Y%m%dT%H%M%S}"
+    return f"{name};TZID={tzid}:{_basic(local)}"
 
 
-def format_local(value: datetime, tzid: str) -> str:
-    """'Mon 30 Nov 2026 22:00 CET' in the zone ``tzid``."""
-    local = value.astimezone(ZoneInfo(tzid))
-    return f"{local:%a %d %b %Y %H:%M} {local.tzname()}"
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def event_description(window: WindowView) -> str:
-    """Plain text for DESCRIPTION: activities with estimates, downtime, reason, state."""
-    lines = [f"Machine: {window.machine} ({window.machine_kind}), group {window.group}"]
-    lines.append(
-        f"Window: {format_local(window.starts_at, window.timezone)} to "
-        f"{format_local(window.ends_at, window.timezone)} "
-        f"({window.starts_at.astimezone(UTC):%Y-%m-%d %H:%M}-"
-        f"{window.ends_at.astimezone(UTC):%H:%M} UTC)"
+def format_local(value: datetime, tzid: str | ZoneInfo) -> str:
+    """'Mon 30 Nov 2026 22:00 CET' in the zone ``tzid`` (English names whatever the locale)."""
+    t = value.astimezone(tzid if isinstance(tzid, ZoneInfo) else _zone(tzid))
+    return (
+        f"{_DAYS[t.weekday()]} {t.day:02d} {_MONTHS[t.month]} {t.year} "
+        f"{t.hour:02d}:{t.minute:02d} {t.tzname()}"
     )
+
+
+def event_description(window: WindowView, zone: ZoneInfo | None = None) -> str:
+    """Plain text for DESCRIPTION: activities with estimates, downtime, reason, state."""
+    zone = zone or _zone(window.timezone)
+    start, end = window.starts_at.astimezone(UTC), window.ends_at.astimezone(UTC)
+    lines = [
+        f"Machine: {window.machine} ({window.machine_kind}), group {window.group}",
+        f"Window: {format_local(start, zone)} to {format_local(end, zone)} "
+        f"({start.isoformat(' ')[:16]}-{end.isoformat()[11:16]} UTC)",
+    ]
     if window.activities:
         lines.append("Activities:")
         for a in window.activities:
@@ -115,34 +129,49 @@ def event_description(window: WindowView) -> str:
     return "\n".join(lines)
 
 
-def _event(window: WindowView, cal: CalendarView, stamp: datetime | None) -> Iterable[str]:
-    zone = ZoneInfo(window.timezone)
+def _event(window: WindowView, tail: str, stamp: str | None) -> str:
+    """One VEVENT, folded, CRLF-joined; ``tail`` is the calendar-wide ORGANIZER/PROVIDER part.
+
+    Only lines whose length depends on data are folded: this runs a thousand times a feed.
+    """
+    zone = _zone(window.timezone)
     tzid = _param(window.timezone)
-    cancelled = window.state == "cancelled"
-    yield "BEGIN:VEVENT"
-    yield f"UID:{escape_text(window.uid)}"
-    yield f"DTSTAMP:{_utc(stamp or window.updated_at)}"
-    yield _when("DTSTART", window.starts_at, zone, tzid)
-    yield _when("DTEND", window.ends_at, zone, tzid)
-    yield f"SEQUENCE:{window.sequence}"
-    yield f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}"
-    yield f"SUMMARY:{escape_text(window.summary)}"
-    yield f"DESCRIPTION:{escape_text(event_description(window))}"
-    yield "TRANSP:OPAQUE"
-    yield f"CREATED:{_utc(window.created_at)}"
-    yield f"LAST-MODIFIED:{_utc(window.updated_at)}"
-    if window.url:
-        yield f"URL;VALUE=URI:{window.url}"
-    if cal.organizer:
-        yield f"ORGANIZER;CN={_param(cal.provider)}:mailto:{cal.organizer}"
-    yield f"X-MAINTNOTE-PROVIDER:{escape_text(cal.provider)}"
-    yield f"X-MAINTNOTE-ACCOUNT:{escape_text(window.group)}"
-    yield f"X-MAINTNOTE-MAINTENANCE-ID:{escape_text(window.uid)}"
+    changed = _utc(window.updated_at)
+    uid = escape_text(window.uid)
     level = impact(window)
-    yield f"X-MAINTNOTE-OBJECT-ID;X-MAINTNOTE-OBJECT-IMPACT={level}:{escape_text(window.machine)}"
-    yield f"X-MAINTNOTE-IMPACT:{level}"
-    yield f"X-MAINTNOTE-STATUS:{maintnote_status(window.state)}"
-    yield "END:VEVENT"
+    lines = [
+        "BEGIN:VEVENT",
+        fold(f"UID:{uid}"),
+        f"DTSTAMP:{stamp or changed}",
+        fold(_when("DTSTART", window.starts_at, zone, tzid)),
+        fold(_when("DTEND", window.ends_at, zone, tzid)),
+        f"SEQUENCE:{window.sequence}",
+        "STATUS:CANCELLED" if window.state == "cancelled" else "STATUS:CONFIRMED",
+        fold(f"SUMMARY:{escape_text(window.summary)}"),
+        fold(f"DESCRIPTION:{escape_text(event_description(window, zone))}"),
+        "TRANSP:OPAQUE",
+        f"CREATED:{_utc(window.created_at)}",
+        f"LAST-MODIFIED:{changed}",
+    ]
+    if window.url:
+        lines.append(fold(f"URL;VALUE=URI:{window.url}"))
+    lines.append(tail)
+    lines.append(fold(f"X-MAINTNOTE-ACCOUNT:{escape_text(window.group)}"))
+    lines.append(fold(f"X-MAINTNOTE-MAINTENANCE-ID:{uid}"))
+    lines.append(
+        fold(
+            f"X-MAINTNOTE-OBJECT-ID;X-MAINTNOTE-OBJECT-IMPACT={level}:{escape_text(window.machine)}"
+        )
+    )
+    lines.append(f"X-MAINTNOTE-IMPACT:{level}")
+    lines.append(f"X-MAINTNOTE-STATUS:{maintnote_status(window.state)}")
+    lines.append("END:VEVENT")
+    return "\r\n".join(lines)
+
+
+@lru_cache(maxsize=64)
+def _zone(tzid: str) -> ZoneInfo:
+    return ZoneInfo(tzid)
 
 
 def _timezones(windows: Sequence[WindowView]) -> list[str]:
@@ -199,8 +228,12 @@ def build_calendar(
         f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}",
         f"X-PUBLISHED-TTL:{refresh}",
     ]
-    lines = head + _timezones(windows)
-    for window in windows:
-        lines.extend(_event(window, cal, stamp))
-    lines.append("END:VCALENDAR")
-    return ("\r\n".join(fold(line) for line in lines) + "\r\n").encode()
+    tail = [fold(f"X-MAINTNOTE-PROVIDER:{escape_text(cal.provider)}")]
+    if cal.organizer:
+        tail.insert(0, fold(f"ORGANIZER;CN={_param(cal.provider)}:mailto:{cal.organizer}"))
+    tail_text = "\r\n".join(tail)
+    stamp_text = _utc(stamp) if stamp else None
+    parts = [fold(line) for line in head + _timezones(windows)]
+    parts += [_event(w, tail_text, stamp_text) for w in windows]
+    parts.append("END:VCALENDAR\r\n")
+    return "\r\n".join(parts).encode()

@@ -104,9 +104,7 @@ async def group_feed(request: Request) -> Response:
     etag = _etag(settings, stamp, group.id, group.updated_at.timestamp(), group.feed_token)
 
     async def render() -> bytes:
-        windows = await window_views(
-            settings.public_url, machine__group_id=group.id, ends_at__gte=since
-        )
+        windows = await window_views(settings.public_url, group_id=group.id, since=since)
         cal = CalendarView(
             name=f"Maintenance: {group.title or group.name}",
             timezone=group.timezone,
@@ -159,7 +157,7 @@ async def all_feed(request: Request) -> Response:
     etag = _etag(settings, stamp, "all")
 
     async def render() -> bytes:
-        windows = await window_views(settings.public_url, ends_at__gte=since)
+        windows = await window_views(settings.public_url, since=since)
         cal = CalendarView(
             name="Maintenance: all groups",
             timezone="UTC",

@@ -125,7 +125,7 @@ async def _load(row: Notification, settings: Settings) -> Outgoing:
     windows: list[Any] = []
     if row.kind in WINDOW_KINDS:
         window_id = row.window_id  # type: ignore[attr-defined]
-        windows = await window_views(settings.public_url, id=window_id) if window_id else []
+        windows = await window_views(settings.public_url, window_id=window_id) if window_id else []
         if not windows:
             raise Unsendable("its window no longer exists")
         w = windows[0]
@@ -134,7 +134,7 @@ async def _load(row: Notification, settings: Settings) -> Outgoing:
         ):
             raise Skip(f"the window is {w.state} at sequence {w.sequence} now")
     elif row.kind == "windows_digest":
-        windows = await window_views(settings.public_url, uid__in=digest_uids(payload))
+        windows = await window_views(settings.public_url, uids=digest_uids(payload))
         if not windows:
             raise Unsendable("none of the digest's windows exists any more")
     if not row.recipients:
