@@ -34,6 +34,7 @@ __all__ = [
     "message_id",
     "render",
     "thread_root",
+    "window_part",
 ]
 
 WINDOW_KINDS = frozenset(

@@ -205,3 +205,21 @@ async def test_windows_not_in_a_group_feed_of_another_group(
     await make_window(other, "vm02", minute(timedelta(days=8)), notify=None)
     assert set(events((await client.get(path(acme))).content)) == {mine.uid}
     assert await Window.all().count() == 2
+
+
+async def test_event_url_opens_a_page_about_the_window(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    group = await make_group()
+    window = await make_window(group, "vm01", minute(timedelta(days=8)), notify=None)
+    await Window.filter(id=window.id).update(reason="<b>after</b> the notice")
+    [event] = events((await client.get(path(group))).content).values()
+    url = httpx.URL(str(event["URL"]))
+    assert url.path == f"/windows/{window.uid}"
+    page = await client.get(url.path)
+    assert page.status_code == 200
+    assert page.headers["x-robots-tag"] == "noindex"
+    assert "<h1>Maintenance: vm01 - kernel update, memory resize</h1>" in page.text
+    assert "is <strong>scheduled</strong>" in page.text
+    assert "&lt;b&gt;after&lt;/b&gt; the notice" in page.text
+    assert (await client.get("/windows/nosuch@fenster")).status_code == 404

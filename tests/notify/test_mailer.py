@@ -13,6 +13,7 @@ from pathlib import Path
 import icalendar
 from tortoise.context import TortoiseContext
 
+from api.app import background_loops, create_app
 from api.models import Activity, Notification, Window
 from api.notify.mailer import (
     DrainResult,
@@ -346,3 +347,21 @@ async def test_maildir_unwritable_is_retried(
     assert (result.sent, result.retried) == (0, 1)
     [row] = await Notification.all()
     assert row.state == "pending" and "maildir" in (row.last_error or "")
+
+
+async def test_the_app_runs_the_mailer_in_the_background(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    await make_group()
+    app = create_app(replace(settings, mail_interval=1), manage_db=False)
+    async with app.router.lifespan_context(app):
+        for _ in range(200):  # at most 10 s
+            if await Notification.filter(state="sent").exists():
+                break
+            await asyncio.sleep(0.05)
+    assert len(mailbox.Maildir(settings.maildir, create=False)) == 1
+
+
+def test_interval_zero_disables_the_background_mailer(settings: Settings) -> None:
+    loops = {name: every for name, every, _ in background_loops(replace(settings, mail_interval=0))}
+    assert loops["mailer"] == 0
