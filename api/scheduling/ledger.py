@@ -57,7 +57,16 @@ class Ledger:
         self, key: Hashable, s: int, e: int, *, exclude: int | None = None
     ) -> list[Booking]:
         """As ``overlapping``, with [s, e) given as epoch seconds."""
-        days = self._days.get(key)
+        return self.scan(self._days.get(key), s, e, exclude)
+
+    def days_of(self, key: Hashable) -> dict[int, list[Booking]] | None:
+        """The day buckets of ``key`` (None when nothing is booked), for repeated ``scan``s."""
+        return self._days.get(key)
+
+    def scan(
+        self, days: dict[int, list[Booking]] | None, s: int, e: int, exclude: int | None = None
+    ) -> list[Booking]:
+        """Bookings in ``days`` (from ``days_of``) overlapping [s, e), except ``exclude``'s."""
         if not days:
             return []
         found = []

@@ -7,6 +7,7 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from api.scheduling.fit import Freeze, first_freeze
 from api.scheduling.ledger import Ledger
@@ -96,31 +97,49 @@ class SlotFinder:
         return self._conflict(m, start, end, int(start.timestamp()), int(end.timestamp()), freezes)
 
     def _conflict(
-        self, m: MachineIn, start: datetime, end: datetime, s: int, e: int, freezes: list[Freeze]
+        self,
+        m: MachineIn,
+        start: datetime,
+        end: datetime,
+        s: int,
+        e: int,
+        freezes: list[Freeze],
+        days: tuple[Any, Any, Any] | None = None,
     ) -> Conflict | None:
         if freezes:
             frozen = first_freeze(start, end, freezes)
             if frozen is not None:
                 why = f"frozen ({frozen.reason})" if frozen.reason else "frozen"
                 return Conflict(why, why)
+        return self._booked(m, s, e, days or self._days(m))
+
+    def _days(self, m: MachineIn) -> tuple[Any, Any, Any]:
+        """The ledger buckets ``m`` is checked against: its own, its host's, its set's."""
         ledger = self.ledger
-        if ledger.overlapping_ts(("machine", m.id), s, e):
+        return (
+            ledger.days_of(("machine", m.id)),
+            ledger.days_of(("host", m.host_id)) if m.host_id is not None else None,
+            ledger.days_of(("redundancy", m.group_id, m.redundancy)) if m.redundancy else None,
+        )
+
+    def _booked(self, m: MachineIn, s: int, e: int, days: tuple[Any, Any, Any]) -> Conflict | None:
+        ledger = self.ledger
+        own, on_host, in_set = days
+        if own and ledger.scan(own, s, e):
             return Conflict("own window", f"{m.name} already has a window then")
         if m.host_id is not None:
             host = self.hosts.get(m.host_id)
             capacity = host.capacity if host else 2
             name = host.name if host else f"#{m.host_id}"
-            busy = ledger.overlapping_ts(("host", m.host_id), s, e, exclude=m.id)
+            busy = ledger.scan(on_host, s, e, m.id)
             if len(busy) >= capacity:
                 vms = "VM" if len(busy) == 1 else "VMs"
                 return Conflict(
                     f"host {name} full",
                     f"host {name} already has {len(busy)} {vms} in maintenance",
                 )
-        if m.redundancy:
-            busy = ledger.overlapping_ts(
-                ("redundancy", m.group_id, m.redundancy), s, e, exclude=m.id
-            )
+        if m.redundancy and in_set:
+            busy = ledger.scan(in_set, s, e, m.id)
             if busy:
                 other = min(b.machine_name for b in busy)
                 return Conflict(
@@ -160,11 +179,14 @@ class SlotFinder:
             candidates = list(occurrences(policy, earliest, until))
         skips: list[Skip] = []
         freezes = self.freezes_for(m.group_id)
+        days = self._days(m)  # no booking happens during one search
         for occ in candidates:
             if occ.minutes < needed:
                 skips.append(Skip(occ, Conflict("too short", f"only {occ.minutes} min")))
                 continue
-            why = self._conflict(m, occ.starts_at, occ.ends_at, occ.start_ts, occ.end_ts, freezes)
+            why = self._conflict(
+                m, occ.starts_at, occ.ends_at, occ.start_ts, occ.end_ts, freezes, days
+            )
             if why is None:
                 return occ, skips
             skips.append(Skip(occ, why))
