@@ -1,0 +1,1 @@
+"""The host agent: idempotent steps, a crash journal and the work loop."""

@@ -1,0 +1,160 @@
+"""Idempotent steps (fc.qemu style): each looks, compares, acts only when needed, and logs
+``machine=... wanted=... found=... action=...``. Running a step twice changes nothing more.
+
+Config steps (memory, vCPUs, kernel) change the guest's persistent definition; the next boot
+applies it. ``needs_restart`` tells whether the running guest still differs from its
+definition; the window's last step, ``ensure_running``, then restarts it.
+
+``FENSTER_AGENT_TEST_CRASH_AFTER=<step name>`` makes the process exit at once (status 137,
+like SIGKILL) after that step: the crash drill in tests/agents uses it. Unset, it does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from agents.virt.libvirt import Guest
+
+__all__ = [
+    "CRASH_ENV",
+    "StepLog",
+    "checkpoint",
+    "ensure_kernel",
+    "ensure_memory",
+    "ensure_restarted",
+    "ensure_running",
+    "ensure_stopped",
+    "ensure_vcpus",
+    "needs_restart",
+]
+
+log = logging.getLogger("fenster.agent.steps")
+CRASH_ENV = "FENSTER_AGENT_TEST_CRASH_AFTER"
+
+
+@dataclass
+class StepLog:
+    """The lines an activity reports back (also sent to the agent's own log)."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def step(self, machine: str, what: str, wanted: object, found: object, action: str) -> None:
+        self.add(f"{what}: machine={machine} wanted={wanted} found={found} action={action}")
+
+    def add(self, line: str) -> None:
+        log.info("%s", line)
+        self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def checkpoint(step: str) -> None:
+    """Test hook for the crash drill (see the module docstring)."""
+    if os.environ.get(CRASH_ENV) == step:
+        logging.shutdown()
+        os._exit(137)
+
+
+def ensure_stopped(guest: Guest, out: StepLog) -> bool:
+    """The guest is shut off (gracefully). True if it had to be stopped."""
+    found = guest.state
+    if found == "shut off":
+        out.step(guest.name, "stop", "shut off", found, "none")
+        changed = False
+    else:
+        out.step(guest.name, "stop", "shut off", found, "shutdown")
+        guest.shutdown()
+        changed = True
+    checkpoint("ensure_stopped")
+    return changed
+
+
+def ensure_running(guest: Guest, out: StepLog) -> bool:
+    """The guest runs. True if it had to be started."""
+    found = guest.state
+    if guest.running:
+        out.step(guest.name, "start", "running", found, "none")
+        changed = False
+    else:
+        out.step(guest.name, "start", "running", found, "start")
+        guest.start()
+        changed = True
+    checkpoint("ensure_running")
+    return changed
+
+
+def ensure_memory(guest: Guest, mib: int, out: StepLog) -> bool:
+    """The definition has ``mib`` MiB as current and maximum memory. Changing the maximum
+    needs the guest shut off, so a running guest is stopped first."""
+    current, maximum = guest.config_memory_mib
+    found = f"{current}MiB(max {maximum}MiB)"
+    if (current, maximum) == (mib, mib):
+        out.step(guest.name, "memory", f"{mib}MiB", found, "none")
+        changed = False
+    else:
+        if guest.running:
+            ensure_stopped(guest, out)
+        out.step(guest.name, "memory", f"{mib}MiB", found, "set-memory")
+        guest.set_memory(mib)
+        changed = True
+    checkpoint("ensure_memory")
+    return changed
+
+
+def ensure_vcpus(guest: Guest, count: int, out: StepLog) -> bool:
+    """The definition has ``count`` vCPUs (the next boot gets them)."""
+    found = guest.config_vcpus
+    if found == count:
+        out.step(guest.name, "vcpus", count, found, "none")
+        changed = False
+    else:
+        out.step(guest.name, "vcpus", count, found, "set-vcpus")
+        guest.set_vcpus(count)
+        changed = True
+    checkpoint("ensure_vcpus")
+    return changed
+
+
+def ensure_kernel(guest: Guest, version: str, out: StepLog) -> bool:
+    """The definition boots /boot/vmlinuz-``version``."""
+    found = guest.config_kernel
+    if found == version:
+        out.step(guest.name, "kernel", version, found, "none")
+        changed = False
+    else:
+        out.step(guest.name, "kernel", version, found, "set-kernel")
+        guest.set_kernel(version)
+        changed = True
+    checkpoint("ensure_kernel")
+    return changed
+
+
+def needs_restart(guest: Guest) -> list[str]:
+    """What a running guest has that differs from its definition (empty: nothing)."""
+    if not guest.running:
+        return []
+    current, _ = guest.config_memory_mib
+    diffs = []
+    if guest.memory_mib != current:
+        diffs.append(f"memory {guest.memory_mib}MiB->{current}MiB")
+    if guest.vcpus != guest.config_vcpus:
+        diffs.append(f"vcpus {guest.vcpus}->{guest.config_vcpus}")
+    if guest.kernel != guest.config_kernel:
+        diffs.append(f"kernel {guest.kernel}->{guest.config_kernel}")
+    return diffs
+
+
+def ensure_restarted(guest: Guest, out: StepLog) -> bool:
+    """A running guest whose definition changed is stopped and started to boot it."""
+    diffs = needs_restart(guest)
+    if not diffs:
+        out.step(guest.name, "restart", "definition active", "definition active", "none")
+        return False
+    out.step(guest.name, "restart", "definition active", ", ".join(diffs), "restart")
+    ensure_stopped(guest, out)
+    ensure_running(guest, out)
+    return True

@@ -1,0 +1,93 @@
+"""The libvirt wrapper against libvirt's test driver (real libvirt code paths)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.errors import DomainNotFound, VirtError
+from agents.virt.libvirt import Hypervisor
+
+from .conftest import node_uri
+
+
+def test_reads_the_node_and_its_guests(hv: Hypervisor) -> None:
+    assert hv.cpu_model == "AMD Opteron(tm) Processor 6174"
+    assert hv.kernel is None  # test driver: not this machine's kernel
+    web = {g.name: g for g in hv.domains()}["web01"]
+    assert [g.name for g in hv.domains()] == ["db01", "web01"]
+    assert (web.state, web.running) == ("running", True)
+    assert (web.memory_mib, web.max_memory_mib, web.vcpus, web.kernel) == (2048, 4096, 2, "2.6.32")
+    assert web.config_memory_mib == (2048, 4096)
+    assert web.config_vcpus == 2
+
+
+def test_unknown_domain_is_domain_not_found(hv: Hypervisor) -> None:
+    with pytest.raises(DomainNotFound) as caught:
+        hv.guest("nope")
+    assert caught.value.name == "nope"
+    assert caught.value.code == 42  # VIR_ERR_NO_DOMAIN
+
+
+def test_unusable_uri_is_a_virt_error() -> None:
+    with pytest.raises(VirtError):
+        Hypervisor.connect("test:///no/such/node.xml")
+
+
+def test_stop_and_start_treat_already_there_as_success(hv: Hypervisor) -> None:
+    web = hv.guest("web01")
+    assert web.start() is False  # already running
+    assert web.shutdown() is True
+    assert web.state == "shut off"
+    assert web.shutdown() is False  # already off
+    assert web.start() is True
+    assert web.running
+
+
+def test_memory_up_needs_a_shut_off_guest_and_raises_the_maximum(hv: Hypervisor) -> None:
+    web = hv.guest("web01")
+    with pytest.raises(VirtError):
+        web.set_memory(8192)
+    assert web.config_memory_mib == (2048, 4096)  # nothing changed
+    web.shutdown()
+    web.set_memory(8192)
+    assert web.config_memory_mib == (8192, 8192)
+    web.start()
+    assert (web.memory_mib, web.max_memory_mib) == (8192, 8192)
+
+
+def test_memory_down_lowers_current_then_maximum(hv: Hypervisor) -> None:
+    web = hv.guest("web01")
+    web.shutdown()
+    web.set_memory(1024)
+    web.start()
+    assert (web.memory_mib, web.max_memory_mib) == (1024, 1024)
+
+
+def test_vcpus_change_the_definition_and_the_next_boot(hv: Hypervisor) -> None:
+    web = hv.guest("web01")
+    web.set_vcpus(4)
+    assert (web.config_vcpus, web.vcpus) == (4, 2)  # the running guest keeps its count
+    web.shutdown()
+    web.start()
+    assert web.vcpus == 4
+    with pytest.raises(VirtError) as caught:
+        web.set_vcpus(13)  # above the <vcpu> maximum of 12
+    assert caught.value.code == 8  # VIR_ERR_INVALID_ARG
+
+
+def test_kernel_redefines_the_inactive_xml(hv: Hypervisor) -> None:
+    web = hv.guest("web01")
+    web.set_kernel("2.6.38")
+    assert (web.config_kernel, web.kernel) == ("2.6.38", "2.6.32")
+    web.shutdown()
+    web.start()
+    assert web.kernel == "2.6.38"
+    with pytest.raises(VirtError):
+        web.set_kernel("2.6.38</kernel><evil/>")
+
+
+def test_every_connection_gets_a_fresh_node() -> None:
+    with Hypervisor.connect(node_uri()) as first:
+        first.guest("web01").shutdown()
+        with Hypervisor.connect(node_uri()) as second:
+            assert second.guest("web01").running
