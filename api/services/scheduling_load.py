@@ -38,6 +38,9 @@ class World:
 
 
 def needs_reboot(kind: str, params: Any) -> bool:
+    """Activity.needs_reboot on a raw row: params' "reboot" flag, else the kind decides."""
+    if isinstance(params, str) and '"reboot"' not in params:
+        return kind in REBOOTING_KINDS  # no flag in the JSON text: skip decoding it
     explicit = (json_value(params) or {}).get("reboot")
     if isinstance(explicit, bool):
         return explicit

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, time
 
 import pytest
@@ -171,3 +172,13 @@ async def test_a_pass_does_nothing_while_another_holds_the_lock(
     finally:
         await other.close()
     assert len((await run_pass(settings, now=NOW)).created) == 2
+
+
+def test_needs_reboot_on_raw_rows_matches_the_model() -> None:
+    from api.services.scheduling_load import needs_reboot
+
+    for kind in ("kernel_update", "system_update"):
+        for params in ({}, {"reboot": True}, {"reboot": False}, {"kernel": "2.6.38"}):
+            expected = Activity(kind=kind, params=params).needs_reboot
+            assert needs_reboot(kind, json.dumps(params)) is expected, (kind, params)
+            assert needs_reboot(kind, params) is expected, (kind, params)
