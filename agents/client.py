@@ -1,0 +1,216 @@
+"""The agent's side of the GraphQL API, over HTTP with httpx.
+
+Connection errors and 5xx answers are retried with exponential backoff; error payloads
+(ValidationError, NotFound, PermissionDenied) and GraphQL errors become ``ApiError``. The
+bearer token goes into the Authorization header and nowhere else (never into logs).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from agents.errors import ApiError, FieldProblem, TransportError
+
+__all__ = ["Client", "DomainReport", "DueActivity", "DueWindow", "Result"]
+
+log = logging.getLogger("fenster.agent.client")
+
+ERRORS = """
+  ... on ValidationError { message fields { field message } }
+  ... on NotFound { message }
+  ... on PermissionDenied { message }
+"""
+REPORT = (
+    "mutation($input: ReportInventoryInput!) { reportInventory(input: $input) { __typename"
+    " ... on InventoryResult { updated unchanged unknown }" + ERRORS + "} }"
+)
+DUE = (
+    "{ dueWork { uid state startsAt endsAt machine { name } activities { id kind params state } } }"
+)
+START = (
+    "mutation($input: StartWindowInput!) { startWindow(input: $input) { __typename"
+    " ... on Window { uid state }" + ERRORS + "} }"
+)
+FINISH = (
+    "mutation($input: FinishWindowInput!) { finishWindow(input: $input) { __typename"
+    " ... on Window { uid state }" + ERRORS + "} }"
+)
+
+
+@dataclass(frozen=True)
+class DomainReport:
+    name: str
+    state: str
+    memory_mib: int
+    vcpus: int
+    kernel: str | None = None
+
+
+@dataclass(frozen=True)
+class DueActivity:
+    id: str
+    kind: str  # lower case: memory_resize, cpu_change, ...
+    params: dict[str, Any]
+    state: str  # lower case: scheduled, running, ...
+
+
+@dataclass(frozen=True)
+class DueWindow:
+    uid: str
+    state: str
+    starts_at: str
+    ends_at: str
+    machine: str
+    activities: list[DueActivity] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Result:
+    activity: str
+    outcome: str  # "done" | "failed"
+    log: str
+
+
+class Client:
+    """A GraphQL client for one agent token."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url
+        self.retries = retries
+        self.backoff = backoff
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "fenster-agent"},
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST one operation; returns ``data``. Retries transport failures and 5xx."""
+        body = {"query": query, "variables": variables or {}}
+        for attempt in range(self.retries + 1):
+            try:
+                response = self._http.post(self.url, json=body)
+            except httpx.TransportError as e:
+                problem = f"{type(e).__name__}: {e}"
+            else:
+                if response.status_code < 500:
+                    return _data(response)
+                problem = f"HTTP {response.status_code}"
+            if attempt == self.retries:
+                raise TransportError(f"{self.url}: {problem} (after {attempt + 1} attempts)")
+            delay = self.backoff * 2**attempt
+            log.warning("%s: %s; retrying in %.1f s", self.url, problem, delay)
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def report_inventory(
+        self,
+        *,
+        cpu_model: str | None,
+        kernel: str | None,
+        state: str | None,
+        domains: Sequence[DomainReport],
+    ) -> dict[str, list[str]]:
+        value = {
+            "cpuModel": cpu_model,
+            "kernel": kernel,
+            "state": state,
+            "domains": [
+                {
+                    "name": d.name,
+                    "state": d.state,
+                    "memoryMib": d.memory_mib,
+                    "vcpus": d.vcpus,
+                    "kernel": d.kernel,
+                }
+                for d in domains
+            ],
+        }
+        out = _payload(self.execute(REPORT, {"input": value}), "reportInventory")
+        return {k: list(out[k]) for k in ("updated", "unchanged", "unknown")}
+
+    def due_work(self) -> list[DueWindow]:
+        rows = self.execute(DUE)["dueWork"]
+        return [
+            DueWindow(
+                uid=w["uid"],
+                state=w["state"].lower(),
+                starts_at=w["startsAt"],
+                ends_at=w["endsAt"],
+                machine=(w.get("machine") or {}).get("name", ""),
+                activities=[
+                    DueActivity(
+                        a["id"], a["kind"].lower(), dict(a["params"] or {}), a["state"].lower()
+                    )
+                    for a in w["activities"]
+                ],
+            )
+            for w in rows
+        ]
+
+    def start_window(self, uid: str) -> str:
+        """Returns the window's state (RUNNING)."""
+        out = _payload(self.execute(START, {"input": {"window": uid}}), "startWindow")
+        return str(out["state"]).lower()
+
+    def finish_window(self, uid: str, results: Sequence[Result]) -> str:
+        """Returns the window's state (completed or failed)."""
+        value = {
+            "window": uid,
+            "results": [
+                {"activity": r.activity, "outcome": r.outcome.upper(), "log": r.log}
+                for r in results
+            ],
+        }
+        out = _payload(self.execute(FINISH, {"input": value}), "finishWindow")
+        return str(out["state"]).lower()
+
+
+def _data(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise TransportError(f"HTTP {response.status_code}: not a JSON answer") from None
+    if not isinstance(body, dict):
+        raise TransportError(f"HTTP {response.status_code}: unexpected answer")
+    errors = body.get("errors") or []
+    if errors:
+        first = errors[0]
+        code = (first.get("extensions") or {}).get("code") or "GraphQLError"
+        raise ApiError(str(code), str(first.get("message", "")))
+    if response.status_code >= 400 or not isinstance(body.get("data"), dict):
+        raise ApiError(f"HTTP {response.status_code}", "the API refused the request")
+    return body["data"]
+
+
+def _payload(data: dict[str, Any], name: str) -> dict[str, Any]:
+    out = data[name]
+    kind = out.get("__typename", "")
+    if kind in ("ValidationError", "NotFound", "PermissionDenied"):
+        fields = [FieldProblem(f["field"], f["message"]) for f in out.get("fields") or []]
+        raise ApiError(kind, str(out.get("message", "")), fields)
+    return out

@@ -1,0 +1,246 @@
+"""Carry out one window's activities on this host, recording crash-relevant progress in the
+journal. Returns one result (outcome + log) per activity.
+
+A guest that ran before the window runs after it: config steps change the definition, and
+the window's last step restarts the guest when its definition changed (once, however many
+activities changed it) or starts it when a step had to stop it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.client import Result
+from agents.errors import AgentError, DomainNotFound
+from agents.host import steps
+from agents.host.journal import Entry, Journal, JournalActivity
+from agents.host.steps import StepLog
+from agents.virt.libvirt import Guest, Hypervisor
+
+__all__ = ["BOOT_ID", "Context", "RebootPending", "apply_entry"]
+
+log = logging.getLogger("fenster.agent.apply")
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+MAX_ATTEMPTS = 3
+REBOOT_GRACE_SECONDS = 15 * 60
+GUEST_KINDS = ("memory_resize", "cpu_change", "kernel_update", "reboot")
+NOT_OURS = {
+    "system_update": (
+        "system_update is not the host agent's job: system updates run inside the VM "
+        "(guest agent or by hand); the host agent did nothing"
+    ),
+}
+
+
+class RebootPending(Exception):
+    """The reboot command ran; the window finishes when the agent starts after the boot."""
+
+
+@dataclass
+class Context:
+    hv: Hypervisor
+    journal: Journal
+    reboot_command: str | None = None
+    boot_id_path: Path = BOOT_ID
+    rebooted_hosts: set[str] = field(default_factory=set)
+
+
+def apply_entry(ctx: Context, entry: Entry) -> list[Result]:
+    if not any(p.get("reboot_issued") for p in entry.progress.values()):
+        entry.attempts += 1  # waiting for a reboot is not an interruption
+        ctx.journal.save(entry)
+    head = []
+    if entry.attempts > 1:
+        head.append(f"resumed after an interrupted run (attempt {entry.attempts})")
+    if entry.attempts > MAX_ATTEMPTS:
+        why = f"gave up: the agent was interrupted {entry.attempts - 1} times in this window"
+        return [Result(a.id, "failed", "\n".join([*head, why])) for a in entry.activities]
+    if any(a.kind == "host_reboot" for a in entry.activities):
+        return _host_window(ctx, entry, head)
+    return _guest_window(ctx, entry, head)
+
+
+def _guest_window(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
+    try:
+        guest = ctx.hv.guest(entry.machine)
+    except DomainNotFound as e:
+        why = f"{e}: is {entry.machine} placed on this host?"
+        return [Result(a.id, "failed", "\n".join([*head, why])) for a in entry.activities]
+    if entry.machine not in entry.was_running:
+        entry.was_running[entry.machine] = guest.running
+        ctx.journal.save(entry)
+    was_running = entry.was_running[entry.machine]
+    outcomes: dict[str, tuple[str, StepLog]] = {}
+    for activity in entry.activities:
+        out = StepLog(list(head))
+        try:
+            _guest_activity(ctx, entry, guest, activity, out)
+            outcomes[activity.id] = ("done", out)
+        except (AgentError, ValueError, KeyError, TypeError) as e:
+            out.add(f"error: {e}")
+            outcomes[activity.id] = ("failed", out)
+    final = StepLog()
+    ok = True
+    try:
+        if was_running:
+            steps.ensure_restarted(guest, final)
+            steps.ensure_running(guest, final)
+        else:
+            final.add(
+                f"{guest.name} was shut off before the window and is left shut off; "
+                "its next boot uses the new definition"
+            )
+    except AgentError as e:
+        final.add(f"error: {e}")
+        ok = False
+    results = []
+    for activity in entry.activities:
+        outcome, out = outcomes[activity.id]
+        if activity.kind in GUEST_KINDS:
+            out.lines.extend(final.lines)
+            if not ok:
+                outcome = "failed"
+        results.append(Result(activity.id, outcome, out.text))
+    return results
+
+
+def _guest_activity(
+    ctx: Context, entry: Entry, guest: Guest, activity: JournalActivity, out: StepLog
+) -> None:
+    params = activity.params
+    if activity.kind in NOT_OURS:
+        raise AgentError(NOT_OURS[activity.kind])
+    if activity.kind == "memory_resize":
+        steps.ensure_memory(guest, _int(params, "memory_mib"), out)
+    elif activity.kind == "cpu_change":
+        steps.ensure_vcpus(guest, _int(params, "cores"), out)
+    elif activity.kind == "kernel_update":
+        steps.ensure_kernel(guest, str(params["kernel"]), out)
+    elif activity.kind == "reboot":
+        _reboot(ctx, entry, guest, activity, out)
+    else:
+        raise AgentError(f"{activity.kind} is not something a VM's window can do here")
+
+
+def _reboot(
+    ctx: Context, entry: Entry, guest: Guest, activity: JournalActivity, out: StepLog
+) -> None:
+    progress = entry.progress.setdefault(activity.id, {})
+    host = activity.params.get("host_reboot")
+    if host and host in ctx.rebooted_hosts:
+        out.add(f"{guest.name} was rebooted with host {host}; no second reboot")
+    elif not entry.was_running[entry.machine]:
+        out.add(f"{guest.name} was shut off before the window; nothing to reboot")
+    elif progress.get("stopped"):
+        out.add(f"{guest.name} was already stopped for this reboot; starting it")
+    else:
+        steps.ensure_stopped(guest, out)
+        progress["stopped"] = True
+        ctx.journal.save(entry)
+
+
+def _host_window(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
+    results = []
+    for activity in entry.activities:
+        out = StepLog(list(head))
+        try:
+            if activity.kind != "host_reboot":
+                raise AgentError(
+                    f"{activity.kind} on the host itself is not the host agent's job; "
+                    "it only performs host_reboot there; nothing was done"
+                )
+            _host_reboot(ctx, entry, activity, out, head)
+            results.append(Result(activity.id, "done", out.text))
+        except AgentError as e:
+            out.add(f"error: {e}")
+            results.append(Result(activity.id, "failed", out.text))
+    return results
+
+
+def _host_reboot(
+    ctx: Context, entry: Entry, activity: JournalActivity, out: StepLog, head: list[str]
+) -> None:
+    progress: dict[str, Any] = entry.progress.setdefault(activity.id, {})
+    out.lines.extend(progress.get("log", []))  # what ran before the reboot
+    if "running_before" not in progress:
+        progress["running_before"] = [g.name for g in ctx.hv.domains() if g.running]
+        ctx.journal.save(entry)
+    before: list[str] = progress["running_before"]
+    if progress.get("reboot_issued"):
+        _after_reboot_command(ctx, entry, progress, before, out)
+        ctx.rebooted_hosts.add(entry.machine)
+        return
+    out.add(f"guests running before: {', '.join(before) or 'none'}")
+    _each(ctx, before, steps.ensure_stopped, out)
+    if ctx.reboot_command:
+        out.add(f"reboot: {ctx.reboot_command}")
+        progress.update(
+            reboot_issued=True,
+            boot_id=_boot_id(ctx.boot_id_path),
+            issued_at=time.time(),
+            log=[line for line in out.lines if line not in head],
+        )
+        ctx.journal.save(entry)
+        done = subprocess.run(
+            shlex.split(ctx.reboot_command), capture_output=True, text=True, timeout=300
+        )
+        if done.returncode != 0:
+            progress["reboot_issued"] = False
+            ctx.journal.save(entry)
+            tail = (done.stderr or done.stdout).strip()[-500:]
+            out.add(f"reboot command failed with status {done.returncode}: {tail}")
+            _each(ctx, before, steps.ensure_running, out)
+            raise AgentError("the host was not rebooted; its guests were started again")
+        raise RebootPending(ctx.reboot_command)
+    out.add("no reboot command configured: the host itself was not rebooted")
+    _each(ctx, before, steps.ensure_running, out)
+    out.add(f"guests started again: {', '.join(before) or 'none'}")
+    ctx.rebooted_hosts.add(entry.machine)
+
+
+def _after_reboot_command(
+    ctx: Context, entry: Entry, progress: dict[str, Any], before: list[str], out: StepLog
+) -> None:
+    now_boot = _boot_id(ctx.boot_id_path)
+    if now_boot != progress["boot_id"]:
+        out.add(f"host rebooted (boot id {progress['boot_id'][:8]} -> {now_boot[:8]})")
+        _each(ctx, before, steps.ensure_running, out)
+        out.add(f"guests running again: {', '.join(before) or 'none'}")
+        return
+    if time.time() - float(progress["issued_at"]) < REBOOT_GRACE_SECONDS:
+        raise RebootPending("waiting for the host to reboot")
+    out.add(f"the host did not reboot within {REBOOT_GRACE_SECONDS // 60} minutes")
+    _each(ctx, before, steps.ensure_running, out)
+    raise AgentError("the host was not rebooted; its guests were started again")
+
+
+def _each(
+    ctx: Context, names: list[str], step: Callable[[Guest, StepLog], bool], out: StepLog
+) -> None:
+    for name in names:
+        try:
+            step(ctx.hv.guest(name), out)
+        except DomainNotFound as e:
+            out.add(f"skipped: {e}")
+
+
+def _boot_id(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def _int(params: dict[str, Any], key: str) -> int:
+    value = params[key]
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"params.{key} is not a number: {value!r}")
+    return int(value)

@@ -1,0 +1,139 @@
+"""Crash safety: the journal of the window in progress, and the one-agent-per-host lock.
+
+Before the agent starts a window it writes the window (uid, machine, activities) to
+``<state dir>/journal.json``; as the work goes on it adds what must survive a crash (which
+guests ran before, reboot progress, the final results) and removes the file once the API has
+the window's outcome. Every write goes to a temporary file that is fsynced and then renamed
+over the journal, so a crash leaves either the old or the new journal, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.errors import ConfigError, LockedError
+
+__all__ = ["Entry", "Journal", "JournalActivity", "StateLock"]
+
+VERSION = 1
+
+
+@dataclass
+class JournalActivity:
+    id: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Entry:
+    """One window in progress."""
+
+    uid: str
+    machine: str
+    activities: list[JournalActivity]
+    started: bool = False
+    attempts: int = 0
+    was_running: dict[str, bool] = field(default_factory=dict)
+    progress: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: list[dict[str, str]] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        if data.get("version") != VERSION:
+            raise ConfigError(f"journal version {data.get('version')!r} is not {VERSION}")
+        return cls(
+            uid=str(data["uid"]),
+            machine=str(data["machine"]),
+            activities=[JournalActivity(**a) for a in data["activities"]],
+            started=bool(data.get("started", False)),
+            attempts=int(data.get("attempts", 0)),
+            was_running={str(k): bool(v) for k, v in data.get("was_running", {}).items()},
+            progress=dict(data.get("progress", {})),
+            results=data.get("results"),
+        )
+
+
+class Journal:
+    """The journal file in the state directory."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "journal.json"
+
+    def load(self) -> Entry | None:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return Entry.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"{self.path} is damaged ({e}); inspect and remove it") from e
+
+    def save(self, entry: Entry) -> None:
+        data = json.dumps(entry.to_json(), indent=2, sort_keys=True).encode()
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        self._sync_dir()
+
+    def clear(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+            self._sync_dir()
+
+    def _sync_dir(self) -> None:
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class StateLock:
+    """A non-blocking exclusive lock on ``<state dir>/agent.lock``: one agent per host."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "agent.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LockedError(
+                f"another fenster-agent (pid {holder}) holds {self.path}; try again later"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> StateLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
