@@ -58,7 +58,7 @@ def closed_port() -> int:
 async def start_smtp(inbox: Inbox, port: int = 0) -> asyncio.Server:
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(inbox, hostname="mx.test", timeout=10), "127.0.0.1", port
+        lambda: SMTP(inbox, hostname="mx.test", timeout=10, loop=loop), "127.0.0.1", port
     )
     inbox.port = int(server.sockets[0].getsockname()[1])
     return server
