@@ -208,8 +208,9 @@ def _postpone(w: WindowView, ctx: MailContext) -> str:
     times = "once more" if left == 1 else f"up to {left} more times"
     return _para(
         f"Does this slot not suit you? You can postpone the window {times}{until} "
-        f"(it moves to a later day of your group's window): through the GraphQL API at "
-        f"{ctx.public_url}/graphql with your customer token, or by replying to this mail."
+        f"(it moves to a later day of your group's window): with the postponeWindow "
+        f"mutation of the GraphQL API at {ctx.public_url}/graphql and your customer token, "
+        "or by replying to this mail."
     )
 
 
@@ -344,7 +345,8 @@ def _body(out: Outgoing, ctx: MailContext, now: datetime) -> tuple[str, str, str
                 "postpone": _para(
                     "A window that does not suit you can be postponed (your group's policy "
                     f"allows {first.max_postpones} postponements per window; windows set by "
-                    "our operators cannot be moved), through the GraphQL API at "
+                    "our operators cannot be moved), with the postponeWindow mutation of the "
+                    "GraphQL API at "
                     f"{ctx.public_url}/graphql with your customer token, or by replying to "
                     "this mail."
                 ),
