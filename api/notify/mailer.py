@@ -190,12 +190,12 @@ async def drain(
     ctx = mail_context(settings)
     result = DrainResult()
     done = 0
-    while limit is None or done < limit:
+    down: str | None = None  # the server is unreachable: the rest of this pass waits
+    while down is None and (limit is None or done < limit):
         rows = await _claim(now, BATCH if limit is None else min(BATCH, limit - done))
         if not rows:
             break
         done += len(rows)
-        down: str | None = None  # the server is unreachable: the rest of the batch waits
         for row in rows:
             if down is not None:
                 await _retry_or_fail(row, down, now, settings.mail_max_attempts, result)

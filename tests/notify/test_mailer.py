@@ -365,3 +365,16 @@ async def test_the_app_runs_the_mailer_in_the_background(
 def test_interval_zero_disables_the_background_mailer(settings: Settings) -> None:
     loops = {name: every for name, every, _ in background_loops(replace(settings, mail_interval=0))}
     assert loops["mailer"] == 0
+
+
+async def test_unreachable_server_ends_the_pass_after_one_try(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    group = await make_group()
+    for i in range(60):  # more than one claim batch
+        await make_window(group, f"vm{i:02d}", later(8 * 24 * 60 + i))
+    async with asyncio.timeout(LIMIT):
+        result = await via_smtp(settings, closed_port())
+    assert result.retried == 50  # one batch claimed, one connection tried, the pass ends
+    assert len({e.split(": ", 1)[1] for e in result.errors}) == 1
+    assert await Notification.filter(attempts=0).count() == 11
