@@ -5,14 +5,16 @@ Config steps (memory, vCPUs, kernel) change the guest's persistent definition; t
 applies it. ``needs_restart`` tells whether the running guest still differs from its
 definition; the window's last step, ``ensure_running``, then restarts it.
 
-``FENSTER_AGENT_TEST_CRASH_AFTER=<step name>`` makes the process exit at once (status 137,
-like SIGKILL) after that step: the crash drill in tests/agents uses it. Unset, it does nothing.
+``FENSTER_AGENT_TEST_CRASH_AFTER=<step name>`` makes the agent SIGKILL itself right after that
+step (``ensure_vcpus`` ...; the loop adds ``window_finished``): the crash drill in tests/agents
+uses it. Unset, it does nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 from dataclasses import dataclass, field
 
 from agents.virt.libvirt import Guest
@@ -55,8 +57,7 @@ class StepLog:
 def checkpoint(step: str) -> None:
     """Test hook for the crash drill (see the module docstring)."""
     if os.environ.get(CRASH_ENV) == step:
-        logging.shutdown()
-        os._exit(137)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def ensure_stopped(guest: Guest, out: StepLog) -> bool:
@@ -149,7 +150,11 @@ def needs_restart(guest: Guest) -> list[str]:
 
 
 def ensure_restarted(guest: Guest, out: StepLog) -> bool:
-    """A running guest whose definition changed is stopped and started to boot it."""
+    """A running guest whose definition changed is stopped and started to boot it (a guest
+    that is off boots the definition on its next start anyway)."""
+    if not guest.running:
+        out.step(guest.name, "restart", "definition active", guest.state, "none")
+        return False
     diffs = needs_restart(guest)
     if not diffs:
         out.step(guest.name, "restart", "definition active", "definition active", "none")

@@ -46,7 +46,7 @@ def test_reboot_stops_and_starts_once(hv: Hypervisor, tmp_path: Path) -> None:
     assert result.outcome == "done"
     assert result.log.splitlines() == [
         "stop: machine=db01 wanted=shut off found=running action=shutdown",
-        "restart: machine=db01 wanted=definition active found=definition active action=none",
+        "restart: machine=db01 wanted=definition active found=shut off action=none",
         "start: machine=db01 wanted=running found=shut off action=start",
     ]
     assert hv.guest("db01").running

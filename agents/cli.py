@@ -1,0 +1,156 @@
+"""`fenster-agent`: the host agent's command line.
+
+Exit codes: 0 fine, 1 work failed (a window failed, the API or libvirt unreachable),
+2 usage or configuration error, 75 another agent holds the lock (EX_TEMPFAIL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agents.client import Client
+from agents.errors import AgentError, ApiError, ConfigError, LockedError, TransportError
+from agents.host.apply import Context
+from agents.host.journal import Journal, StateLock
+from agents.host.loop import Agent, inventory
+from agents.virt.libvirt import Hypervisor
+
+__all__ = ["EX_CONFIG", "EX_FAILED", "EX_TEMPFAIL", "build_parser", "main"]
+
+EX_FAILED = 1
+EX_CONFIG = 2
+EX_TEMPFAIL = 75
+DEFAULT_API = "http://127.0.0.1:8000/graphql"
+
+log = logging.getLogger("fenster.agent")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fenster-agent",
+        description="fenster host agent: carries out maintenance windows on a libvirt host",
+    )
+    p.add_argument(
+        "--api",
+        default=os.environ.get("FENSTER_AGENT_API", DEFAULT_API),
+        help="GraphQL URL (default FENSTER_AGENT_API or %(default)s)",
+    )
+    p.add_argument(
+        "--token-file", type=Path, help="file holding the agent token (else FENSTER_AGENT_TOKEN)"
+    )
+    p.add_argument("--uri", default="qemu:///system", help="libvirt URI (default %(default)s)")
+    p.add_argument(
+        "--state-dir", type=Path, default=Path("var/agent"), help="journal and lock (%(default)s)"
+    )
+    p.add_argument(
+        "--reboot-command",
+        help="command that reboots this host during a host_reboot (e.g. 'systemctl reboot'); "
+        "without it the guests are stopped and started again, the host is not rebooted",
+    )
+    p.add_argument(
+        "--retries", type=int, default=4, help="API retries on connection errors/5xx (%(default)s)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("inventory", help="print what libvirt shows as JSON (no API needed)")
+    sub.add_parser("once", help="run one cycle and print a summary")
+    run = sub.add_parser("run", help="run cycles until SIGTERM/SIGINT")
+    run.add_argument("--interval", type=float, default=60.0, help="seconds between cycles")
+    return p
+
+
+def _token(args: argparse.Namespace) -> str:
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"cannot read the token file: {e}") from e
+    else:
+        token = os.environ.get("FENSTER_AGENT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("no agent token: pass --token-file FILE or set FENSTER_AGENT_TOKEN")
+    return token
+
+
+def _state_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise ConfigError(f"cannot use the state directory {path}: {e}") from e
+    return path
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    with Hypervisor.connect(args.uri) as hv:
+        seen = inventory(Context(hv, Journal(Path("."))))
+        domains = [
+            {**dataclasses.asdict(d), "max_memory_mib": hv.guest(d.name).max_memory_mib}
+            for d in seen.pop("domains")
+        ]
+    print(json.dumps({"uri": args.uri, **seen, "domains": domains}, indent=2))
+    return 0
+
+
+def _work(args: argparse.Namespace) -> int:
+    token = _token(args)
+    state = _state_dir(args.state_dir)
+    with (
+        StateLock(state),
+        Hypervisor.connect(args.uri) as hv,
+        Client(args.api, token, retries=args.retries) as client,
+    ):
+        ctx = Context(hv, Journal(state), reboot_command=args.reboot_command)
+        agent = Agent(client, ctx)
+        if args.command == "run":
+            if args.interval <= 0:
+                raise ConfigError("--interval must be positive")
+            return agent.run(args.interval)
+        agent.install_signals()
+        summary = agent.cycle()
+    print(json.dumps(summary.as_dict(), indent=2))
+    return EX_FAILED if summary.failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    try:
+        if args.command == "inventory":
+            return _inventory(args)
+        return _work(args)
+    except LockedError as e:
+        print(f"fenster-agent: {e}", file=sys.stderr)
+        return EX_TEMPFAIL
+    except ConfigError as e:
+        print(f"fenster-agent: {e}", file=sys.stderr)
+        return EX_CONFIG
+    except TransportError as e:
+        print(f"fenster-agent: API unreachable: {e.message}", file=sys.stderr)
+        return EX_FAILED
+    except ApiError as e:
+        print(f"fenster-agent: the API refused: {e}", file=sys.stderr)
+        if e.kind == "PermissionDenied":
+            print(
+                "fenster-agent: check the token (role agent, scoped to this host)", file=sys.stderr
+            )
+            return EX_CONFIG
+        return EX_FAILED
+    except AgentError as e:
+        print(f"fenster-agent: {e}", file=sys.stderr)
+        return EX_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

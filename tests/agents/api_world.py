@@ -1,0 +1,109 @@
+"""Serve a real fenster API for the agent's end-to-end tests (run as a subprocess):
+
+    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE
+
+Migrates a fresh SQLite database, builds host kvm01 with the VMs of nodes/kvm01.xml through
+api.services (web01: memory, cores and kernel changed -> three queued activities; db01: a
+reboot), gives each VM a window that started five minutes ago, writes an agent token for
+kvm01 to TOKEN_FILE and serves the app with uvicorn on 127.0.0.1:PORT until terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import uvicorn
+
+from api import db
+from api.app import create_app
+from api.models import Activity, Machine, Window
+from api.services import activities, groups, machines, tokens
+from api.settings import Settings
+
+__all__ = ["build", "main"]
+
+
+async def _vm(host: Machine, group: object, name: str, cores: int, mib: int) -> Machine:
+    vm = await machines.register_machine(
+        "test",
+        name=name,
+        group=group,  # type: ignore[arg-type]
+        host=host,
+        desired_cores=cores,
+        desired_memory_mib=mib,
+        desired_kernel="2.6.32",
+    )
+    vm.observed_cores, vm.observed_memory_mib = cores, mib
+    vm.observed_kernel, vm.observed_state = "2.6.32", "running"
+    await vm.save()
+    return vm
+
+
+async def _window(vm: Machine, work: list[Activity], now: datetime) -> None:
+    window = await Window.create(
+        machine=vm,
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=1),
+        reason="test: due now",
+    )
+    await Activity.filter(id__in=[a.id for a in work]).update(state="scheduled", window=window)
+
+
+async def build(settings: Settings) -> str:
+    await db.init(settings)
+    try:
+        await db.migrate()
+        ops = await groups.create_group(
+            "test",
+            name="ops",
+            contacts=["ops@provider.example"],
+            timezone="UTC",
+            window_start=time(6, 0),
+            window_minutes=120,
+            weekdays=[0, 1, 2, 3, 4, 5, 6],
+            notice_minutes=0,
+        )
+        host = await machines.register_machine(
+            "test",
+            name="kvm01",
+            group=ops,
+            kind="host",
+            desired_cores=24,
+            desired_memory_mib=65536,
+            auto_schedule=False,
+        )
+        web = await _vm(host, ops, "web01", 2, 2048)
+        dbvm = await _vm(host, ops, "db01", 1, 1024)
+        now = datetime.now(UTC)
+        changed = await machines.change_desired(
+            "test", web, desired_memory_mib=8192, desired_cores=4, desired_kernel="2.6.38"
+        )
+        await _window(web, changed, now)
+        reboot = await activities.queue_activity("test", dbvm, "reboot")
+        await _window(dbvm, [reboot], now)
+        _, secret = await tokens.create_token("test", name="kvm01 agent", role="agent", host=host)
+    finally:
+        await db.close()
+    return secret
+
+
+def main(argv: list[str]) -> int:
+    path, port, token_file = Path(argv[0]), int(argv[1]), Path(argv[2])
+    settings = Settings(
+        database_url=f"sqlite://{path}",
+        port=port,
+        maildir=str(path.parent / "mail"),
+        site_dir=str(path.parent / "site"),
+        schedule_interval=0,
+        mail_interval=0,
+    )
+    token_file.write_text(asyncio.run(build(settings)) + "\n")
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
