@@ -1,4 +1,5 @@
-"""GET /feeds/{group}.ics?token=... (customers) and /feeds/all.ics (operators, admin token).
+"""GET /feeds/{group}.ics?token=... (customers), /feeds/all.ics (operators, admin token) and
+/windows/{uid} (the page each event's URL points to).
 
 The ETag comes from one aggregate query (window count and latest change, activity count,
 latest id and finish, the group's own row and token), so a client that already has the
