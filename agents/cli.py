@@ -89,7 +89,7 @@ def _state_dir(path: Path) -> Path:
 
 def _inventory(args: argparse.Namespace) -> int:
     with Hypervisor.connect(args.uri) as hv:
-        seen = inventory(Context(hv, Journal(Path("."))))
+        seen = inventory(hv)
         domains = [
             {**dataclasses.asdict(d), "max_memory_mib": hv.guest(d.name).max_memory_mib}
             for d in seen.pop("domains")
@@ -99,6 +99,10 @@ def _inventory(args: argparse.Namespace) -> int:
 
 
 def _work(args: argparse.Namespace) -> int:
+    if args.command == "run" and args.interval <= 0:
+        raise ConfigError("--interval must be positive")
+    if args.retries < 0:
+        raise ConfigError("--retries cannot be negative")
     token = _token(args)
     state = _state_dir(args.state_dir)
     with (
@@ -109,8 +113,6 @@ def _work(args: argparse.Namespace) -> int:
         ctx = Context(hv, Journal(state), reboot_command=args.reboot_command)
         agent = Agent(client, ctx)
         if args.command == "run":
-            if args.interval <= 0:
-                raise ConfigError("--interval must be positive")
             return agent.run(args.interval)
         agent.install_signals()
         summary = agent.cycle()

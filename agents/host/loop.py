@@ -7,6 +7,7 @@ cycles until SIGTERM or SIGINT, finishing the window in hand first.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import threading
@@ -19,6 +20,7 @@ from agents.errors import AgentError, ApiError, TransportError
 from agents.host.apply import Context, RebootPending, apply_entry
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.host.steps import checkpoint
+from agents.virt.libvirt import Hypervisor
 
 __all__ = ["Agent", "CycleSummary", "WindowSummary", "inventory"]
 
@@ -65,17 +67,10 @@ class CycleSummary:
         }
 
 
-def inventory(ctx: Context) -> dict[str, Any]:
+def inventory(hv: Hypervisor) -> dict[str, Any]:
     """What the host's hypervisor runs, as reported to the API."""
-    domains = [
-        DomainReport(g.name, g.state, g.memory_mib, g.vcpus, g.kernel) for g in ctx.hv.domains()
-    ]
-    return {
-        "cpu_model": ctx.hv.cpu_model,
-        "kernel": ctx.hv.kernel,
-        "state": "running",
-        "domains": domains,
-    }
+    domains = [DomainReport(g.name, g.state, g.memory_mib, g.vcpus, g.kernel) for g in hv.domains()]
+    return {"cpu_model": hv.cpu_model, "kernel": hv.kernel, "state": "running", "domains": domains}
 
 
 class Agent:
@@ -134,7 +129,7 @@ class Agent:
         signal.signal(signal.SIGINT, stop)
 
     def report(self) -> dict[str, list[str]]:
-        seen = inventory(self.ctx)
+        seen = inventory(self.ctx.hv)
         return self.client.report_inventory(**seen)
 
     def resume(self) -> WindowSummary | None:
@@ -150,6 +145,8 @@ class Agent:
         activities = [
             JournalActivity(a.id, a.kind, a.params) for a in window.activities if a.state in OPEN
         ]
+        if not activities:  # nothing left to do in it (all cancelled or finished)
+            return WindowSummary(window.uid, window.machine, "skipped", note="no open activities")
         entry = Entry(uid=window.uid, machine=window.machine, activities=activities)
         self.journal.save(entry)
         return self._carry_out(entry)
@@ -170,7 +167,7 @@ class Agent:
                 entry.started = True
                 self.journal.save(entry)
             results = apply_entry(self.ctx, entry)
-            entry.results = [r.__dict__ for r in results]
+            entry.results = [dataclasses.asdict(r) for r in results]
             self.journal.save(entry)
         results = [Result(**r) for r in entry.results]
         try:
