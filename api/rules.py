@@ -63,9 +63,15 @@ class Collector:
             raise ValidationError(self.errors)
 
 
+# Names that stand for something else in URLs (/feeds/all.ics is the operators' feed).
+RESERVED_NAMES = frozenset({"all"})
+
+
 def _name_problem(value: object) -> str | None:
     if not isinstance(value, str) or not value:
         return "is required"
+    if value in RESERVED_NAMES:
+        return f"'{value}' is reserved; choose another name"
     if len(value) > 63:
         return "must be at most 63 characters (a DNS label)"
     if not _LABEL.match(value):

@@ -79,6 +79,7 @@ def test_group_accepts(field: str, value: object) -> None:
         ("name", "a" * 64, "name"),
         ("name", "acme; DROP TABLE machine", "name"),
         ("name", "ácme", "name"),
+        ("name", "all", "name"),
         ("weekdays", [], "weekdays"),
         ("weekdays", [7], "weekdays"),
         ("weekdays", [1, 1], "weekdays"),
