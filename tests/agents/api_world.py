@@ -1,10 +1,11 @@
 """Serve a real fenster API for the agent's end-to-end tests (run as a subprocess):
 
-    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE
+    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE [changes|host-reboot]
 
 Migrates a fresh SQLite database, builds host kvm01 with the VMs of nodes/kvm01.xml through
-api.services (web01: memory, cores and kernel changed -> three queued activities; db01: a
-reboot), gives each VM a window that started five minutes ago, writes an agent token for
+api.services and gives them windows that started five minutes ago: "changes" (default):
+web01 memory, cores and kernel changed (three activities), db01 a reboot; "host-reboot": the
+forced host reboot windows of window_ops.force_host_reboot. Then it writes an agent token for
 kvm01 to TOKEN_FILE and serves the app with uvicorn on 127.0.0.1:PORT until terminated.
 """
 
@@ -20,7 +21,7 @@ import uvicorn
 from api import db
 from api.app import create_app
 from api.models import Activity, Machine, Window
-from api.services import activities, groups, machines, tokens
+from api.services import activities, groups, machines, tokens, window_ops
 from api.settings import Settings
 
 __all__ = ["build", "main"]
@@ -52,7 +53,7 @@ async def _window(vm: Machine, work: list[Activity], now: datetime) -> None:
     await Activity.filter(id__in=[a.id for a in work]).update(state="scheduled", window=window)
 
 
-async def build(settings: Settings) -> str:
+async def build(settings: Settings, scenario: str = "changes") -> str:
     await db.init(settings)
     try:
         await db.migrate()
@@ -78,12 +79,20 @@ async def build(settings: Settings) -> str:
         web = await _vm(host, ops, "web01", 2, 2048)
         dbvm = await _vm(host, ops, "db01", 1, 1024)
         now = datetime.now(UTC)
-        changed = await machines.change_desired(
-            "test", web, desired_memory_mib=8192, desired_cores=4, desired_kernel="2.6.38"
-        )
-        await _window(web, changed, now)
-        reboot = await activities.queue_activity("test", dbvm, "reboot")
-        await _window(dbvm, [reboot], now)
+        if scenario == "host-reboot":
+            forced = await window_ops.force_host_reboot(
+                "test", host, now + timedelta(seconds=1), settings=settings
+            )  # then moved into the past: due now
+            await Window.filter(id__in=[w.id for w in forced]).update(
+                starts_at=now - timedelta(minutes=5)
+            )
+        else:
+            changed = await machines.change_desired(
+                "test", web, desired_memory_mib=8192, desired_cores=4, desired_kernel="2.6.38"
+            )
+            await _window(web, changed, now)
+            reboot = await activities.queue_activity("test", dbvm, "reboot")
+            await _window(dbvm, [reboot], now)
         _, secret = await tokens.create_token("test", name="kvm01 agent", role="agent", host=host)
     finally:
         await db.close()
@@ -92,6 +101,7 @@ async def build(settings: Settings) -> str:
 
 def main(argv: list[str]) -> int:
     path, port, token_file = Path(argv[0]), int(argv[1]), Path(argv[2])
+    scenario = argv[3] if len(argv) > 3 else "changes"
     settings = Settings(
         database_url=f"sqlite://{path}",
         port=port,
@@ -100,7 +110,7 @@ def main(argv: list[str]) -> int:
         schedule_interval=0,
         mail_interval=0,
     )
-    token_file.write_text(asyncio.run(build(settings)) + "\n")
+    token_file.write_text(asyncio.run(build(settings, scenario)) + "\n")
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     return 0
 

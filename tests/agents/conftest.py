@@ -73,11 +73,18 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
+def scenario() -> str:
+    """Which world tests.agents.api_world builds; a test module may override it."""
+    return "changes"
+
+
+@pytest.fixture
+def api(tmp_path: Path, scenario: str) -> Iterator[Api]:
     port, token_file, db = free_port(), tmp_path / "token", tmp_path / "fenster.sqlite3"
     output = (tmp_path / "api.log").open("w")
+    world = [str(db), str(port), str(token_file), scenario]
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.agents.api_world", str(db), str(port), str(token_file)],
+        [sys.executable, "-m", "tests.agents.api_world", *world],
         cwd=ROOT,
         stdout=output,
         stderr=subprocess.STDOUT,
