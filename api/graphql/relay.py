@@ -133,14 +133,16 @@ async def paginate(
     wrap: Callable[[Any], Any],
     *,
     max_size: int = MAX_PAGE_SIZE,
-    on_rows: Callable[[list[Any]], None] | None = None,
+    fetch: Callable[[QuerySet[Any]], Awaitable[list[Any]]] | None = None,
 ) -> Connection[Any]:
-    """One page of ``qs`` (one query; ``totalCount`` costs a second only when asked for)."""
+    """One page of ``qs`` (one query; ``totalCount`` costs a second only when asked for).
+
+    ``fetch`` reads the sliced queryset another way (e.g. ``values()`` rows, and priming
+    loaders with what came along)."""
     size = _first(first, max_size)
     start = _offset(after)
-    rows = await qs.offset(start).limit(size + 1)
-    if on_rows is not None:
-        on_rows(rows)
+    page = qs.offset(start).limit(size + 1)
+    rows = await (fetch(page) if fetch is not None else page)
     return _connection(rows, start, size, qs.count, wrap)
 
 

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types.info import Info
 from tortoise.queryset import QuerySet
 
+from api.graphql.loaders import Loaders
 from api.graphql.machines.inputs import MachineFilter
 from api.graphql.machines.types import MachineType
 from api.graphql.permissions import allow, visible_machines
@@ -18,6 +19,7 @@ __all__ = ["MACHINES_MAX_PAGE", "MachineQueries"]
 
 # A fleet view fetches the machine list whole: this one list allows pages of 1,000.
 MACHINES_MAX_PAGE = 1000
+MACHINE_COLUMNS = (*sorted(Machine._meta.db_fields - {"updated_at"}), "group_id", "host_id")
 
 
 def _filtered(qs: QuerySet[Machine], f: MachineFilter | None) -> QuerySet[Machine]:
@@ -36,6 +38,30 @@ def _filtered(qs: QuerySet[Machine], f: MachineFilter | None) -> QuerySet[Machin
     return qs
 
 
+def selects(fields: list[Any], name: str) -> bool:
+    """Does the query select a field called ``name`` anywhere below ``fields``?"""
+    for f in fields:
+        if getattr(f, "name", None) == name or selects(getattr(f, "selections", []), name):
+            return True
+    return False
+
+
+async def fetch_page(
+    loaders: Loaders, page: QuerySet[Machine], *, hosts: bool
+) -> list[dict[str, Any]]:
+    """A page of machines as plain rows; their groups through the group loader (one query)
+    and, when asked for, their hosts through the machine loader (one more).
+
+    Plain rows instead of model instances: building 1,000 Tortoise objects costs ~50 ms, and
+    joining the group's columns into every row ~20 ms more than loading the few groups apart."""
+    rows = await page.values(*MACHINE_COLUMNS)
+    await loaders.group_by_id.load_many(sorted({r["group_id"] for r in rows}))
+    if hosts:
+        host_ids = sorted({r["host_id"] for r in rows if r["host_id"] is not None})
+        await loaders.machine_by_id.load_many(host_ids)
+    return rows
+
+
 @strawberry.type
 class MachineQueries:
     @strawberry.field(extensions=allow("read"), description="Pages of up to 1,000 machines.")
@@ -46,20 +72,14 @@ class MachineQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[MachineType]:
-        loaders = info.context.loaders
         qs = _filtered(visible_machines(info.context), filter).order_by("name")
+        want_host = selects(info.selected_fields, "host")
 
-        def prime(rows: list[Any]) -> None:  # the group came with the same query
-            loaders.prime_groups(m.group for m in rows)
-            loaders.prime_machines(rows)
+        async def fetch(page: QuerySet[Machine]) -> list[dict[str, Any]]:
+            return await fetch_page(info.context.loaders, page, hosts=want_host)
 
         return await paginate(
-            qs.select_related("group"),
-            first,
-            after,
-            MachineType.from_model,
-            max_size=MACHINES_MAX_PAGE,
-            on_rows=prime,
+            qs, first, after, MachineType.from_values, max_size=MACHINES_MAX_PAGE, fetch=fetch
         )
 
     @strawberry.field(extensions=allow("read"), description="Null when unknown or not yours.")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types.info import Info
 
 from api.graphql import permissions
 from api.graphql.enums import Arch, MachineKind
+from api.graphql.loaders import cached_or_load
 from api.graphql.relay import Connection, Node, encode_id, paginate_list
 from api.models import Machine
+from api.rules import monthly_price_eur
 
 if TYPE_CHECKING:
     from api.graphql.activities.types import ActivityType
@@ -24,6 +26,7 @@ __all__ = ["DesiredConfigType", "MachineType", "ObservedConfigType"]
 GroupRef = Annotated["GroupType", strawberry.lazy("api.graphql.groups.types")]
 ActivityRef = Annotated["ActivityType", strawberry.lazy("api.graphql.activities.types")]
 WindowRef = Annotated["WindowType", strawberry.lazy("api.graphql.windows.types")]
+MachineSelf = Annotated["MachineType", strawberry.lazy("api.graphql.machines.types")]
 AuditRef = Annotated["AuditEventType", strawberry.lazy("api.graphql.audit.types")]
 
 
@@ -56,64 +59,87 @@ class MachineType(Node):
     redundancy: str | None
     capacity: int
     monthly_price_eur: int
-    desired: DesiredConfigType
-    observed: ObservedConfigType
     created_at: datetime
-    m: strawberry.Private[Machine]
+    v: strawberry.Private[dict[str, Any]]
+    pk: strawberry.Private[int]
+    group_id: strawberry.Private[int]
+    host_id: strawberry.Private[int | None]
 
     @classmethod
     def from_model(cls, m: Machine) -> MachineType:
+        return cls.from_values(m.__dict__)
+
+    @classmethod
+    def from_values(cls, v: dict[str, Any]) -> MachineType:
+        """From a model's attributes or a ``values()`` row (the fast path for long lists)."""
+        kind = v["kind"]
         return cls(
-            id=encode_id("Machine", m.id),
-            name=m.name,
-            kind=MachineKind(m.kind),
-            arch=Arch(m.arch),
-            cpu_model=m.cpu_model,
-            auto_schedule=m.auto_schedule,
-            representative=m.representative,
-            redundancy=m.redundancy,
-            capacity=m.capacity,
-            monthly_price_eur=m.monthly_price_eur,
-            desired=DesiredConfigType(
-                cores=m.desired_cores,
-                memory_mib=m.desired_memory_mib,
-                swap_mib=m.desired_swap_mib,
-                kernel=m.desired_kernel,
-            ),
-            observed=ObservedConfigType(
-                cores=m.observed_cores,
-                memory_mib=m.observed_memory_mib,
-                swap_mib=m.observed_swap_mib,
-                kernel=m.observed_kernel,
-                state=m.observed_state,
-                at=m.observed_at,
-            ),
-            created_at=m.created_at,
-            m=m,
+            id=encode_id("Machine", v["id"]),
+            name=v["name"],
+            kind=MachineKind(kind),
+            arch=Arch(v["arch"]),
+            cpu_model=v["cpu_model"],
+            auto_schedule=v["auto_schedule"],
+            representative=v["representative"],
+            redundancy=v["redundancy"],
+            capacity=v["capacity"],
+            monthly_price_eur=monthly_price_eur(kind, v["desired_cores"]),
+            v=v,
+            created_at=v["created_at"],
+            pk=v["id"],
+            group_id=v["group_id"],
+            host_id=v["host_id"],
         )
 
     @strawberry.field
-    async def group(self, info: Info) -> GroupRef | None:
+    def desired(self) -> DesiredConfigType:
+        v = self.v
+        return DesiredConfigType(
+            cores=v["desired_cores"],
+            memory_mib=v["desired_memory_mib"],
+            swap_mib=v["desired_swap_mib"],
+            kernel=v["desired_kernel"],
+        )
+
+    @strawberry.field(description="What its agent last reported.")
+    def observed(self) -> ObservedConfigType:
+        v = self.v
+        return ObservedConfigType(
+            cores=v["observed_cores"],
+            memory_mib=v["observed_memory_mib"],
+            swap_mib=v["observed_swap_mib"],
+            kernel=v["observed_kernel"],
+            state=v["observed_state"],
+            at=v["observed_at"],
+        )
+
+    @strawberry.field(graphql_type=GroupRef | None)
+    def group(self, info: Info) -> Any:
         from api.graphql.groups.types import GroupType
 
-        if not permissions.can_see_group(info.context, self.m.group_id):  # type: ignore[attr-defined]
+        if not permissions.can_see_group(info.context, self.group_id):
             return None
-        g = await info.context.loaders.group_by_id.load(self.m.group_id)  # type: ignore[attr-defined]
-        return GroupType.from_model(g) if g is not None else None
+        return cached_or_load(info.context.loaders.group_by_id, self.group_id, GroupType.from_model)
 
-    @strawberry.field(description="The VM host of a VM (null when not visible to this token).")
-    async def host(self, info: Info) -> MachineType | None:
-        host_id = self.m.host_id  # type: ignore[attr-defined]
-        if host_id is None:
+    @strawberry.field(
+        graphql_type=MachineSelf | None,
+        description="The VM host of a VM (null when not visible to this token).",
+    )
+    def host(self, info: Info) -> Any:
+        if self.host_id is None:
             return None
-        host = await info.context.loaders.machine_by_id.load(host_id)
-        if host is None or not permissions.can_see_machine(info.context, host):
-            return None
-        return MachineType.from_model(host)
+        ctx = info.context
+
+        def wrap(host: Machine) -> MachineType | None:
+            if not permissions.can_see_machine(ctx, host):
+                return None
+            return ctx.loaders.wrapped(("Machine", host.id), lambda: MachineType.from_model(host))
+
+        return cached_or_load(ctx.loaders.machine_by_id, self.host_id, wrap)
 
     @strawberry.field(description="The VMs on a host (those visible to this token).")
     async def guests(self, info: Info) -> list[MachineType]:
-        rows = await info.context.loaders.guests_by_host.load(self.m.id)
+        rows = await info.context.loaders.guests_by_host.load(self.pk)
         return [
             MachineType.from_model(g) for g in rows if permissions.can_see_machine(info.context, g)
         ]
@@ -122,14 +148,14 @@ class MachineType(Node):
     async def open_activities(self, info: Info) -> list[ActivityRef]:
         from api.graphql.activities.types import ActivityType
 
-        rows = await info.context.loaders.open_activities_by_machine.load(self.m.id)
+        rows = await info.context.loaders.open_activities_by_machine.load(self.pk)
         return [ActivityType.from_model(a) for a in rows]
 
     @strawberry.field(description="The next planned or running window.")
     async def next_window(self, info: Info) -> WindowRef | None:
         from api.graphql.windows.types import WindowType
 
-        w = await info.context.loaders.next_window_by_machine.load(self.m.id)
+        w = await info.context.loaders.next_window_by_machine.load(self.pk)
         return WindowType.from_model(w) if w is not None else None
 
     @strawberry.field(description="Who changed this machine, newest last.")
@@ -138,5 +164,5 @@ class MachineType(Node):
     ) -> Connection[AuditRef]:
         from api.graphql.audit.types import AuditEventType
 
-        rows = await info.context.loaders.audit_by_subject.load(("machine", self.m.id))
+        rows = await info.context.loaders.audit_by_subject.load(("machine", self.pk))
         return paginate_list(rows, first, after, AuditEventType.from_model)
