@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 from agents.client import Client, DomainReport, DueWindow, Result
-from agents.errors import AgentError, ApiError, TransportError
+from agents.errors import AgentError, ApiError, ConfigError, TransportError, VirtError
 from agents.host.apply import Context, RebootPending, apply_entry
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.host.steps import checkpoint
@@ -32,7 +32,7 @@ OPEN = ("scheduled", "running")
 class WindowSummary:
     uid: str
     machine: str
-    state: str  # completed | failed | skipped | rebooting
+    state: str  # completed | failed | skipped
     activities: dict[str, str] = field(default_factory=dict)  # kind -> outcome
     note: str = ""
 
@@ -113,6 +113,15 @@ class Agent:
                     continue
             except TransportError as e:
                 log.error("API unreachable: %s", e)
+            except ConfigError:
+                raise  # e.g. a damaged journal: waiting does not fix it
+            except VirtError as e:
+                log.error("libvirt: %s; reconnecting", e)
+                failed = True
+                try:
+                    self.ctx.hv.reconnect()
+                except VirtError as again:
+                    log.error("libvirt: %s", again)
             except AgentError as e:
                 log.error("cycle failed: %s", e)
                 failed = True

@@ -7,6 +7,7 @@ starting a running one is success, not an error.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import re
 import time
@@ -206,6 +207,12 @@ class Hypervisor:
 
     def close(self) -> None:
         call("close", self._conn.close)
+
+    def reconnect(self) -> None:
+        """Open a new connection (after libvirtd restarted, say); the old one is dropped."""
+        with contextlib.suppress(libvirt.libvirtError):
+            self._conn.close()
+        self._conn = call(f"connect to {self.uri}", lambda: libvirt.open(self.uri))
 
     def __enter__(self) -> Hypervisor:
         return self

@@ -91,3 +91,11 @@ def test_every_connection_gets_a_fresh_node() -> None:
         first.guest("web01").shutdown()
         with Hypervisor.connect(node_uri()) as second:
             assert second.guest("web01").running
+
+
+def test_reconnect_opens_a_new_connection(hv: Hypervisor) -> None:
+    hv.guest("web01").shutdown()
+    hv.reconnect()
+    assert hv.guest("web01").running  # the test driver builds a fresh node per connection
+    hv.reconnect()  # twice is fine
+    assert [g.name for g in hv.domains()] == ["db01", "web01"]
