@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retries", type=int, default=4, help="API retries on connection errors/5xx (%(default)s)"
     )
+    p.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=120.0,
+        help="seconds a guest gets to shut down gracefully (%(default)s)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log every step")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("inventory", help="print what libvirt shows as JSON (no API needed)")
@@ -103,11 +109,13 @@ def _work(args: argparse.Namespace) -> int:
         raise ConfigError("--interval must be positive")
     if args.retries < 0:
         raise ConfigError("--retries cannot be negative")
+    if args.shutdown_timeout <= 0:
+        raise ConfigError("--shutdown-timeout must be positive")
     token = _token(args)
     state = _state_dir(args.state_dir)
     with (
         StateLock(state),
-        Hypervisor.connect(args.uri) as hv,
+        Hypervisor.connect(args.uri, args.shutdown_timeout) as hv,
         Client(args.api, token, retries=args.retries) as client,
     ):
         ctx = Context(hv, Journal(state), reboot_command=args.reboot_command)

@@ -61,9 +61,10 @@ def call(what: str, fn: Callable[[], T], *, domain: str | None = None) -> T:
 class Guest:
     """One libvirt domain: properties read live values, verbs change it."""
 
-    def __init__(self, domain: libvirt.virDomain) -> None:
+    def __init__(self, domain: libvirt.virDomain, shutdown_timeout: float = 120.0) -> None:
         self._dom = domain
         self.name: str = domain.name()
+        self.shutdown_timeout = shutdown_timeout
 
     def __repr__(self) -> str:
         return f"Guest({self.name!r})"
@@ -117,8 +118,10 @@ class Guest:
     def config_kernel(self) -> str | None:
         return _kernel_of(self._xml(inactive=True))
 
-    def shutdown(self, timeout: float = 120.0, poll: float = 0.2) -> bool:
-        """Shut down gracefully and wait until off. Returns False if it was already off."""
+    def shutdown(self, timeout: float | None = None, poll: float = 0.2) -> bool:
+        """Shut down gracefully (ACPI) and wait until off, at most ``timeout`` seconds
+        (default: the hypervisor's shutdown timeout). Returns False if it was already off."""
+        timeout = self.shutdown_timeout if timeout is None else timeout
         if not self.running:
             return False
         try:
@@ -197,13 +200,14 @@ def _kernel_of(xml: ET.Element) -> str | None:
 class Hypervisor:
     """One libvirt connection."""
 
-    def __init__(self, conn: libvirt.virConnect, uri: str) -> None:
+    def __init__(self, conn: libvirt.virConnect, uri: str, shutdown_timeout: float = 120.0) -> None:
         self._conn = conn
         self.uri = uri
+        self.shutdown_timeout = shutdown_timeout
 
     @classmethod
-    def connect(cls, uri: str) -> Hypervisor:
-        return cls(call(f"connect to {uri}", lambda: libvirt.open(uri)), uri)
+    def connect(cls, uri: str, shutdown_timeout: float = 120.0) -> Hypervisor:
+        return cls(call(f"connect to {uri}", lambda: libvirt.open(uri)), uri, shutdown_timeout)
 
     def close(self) -> None:
         call("close", self._conn.close)
@@ -236,7 +240,8 @@ class Hypervisor:
 
     def domains(self) -> list[Guest]:
         doms = call("list domains", self._conn.listAllDomains)
-        return sorted((Guest(d) for d in doms), key=lambda g: g.name)
+        return sorted((Guest(d, self.shutdown_timeout) for d in doms), key=lambda g: g.name)
 
     def guest(self, name: str) -> Guest:
-        return Guest(call("look up", lambda: self._conn.lookupByName(name), domain=name))
+        dom = call("look up", lambda: self._conn.lookupByName(name), domain=name)
+        return Guest(dom, self.shutdown_timeout)

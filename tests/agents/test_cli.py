@@ -38,6 +38,8 @@ def test_usage_and_config_errors_exit_2(tmp_path: Path) -> None:
     token.write_text("fa_x\n")
     bad = agent("--token-file", str(token), "--state-dir", str(tmp_path), "run", "--interval", "0")
     assert bad.returncode == 2 and "--interval" in bad.stderr
+    slow = agent("--token-file", str(token), "--shutdown-timeout", "0", "once")
+    assert slow.returncode == 2 and "--shutdown-timeout" in slow.stderr
 
 
 def test_unreachable_hypervisor_exits_1() -> None:

@@ -86,6 +86,12 @@ def test_kernel_redefines_the_inactive_xml(hv: Hypervisor) -> None:
         web.set_kernel("2.6.38</kernel><evil/>")
 
 
+def test_guests_carry_the_shutdown_timeout() -> None:
+    with Hypervisor.connect(node_uri(), shutdown_timeout=7.5) as h:
+        assert h.guest("web01").shutdown_timeout == 7.5
+        assert {g.shutdown_timeout for g in h.domains()} == {7.5}
+
+
 def test_every_connection_gets_a_fresh_node() -> None:
     with Hypervisor.connect(node_uri()) as first:
         first.guest("web01").shutdown()
