@@ -37,5 +37,6 @@ class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
 def graphql_routes(settings: Settings) -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route("/graphql", FensterGraphQL(settings))]
     if settings.graphiql:
+        graphiql_html()  # fails here, at start-up, if an asset is not vendored
         routes.append(Route("/graphql/static/{name}", serve_asset))
     return routes
