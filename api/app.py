@@ -7,12 +7,14 @@ import contextlib
 import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from api import __version__, db
 from api.feeds.routes import feed_routes
@@ -70,33 +72,44 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-def _landing(app_routes: list[BaseRoute]) -> Callable[[Request], Awaitable[Response]]:
+# What the landing page lists: (path, link or None, what it is).
+ENTRY_POINTS = [
+    ("/graphql", "/graphql", "the GraphQL API (GraphiQL in a browser when enabled)"),
+    ("/feeds/{group}.ics?token=…", None, "a resource group's maintenance calendar (iCalendar)"),
+    ("/feeds/all.ics", None, "every group's windows, for operators (admin token)"),
+    ("/docs/", "/docs/", "the documentation site (after `make docs`)"),
+    ("/healthz", "/healthz", "liveness: the process is up"),
+    ("/readyz", "/readyz", "readiness: database reachable and fully migrated"),
+]
+
+
+def _landing(settings: Settings, has_docs: bool) -> Callable[[Request], Awaitable[Response]]:
+    rows = []
+    for path, link, what in ENTRY_POINTS:
+        if path == "/docs/" and not has_docs:
+            continue
+        if path == "/graphql" and settings.graphiql:
+            what = "the GraphQL API; open it in a browser for GraphiQL"
+        label = f"<code>{html.escape(path)}</code>"
+        if link:
+            label = f"<a href='{html.escape(link)}'>{label}</a>"
+        rows.append(f"<tr><td>{label}</td><td>{html.escape(what)}</td></tr>")
+    body = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>fenster</title><style>body{font-family:system-ui,sans-serif;max-width:48rem;"
+        "margin:2rem auto;padding:0 1rem}td{padding:.3rem 1rem .3rem 0;vertical-align:top}"
+        "</style></head><body>"
+        f"<h1>fenster {html.escape(__version__)}</h1>"
+        "<p>The maintenance directory: maintenance windows, notices, rollouts and host "
+        "agents.</p>"
+        f"<table>{''.join(rows)}</table></body></html>"
+    )
+
     async def landing(request: Request) -> Response:
-        rows = []
-        for route in app_routes:
-            path = getattr(route, "path", "")
-            doc = (getattr(route, "description", None) or "").strip()
-            if path and path != "/":
-                rows.append(
-                    f"<li><a href='{html.escape(path)}'><code>{html.escape(path)}</code></a>"
-                    f" {html.escape(doc)}</li>"
-                )
-        body = (
-            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<title>fenster</title></head><body>"
-            f"<h1>fenster {html.escape(__version__)}</h1>"
-            "<p>A maintenance directory: windows, notices, rollouts and host agents.</p>"
-            f"<ul>{''.join(rows)}</ul></body></html>"
-        )
         return HTMLResponse(body)
 
     return landing
-
-
-class _Described(Route):
-    def __init__(self, path: str, endpoint: Any, description: str, **kw: Any) -> None:
-        super().__init__(path, endpoint, **kw)
-        self.description = description
 
 
 async def _loop(name: str, every: int, run: LoopRun, settings: Settings) -> None:
@@ -114,11 +127,15 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     """Build the app. ``manage_db=False`` leaves opening the database to the caller (tests)."""
     settings = settings or get_settings()
     routes: list[BaseRoute] = [
-        _Described("/healthz", healthz, "process is up"),
-        _Described("/readyz", readyz, "database reachable and fully migrated"),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
     ]
     routes.extend(area_routes(settings))
-    routes.append(Route("/", _landing(list(routes))))
+    site = Path(settings.site_dir)
+    has_docs = (site / "index.html").is_file()
+    if has_docs:
+        routes.append(Mount("/docs", app=StaticFiles(directory=site, html=True), name="docs"))
+    routes.append(Route("/", _landing(settings, has_docs)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -62,4 +62,19 @@ async def test_landing_lists_what_is_served(client: httpx.AsyncClient) -> None:
     r = await client.get("/")
     assert r.status_code == 200
     assert "text/html" in r.headers["content-type"]
-    assert "/healthz" in r.text and "/readyz" in r.text
+    for path in ("/graphql", "/feeds/{group}.ics", "/feeds/all.ics", "/healthz", "/readyz"):
+        assert path in r.text
+    assert "/docs/" not in r.text  # no site built in this test's site_dir
+
+
+async def test_docs_site_is_served_when_built(
+    db: TortoiseContext, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import dataclasses
+
+    site = tmp_path_factory.mktemp("site")
+    (site / "index.html").write_text("<h1>fenster docs</h1>")
+    async with asgi_client(dataclasses.replace(settings, site_dir=str(site))) as c:
+        assert "/docs/" in (await c.get("/")).text
+        page = await c.get("/docs/")
+        assert page.status_code == 200 and "fenster docs" in page.text
