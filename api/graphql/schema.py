@@ -92,11 +92,18 @@ class PublicErrors(MaskErrors):
 
 
 class FensterSchema(strawberry.Schema):
-    """Logs only the errors that are bugs: an expected failure is the client's business."""
+    """Logs only the errors that are bugs. Expected failures, and a client's malformed or
+    refused query (a GraphQLError without an underlying exception), are the client's business
+    and would only flood an operator's log."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        unexpected = [e for e in errors if not isinstance(e.original_error, FensterError)]
-        super().process_errors(unexpected, execution_context)
+        unexpected = [
+            e
+            for e in errors
+            if e.original_error is not None and not isinstance(e.original_error, FensterError)
+        ]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 @lru_cache(maxsize=4)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import httpx
+import pytest
 
 from api.app import create_app
 from api.settings import Settings
@@ -36,3 +38,12 @@ async def test_introspection_can_be_switched_off(
     assert out["data"] is None
     assert out["errors"][0]["extensions"]["code"] == "BAD_QUERY"
     assert "introspection" in out["errors"][0]["message"].lower()
+
+
+async def test_client_mistakes_are_not_logged_as_errors(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="strawberry.execution"):
+        r = await client.post("/graphql", json={"query": "{ groups { nope } }"})
+    assert r.json()["errors"]
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
