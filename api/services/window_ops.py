@@ -138,6 +138,12 @@ async def schedule_at(
         needed = needed_minutes(_work(acts), settings.reboot_allowance_minutes)
         policy = _policy(group)
         occ, problems = check_start(policy, group.notice_minutes, now, start, needed)
+        not_before = max((a.not_before for a in acts if a.not_before), default=None)
+        if not_before is not None and start < not_before:
+            problems.append(
+                f"{_when(group, start)} is before the requested not-before time "
+                f"{_when(group, not_before)}"
+            )
         regular = occ is not None and not problems
         end = occ.ends_at if regular and occ is not None else start + timedelta(minutes=needed)
         finder = await _finder(conn, machine)
@@ -320,7 +326,8 @@ async def cancel_activities(
                 await audit.record(actor, "window.cancel", window, {"reason": why}, connection=conn)
                 await _announce(conn, "window_cancelled", group, window, reason=why)
             else:
-                kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in rows}))
+                mine = [a for a in rows if a.window_id == window.id]  # type: ignore[attr-defined]
+                kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in mine}))
                 window.reason = f"{window.reason}\n{kinds} cancelled ({why})"
                 await window.save(using_db=conn)
                 await audit.record(actor, "window.reduce", window, {"reason": why}, connection=conn)

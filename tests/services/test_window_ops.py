@@ -170,3 +170,38 @@ async def test_force_host_reboot_gives_every_vm_a_forced_window(
     kinds = sorted((n.kind, n.group_id) for n in await Notification.all())  # type: ignore[attr-defined]
     assert kinds == [("window_scheduled", other.id), ("windows_digest", group.id)]
     assert await Activity.filter(kind="reboot", state="scheduled").count() == 4
+
+
+async def test_cancel_names_only_each_windows_own_work(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    _, _, [vm0, vm1] = await setup(vms=2)
+    mem = await Activity.create(
+        machine=vm0, kind="memory_resize", estimate_minutes=5, requested_at=NOW
+    )
+    cpu = await Activity.create(
+        machine=vm1, kind="cpu_change", estimate_minutes=5, requested_at=NOW
+    )
+    await run_pass(settings, now=NOW)
+    changed = {w.machine_id: w for w in await cancel_activities("op", [mem, cpu])}  # type: ignore[attr-defined]
+    assert changed[vm0.id].reason.endswith("\nmemory resize cancelled (cancelled by op)")
+    assert changed[vm1.id].reason.endswith("\ncpu change cancelled (cancelled by op)")
+
+
+async def test_schedule_at_before_not_before_is_refused_unless_forced(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    _, _, [vm] = await setup(auto=False)
+    await Activity.filter(machine_id=vm.id).update(not_before=utc(2026, 12, 10, 12))
+    start = utc(2026, 12, 3, 1, 30)  # inside a regular window and with notice, but too early
+    with pytest.raises(ValidationError) as err:
+        await schedule_at("op", vm, start, now=NOW, settings=settings)
+    assert [e.message for e in err.value.errors] == [
+        "Thu 3 Dec 02:30 Europe/Berlin is before the requested not-before time "
+        "Thu 10 Dec 13:00 Europe/Berlin"
+    ]
+    assert await Window.all().count() == 0
+    w = await schedule_at("op", vm, start, force=True, now=NOW, settings=settings)
+    assert w.forced
+    event = await AuditEvent.get(action="window.schedule_at")
+    assert event.details["overridden"] == [e.message for e in err.value.errors]
