@@ -227,6 +227,12 @@ def _plan_machine(
         return f"the {policy.label} window has no allowed weekday"
     until = inp.now + timedelta(days=inp.horizon_days)
     tz = zone(policy.timezone)
+    if notice_from >= until:
+        return (
+            f"the group's notice of {duration_label(group.notice_minutes)} reaches beyond the "
+            f"{inp.horizon_days}-day planning horizon, so no window can be planned "
+            "automatically; shorten the notice or schedule it by hand"
+        )
     if earliest >= until:
         return (
             f"not before {local_label(earliest.astimezone(tz), year=True)} {policy.timezone}, "

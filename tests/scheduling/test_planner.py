@@ -218,3 +218,14 @@ def test_host_reboots_wait_for_an_operator_while_other_work_is_planned() -> None
     [b] = result.blocked
     assert b.activity_id == 1
     assert b.reason.startswith("a host reboot is scheduled by an operator")
+
+
+def test_a_notice_longer_than_the_horizon_says_so() -> None:
+    """Not a 'not before' the customer asked for, and waiting will not help."""
+    group = GroupIn(1, "acme", BERLIN, notice_minutes=90 * 1440)
+    result = plan(PlanInput(NOW, (group,), (MachineIn(10, "web01", 1),), (act(1, 10),)))
+    assert not result.new
+    assert [b.reason for b in result.blocked] == [
+        "the group's notice of 90 days reaches beyond the 60-day planning horizon, so no "
+        "window can be planned automatically; shorten the notice or schedule it by hand"
+    ]
