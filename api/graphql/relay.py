@@ -27,6 +27,7 @@ __all__ = [
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
+MAX_OFFSET = 2**31  # no list is this long; larger offsets overflow the databases' integers
 
 
 def encode_id(type_name: str, pk: int) -> strawberry.ID:
@@ -92,7 +93,7 @@ def _offset(after: str | None) -> int:
         value = int(number)
     except (ValueError, UnicodeError, binascii.Error):
         raise ValidationError.single("after", "is not a cursor from this list") from None
-    if kind != "o" or value < 0:
+    if kind != "o" or not 0 <= value < MAX_OFFSET:
         raise ValidationError.single("after", "is not a cursor from this list")
     return value + 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -351,6 +352,15 @@ QUERY_CASES: list[tuple[str, str, dict[str, Any], str, str | None]] = [
     ),
     ("zero page", "{ activities(first: 0) { totalCount } }", {}, "ValidationError", "first"),
     ("forged cursor", '{ groups(after: "b3Bz") { totalCount } }', {}, "ValidationError", "after"),
+    (
+        "cursor past any database integer",
+        '{ groups(after: "'
+        + base64.urlsafe_b64encode(b"o:" + b"9" * 30).decode()
+        + '") { totalCount } }',
+        {},
+        "ValidationError",
+        "after",
+    ),
     (
         "huge preview",
         '{ group(name: "alpha") { windowPreview(count: 1000) { startsAt } } }',
