@@ -204,6 +204,13 @@ def _postpone(w: WindowView, ctx: MailContext) -> str:
             f"This window has been postponed as often as your group's policy allows "
             f"({w.max_postpones} times); if it is a problem for you, reply to this mail."
         )
+    if w.postpone_deadline is not None and w.postpone_deadline <= w.starts_at:
+        # every later window starts past the deadline, so a postpone would be refused
+        return _para(
+            "This window cannot be postponed any more: its postpone deadline "
+            f"({format_local(w.postpone_deadline, w.timezone)}) is not after it; "
+            "if it is a problem for you, reply to this mail."
+        )
     until = f" until {format_local(w.postpone_deadline, w.timezone)}" if w.postpone_deadline else ""
     times = "once more" if left == 1 else f"up to {left} more times"
     return _para(

@@ -40,6 +40,8 @@ GROUP = GroupView(
     webcal_url="webcal://fenster.example/feeds/acme.ics?token=t0k",
 )
 NOW = datetime(2026, 11, 20, 9, 5, tzinfo=UTC)
+# A postpone deadline after the sample windows (the samples' own lies before them: no offer).
+DEADLINE = datetime(2026, 12, 20, 1, 0, tzinfo=UTC)
 TO = ("ops@acme.example", "cto@acme.example")
 SETTINGS = {
     "name": "acme",
@@ -90,7 +92,7 @@ def calendar_of(msg: EmailMessage) -> icalendar.Calendar:
 
 
 def test_window_scheduled_headers_parts_and_calendar() -> None:
-    msg = mail("window_scheduled", planned())
+    msg = mail("window_scheduled", replace(planned(), postpone_deadline=DEADLINE))
     assert msg["Subject"] == "Maintenance scheduled: vm01, Tue 01 Dec 2026 02:00 CET"
     [sender] = msg["From"].addresses
     assert (sender.display_name, sender.addr_spec) == (
@@ -168,7 +170,9 @@ def test_message_id_is_stable_per_dedupe_key() -> None:
 
 def test_postponed_names_the_previous_time_and_bumps_sequence() -> None:
     msg = mail(
-        "window_postponed", changed(), payload={"previous_starts_at": "2026-12-01T01:00:00+00:00"}
+        "window_postponed",
+        replace(changed(), postpone_deadline=DEADLINE),
+        payload={"previous_starts_at": "2026-12-01T01:00:00+00:00"},
     )
     assert msg["Subject"] == "Maintenance postponed: vm01, now Tue 08 Dec 2026 02:00 CET"
     text = text_of(msg)
@@ -285,7 +289,7 @@ def test_duration_text() -> None:
 
 
 def test_scheduled_text_matches_golden() -> None:
-    text = text_of(mail("window_scheduled", planned()))
+    text = text_of(mail("window_scheduled", replace(planned(), postpone_deadline=DEADLINE)))
     path = GOLDEN / "window_scheduled.txt"
     if os.environ.get("FENSTER_UPDATE_GOLDEN") == "1":
         path.write_text(text)
@@ -307,3 +311,11 @@ def test_long_subject_stays_on_one_header_line() -> None:
 def test_changed_by_added_work_says_so() -> None:
     text = text_of(mail("window_changed", changed(), payload={"added": [7], "sequence": 1}))
     assert "more work has been added to the maintenance window for vm01" in " ".join(text.split())
+
+
+def test_no_postpone_offer_when_the_deadline_is_not_after_the_window() -> None:
+    """Every later window starts past the deadline, so a customer's postpone is refused."""
+    w = replace(planned(), postpones=0, postpone_deadline=planned().starts_at)
+    text = " ".join(text_of(mail("window_scheduled", w)).split())
+    assert "You can postpone" not in text
+    assert "cannot be postponed any more: its postpone deadline" in text
