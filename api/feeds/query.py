@@ -18,7 +18,14 @@ from api.models import Window
 from api.models.activities import REBOOTING_KINDS
 from api.services.bulk import as_utc, fetch, json_value, to_db_time
 
-__all__ = ["FeedStamp", "activity_detail", "feed_stamp", "window_url", "window_views"]
+__all__ = [
+    "FeedStamp",
+    "activity_detail",
+    "feed_stamp",
+    "groups_changed",
+    "window_url",
+    "window_views",
+]
 
 _WINDOWS = (
     "SELECT w.id, w.uid, m.name, m.kind, g.name, g.timezone, g.max_postpones, w.starts_at, "
@@ -185,3 +192,11 @@ async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedSta
         last_activity=row[3],
         last_finish=as_utc(row[4]),
     )
+
+
+async def groups_changed() -> datetime | None:
+    """The latest change to any group (its zone and name shape every event of the operators'
+    feed, without touching a window row)."""
+    conn = Window._meta.db
+    [row] = await fetch(conn, "SELECT MAX(updated_at) FROM resource_group", [])
+    return as_utc(row[0])

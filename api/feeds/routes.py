@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.feeds.ics import build_calendar
-from api.feeds.query import FeedStamp, feed_stamp, window_views
+from api.feeds.query import FeedStamp, feed_stamp, groups_changed, window_views
 from api.feeds.values import CalendarView
 from api.models import ResourceGroup
 from api.notify.render import window_part
@@ -157,7 +157,8 @@ async def all_feed(request: Request) -> Response:
         )
     since = datetime.now(UTC) - HISTORY
     stamp = await feed_stamp(since=since)
-    etag = _etag(settings, stamp, "all")
+    groups_at = await groups_changed()  # a group's new zone rewrites its events
+    etag = _etag(settings, stamp, "all", groups_at and groups_at.timestamp())
 
     async def render() -> bytes:
         windows = await window_views(settings.public_url, since=since)
@@ -174,7 +175,7 @@ async def all_feed(request: Request) -> Response:
         request,
         stamp=stamp,
         etag=etag,
-        changed=[stamp.last_change, stamp.last_finish],
+        changed=[stamp.last_change, stamp.last_finish, groups_at],
         render=render,
         filename="maintenance-all.ics",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import httpx
 import icalendar
@@ -223,3 +224,31 @@ async def test_event_url_opens_a_page_about_the_window(
     assert "is <strong>scheduled</strong>" in page.text
     assert "&lt;b&gt;after&lt;/b&gt; the notice" in page.text
     assert (await client.get("/windows/nosuch@fenster")).status_code == 404
+
+
+async def test_operators_feed_tag_changes_with_a_groups_timezone(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    # each event is written in its group's zone, so a new zone is a new feed, though no
+    # window row changes
+    acme = await make_group()
+    window = await make_window(acme, "vm01", minute(timedelta(days=8)), notify=None)
+    _, admin = await tokens.create_token("test", name="ops", role="admin")
+    auth = {"Authorization": f"Bearer {admin}"}
+    first = await client.get("/feeds/all.ics", headers=auth)
+    [event] = events(first.content).values()
+    assert event["DTSTART"].params["TZID"] == "Europe/Berlin"
+    await groups.update_policy("test", acme, timezone="Asia/Tokyo")
+    again = await client.get(
+        "/feeds/all.ics", headers={**auth, "If-None-Match": first.headers["etag"]}
+    )
+    assert again.status_code == 200, "a stale 304 after the group's timezone changed"
+    assert again.headers["etag"] != first.headers["etag"]
+    modified = parsedate_to_datetime(again.headers["last-modified"])
+    assert (
+        modified
+        == acme.updated_at.replace(microsecond=0)
+        >= window.updated_at.replace(microsecond=0)
+    )
+    [event] = events(again.content).values()
+    assert event["DTSTART"].params["TZID"] == "Asia/Tokyo"
