@@ -94,7 +94,9 @@ async def _respond(
 async def group_feed(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     token = request.query_params.get("token", "")
-    group = await ResourceGroup.get_or_none(name=request.path_params["group"])
+    name = request.path_params["group"]
+    # PostgreSQL refuses NUL in text: such a name is simply unknown
+    group = await ResourceGroup.get_or_none(name=name) if "\x00" not in name else None
     if (
         group is None
         or not token
@@ -189,7 +191,11 @@ async def window_page(request: Request) -> Response:
     """
     settings: Settings = request.app.state.settings
     uid = request.path_params["uid"]
-    found = await window_views(settings.public_url, uids=[uid]) if len(uid) <= 80 else []
+    found = (
+        await window_views(settings.public_url, uids=[uid])
+        if len(uid) <= 80 and "\x00" not in uid
+        else []
+    )
     if not found:
         return PlainTextResponse("no such window\n", status_code=404)
     w = found[0]

@@ -74,8 +74,11 @@ async def test_wrong_missing_or_unknown_is_the_same_404(
         await client.get("/feeds/acme.ics"),
         await client.get("/feeds/acme.ics?token="),
         await client.get(f"/feeds/nosuch.ics?token={group.feed_token}"),
+        # a name no database can hold (PostgreSQL refuses NUL in text) is unknown too
+        await client.get(f"/feeds/ac%00me.ics?token={group.feed_token}"),
     ]
     assert {(a.status_code, a.text) for a in answers} == {(404, "no such feed\n")}
+    assert len({tuple(sorted(a.headers.items())) for a in answers}) == 1
 
 
 async def test_etag_304_and_change_detection(
@@ -224,6 +227,7 @@ async def test_event_url_opens_a_page_about_the_window(
     assert "is <strong>scheduled</strong>" in page.text
     assert "&lt;b&gt;after&lt;/b&gt; the notice" in page.text
     assert (await client.get("/windows/nosuch@fenster")).status_code == 404
+    assert (await client.get("/windows/nosuch%00@fenster")).status_code == 404
 
 
 async def test_operators_feed_tag_changes_with_a_groups_timezone(
