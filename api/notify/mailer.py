@@ -186,12 +186,15 @@ async def drain(
     limit: int | None = None,
 ) -> DrainResult:
     """Send every due pending row once (or up to ``limit`` rows); returns the counts."""
-    now = now or datetime.now(UTC)
+    fixed = now  # a given ``now`` holds for the whole drain; otherwise each batch reads the clock
     ctx = mail_context(settings)
     result = DrainResult()
     done = 0
     down: str | None = None  # the server is unreachable: the rest of this pass waits
     while down is None and (limit is None or done < limit):
+        # a lease counts from its claim: a drain longer than LEASE must not claim rows whose
+        # lease has already run out (another mailer would send them again)
+        now = fixed or datetime.now(UTC)
         rows = await _claim(now, BATCH if limit is None else min(BATCH, limit - done))
         if not rows:
             break

@@ -16,6 +16,8 @@ from tortoise.context import TortoiseContext
 from api.app import background_loops, create_app
 from api.models import Activity, Notification, Window
 from api.notify.mailer import (
+    BATCH,
+    LEASE,
     DrainResult,
     backoff,
     digest_uids,
@@ -378,3 +380,40 @@ async def test_unreachable_server_ends_the_pass_after_one_try(
     assert result.retried == 50  # one batch claimed, one connection tried, the pass ends
     assert len({e.split(": ", 1)[1] for e in result.errors}) == 1
     assert await Notification.filter(attempts=0).count() == 11
+
+
+class _LeaseWatcher:
+    """A transport that notes how much of its lease the row being sent still holds, and takes
+    a second over the first message (as a slow SMTP server would)."""
+
+    name = "lease-watcher"
+
+    def __init__(self) -> None:
+        self.left: list[timedelta] = []
+
+    async def send(self, message: object, recipients: list[str]) -> None:
+        held = await Notification.filter(state="pending", attempts=1).values_list(
+            "next_attempt_at", flat=True
+        )
+        self.left.append(min(held) - datetime.now(UTC))
+        if len(self.left) == 1:
+            await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_later_batch_gets_a_full_lease(db: TortoiseContext, settings: Settings) -> None:
+    """Leases count from when a batch is claimed, not from when the drain began: otherwise a
+    drain longer than LEASE claims rows whose lease has already run out, and another mailer
+    sends them a second time."""
+    group = await make_group()
+    [first] = await Notification.all()
+    for i in range(BATCH):
+        await outbox.enqueue(
+            "group_settings", group=group, payload=first.payload, dedupe_key=f"k{i}"
+        )
+    watcher = _LeaseWatcher()
+    result = await drain(settings, watcher)
+    assert result.sent == BATCH + 1
+    assert watcher.left[BATCH] > LEASE - timedelta(seconds=0.5)
