@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from tortoise.queryset import QuerySet
 
 from api import errors
+from api.graphql.strings import RejectNul
 from api.models import Activity, AuditEvent, Machine, ResourceGroup, Window
 
 if TYPE_CHECKING:
@@ -97,9 +99,13 @@ class _Allowed(BasePermission):
         return True
 
 
-def allow(action: str) -> list[PermissionExtension]:
-    """Field extensions for a root field guarded by ``action``."""
-    return [PermissionExtension(permissions=[_Allowed(action)], use_directives=False)]
+def allow(action: str) -> list[FieldExtension]:
+    """Field extensions for a root field guarded by ``action`` (the last runs first: the
+    permission, then the refusal of NUL in any argument)."""
+    return [
+        RejectNul(),
+        PermissionExtension(permissions=[_Allowed(action)], use_directives=False),
+    ]
 
 
 def check_activity_kind(ctx: Context, kind: str) -> None:
