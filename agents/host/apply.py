@@ -179,7 +179,12 @@ def _host_reboot(
         ctx.rebooted_hosts.add(entry.machine)
         return
     out.add(f"guests running before: {', '.join(before) or 'none'}")
-    _each(ctx, before, steps.ensure_stopped, out)
+    try:
+        _each(ctx, before, steps.ensure_stopped, out)
+    except AgentError as e:  # one guest will not stop: the others must not stay down
+        out.add(f"error: {e}")
+        _each(ctx, before, steps.ensure_running, out)
+        raise AgentError("the host was not rebooted; its guests were started again") from e
     if ctx.reboot_command:
         out.add(f"reboot: {ctx.reboot_command}")
         progress.update(

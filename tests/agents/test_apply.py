@@ -9,6 +9,7 @@ import pytest
 from agents.host.apply import Context, RebootPending, apply_entry
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.virt.libvirt import Hypervisor
+from tests.agents.conftest import NODES
 
 
 def ctx_for(hv: Hypervisor, tmp_path: Path, **kw: object) -> Context:
@@ -151,3 +152,21 @@ def test_reboot_command_finishes_after_the_boot(hv: Hypervisor, tmp_path: Path) 
     assert "host rebooted (boot id 11111111 -> 22222222)" in result.log
     assert "reboot: true" in result.log
     assert hv.guest("web01").running and hv.guest("db01").running
+
+
+def test_host_reboot_starts_stopped_guests_again_when_one_will_not_stop(tmp_path: Path) -> None:
+    """web01 restarts when powered off (on_poweroff=restart), so its shutdown times out; db01,
+    stopped before it, must not be left shut off by the failed host reboot."""
+    xml = (NODES / "kvm01.xml").read_text()
+    node = tmp_path / "kvm01.xml"
+    node.write_text(
+        xml.replace("<on_poweroff>destroy</on_poweroff>", "<on_poweroff>restart</on_poweroff>", 1)
+    )
+    with Hypervisor.connect(f"test://{node}", shutdown_timeout=0.2) as hv:
+        ctx = ctx_for(hv, tmp_path, reboot_command="true")
+        [result] = apply_entry(ctx, window("kvm01", ("host_reboot", {})))
+        assert result.outcome == "failed"
+        assert "web01: still running" in result.log
+        assert "the host was not rebooted; its guests were started again" in result.log
+        assert hv.guest("db01").running and hv.guest("web01").running
+        assert ctx.rebooted_hosts == set()
