@@ -179,7 +179,7 @@ def window_part(w: WindowView) -> Part:
         ("When", _local_span(w)),
         ("In UTC", _utc_span(w)),
     ]
-    if w.activities:
+    if w.activities and w.state != "cancelled":  # a cancelled window takes nothing down
         rows.append(("Expected downtime", f"up to {duration_text(w.downtime_minutes)}"))
     if w.reason:
         rows.append(("Why this slot", w.reason))

@@ -319,3 +319,10 @@ def test_no_postpone_offer_when_the_deadline_is_not_after_the_window() -> None:
     text = " ".join(text_of(mail("window_scheduled", w)).split())
     assert "You can postpone" not in text
     assert "cannot be postponed any more: its postpone deadline" in text
+
+
+def test_cancelled_promises_no_downtime() -> None:
+    """'Nothing will happen at this time' must not be followed by an expected downtime."""
+    text = text_of(mail("window_cancelled", cancelled(), payload={"reason": "not needed"}))
+    assert "Nothing will happen at this time" in text
+    assert "Expected downtime" not in text
