@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -14,7 +16,25 @@ from api.graphql.ide import graphiql_html, serve_asset
 from api.graphql.schema import build_schema
 from api.settings import Settings
 
-__all__ = ["FensterGraphQL", "graphql_routes"]
+__all__ = ["MAX_JSON_DEPTH", "FensterGraphQL", "graphql_routes"]
+
+# A request body nests a few levels (variables, input, a list, params); far deeper nesting
+# would only exhaust Python's recursion somewhere later and fail as an internal error.
+MAX_JSON_DEPTH = 64
+TOO_DEEP = f"Request body nested more than {MAX_JSON_DEPTH} levels deep"
+
+
+def _too_deep(value: object) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
 
 
 class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
@@ -25,6 +45,15 @@ class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
             allow_queries_via_get=False,
         )
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            value = json.loads(data)
+        except RecursionError:
+            raise HTTPException(400, TOO_DEEP) from None
+        if _too_deep(value):
+            raise HTTPException(400, TOO_DEEP)
+        return value
 
     async def get_context(self, request: Any, response: Any) -> Context:
         header = request.headers.get("authorization") if isinstance(request, Request) else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx
@@ -507,3 +508,29 @@ async def test_activity_ids_of_another_type_are_not_found(
         world.tokens["admin"],
     )
     assert out["data"]["cancelActivity"]["__typename"] == "NotFound"
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+async def test_deeply_nested_json_is_a_bad_request(
+    client: httpx.AsyncClient, world: World, depth: int
+) -> None:
+    """Nesting deep enough to exhaust Python's recursion (in the JSON parser or anywhere after
+    it) is refused as a client error, with nothing written."""
+    query = (
+        "mutation($p: JSON) { queueActivity(input: "
+        '{machine: "alpha-web", kind: REBOOT, params: $p}) { __typename } }'
+    )
+    nested = "[" * depth + "]" * depth
+    body = '{"query": ' + json.dumps(query) + ', "variables": {"p": {"a": ' + nested + "}}}"
+    before = await counts()
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {world.tokens['customer_a']}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert response.status_code == 400, response.text[:300]
+    assert "nested" in response.text
+    assert await counts() == before
