@@ -24,6 +24,7 @@ from api.scheduling import (
     Work,
     check_postpone,
     check_start,
+    dst_note,
     needed_minutes,
     postpone_deadline,
     zone,
@@ -247,11 +248,13 @@ async def postpone(
         previous = window.starts_at
         who = "the customer" if by_customer else actor
         notes = [f"{day_label(s.occurrence.local_date)} skipped: {s.conflict.text}" for s in skips]
+        dst = dst_note(policy, target)
         window.reason = "; ".join(
             [
                 f"postponed by {who} from {_when(group, previous)} to the next "
                 f"{policy.label} window that fits",
                 *notes[:3],
+                *([dst] if dst else []),
             ]
         )
         window.starts_at, window.ends_at = target.starts_at, target.ends_at

@@ -205,3 +205,28 @@ async def test_schedule_at_before_not_before_is_refused_unless_forced(
     assert w.forced
     event = await AuditEvent.get(action="window.schedule_at")
     assert event.details["overridden"] == [e.message for e in err.value.errors]
+
+
+async def test_postpone_into_a_spring_forward_gap_says_when_the_window_really_is(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    group = await ResourceGroup.create(
+        name="kangaroo",
+        contacts=["ops@kangaroo.example"],
+        timezone="Australia/Sydney",
+        window_start=time(2, 30),
+        window_minutes=120,
+        notice_minutes=2 * 1440,
+    )
+    host = await Machine.create(name="roohost", kind="host", group=group)
+    vm = await Machine.create(name="roo1", kind="vm", group=group, host=host)
+    now = utc(2026, 9, 30, 12)
+    await Activity.create(machine=vm, kind="kernel_update", estimate_minutes=15, requested_at=now)
+    await run_pass(settings, now=now)
+    w = await Window.get()
+    assert w.starts_at == utc(2026, 10, 2, 16, 30)  # Sat 3 Oct 02:30 AEST
+    w = await postpone("op", w, by_customer=False, now=now, settings=settings)
+    assert w.starts_at == utc(2026, 10, 3, 16)  # Sun 4 Oct: 02:30 does not exist, 03:00 AEDT
+    assert w.reason.endswith(
+        "clock change: 02:30 does not exist that day, so the window is 03:00-05:00 local time"
+    )
