@@ -46,7 +46,15 @@ def _not_found() -> Response:
 
 def _etag(settings: Settings, stamp: FeedStamp, *extra: object) -> str:
     raw = "|".join(
-        str(x) for x in (_VERSION, settings.public_url, settings.mail_domain, stamp.key(), *extra)
+        str(x)
+        for x in (
+            _VERSION,
+            settings.public_url,
+            settings.mail_domain,
+            settings.mail_from,  # the ORGANIZER
+            stamp.key(),
+            *extra,
+        )
     )
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
 

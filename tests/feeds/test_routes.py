@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -10,6 +11,7 @@ import httpx
 import icalendar
 from tortoise.context import TortoiseContext
 
+from api.app import create_app
 from api.feeds.urls import feed_url
 from api.models import Activity, ResourceGroup, Window
 from api.services import groups, tokens
@@ -256,3 +258,20 @@ async def test_operators_feed_tag_changes_with_a_groups_timezone(
     )
     [event] = events(again.content).values()
     assert event["DTSTART"].params["TZID"] == "Asia/Tokyo"
+
+
+async def test_feed_tag_changes_with_the_organizer_address(
+    db: TortoiseContext, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    # the ORGANIZER comes from FENSTER_MAIL_FROM: a new sender is a new feed
+    group = await make_group()
+    await make_window(group, "vm01", minute(timedelta(days=8)), notify=None)
+    first = await client.get(path(group))
+    assert b"mailto:maintenance@fenster.invalid" in first.content
+    moved = create_app(replace(settings, mail_from="ops <ops@provider.example>"), manage_db=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=moved), base_url="http://fenster.test"
+    ) as other:
+        again = await other.get(path(group), headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 200
+    assert b"mailto:ops@provider.example" in again.content
