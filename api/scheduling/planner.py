@@ -11,7 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from api.scheduling.fit import DEFAULT_REBOOT_ALLOWANCE, Freeze, Work, needed_minutes
+from api.scheduling.fit import (
+    DEFAULT_REBOOT_ALLOWANCE,
+    Freeze,
+    Work,
+    first_freeze,
+    needed_minutes,
+)
 from api.scheduling.occurrences import Occurrence, Policy, zone
 from api.scheduling.slots import HostIn, MachineIn, Skip, SlotFinder
 from api.scheduling.texts import day_label, duration_label, local_label
@@ -260,6 +266,8 @@ def _join(
     for w in ctx.windows_by_machine.get(m.id, ()):
         if w.state != "planned" or w.forced or w.starts_at < earliest:
             continue
+        if first_freeze(w.starts_at, w.ends_at, ctx.finder.freezes_for(m.group_id)):
+            continue  # frozen since it was planned: no more work goes into it
         total = needed_minutes([*w.work, *work], ctx.inp.reboot_allowance)
         length = int((w.ends_at - w.starts_at).total_seconds() // 60)
         if total > length:

@@ -229,3 +229,22 @@ def test_a_notice_longer_than_the_horizon_says_so() -> None:
         "the group's notice of 90 days reaches beyond the 60-day planning horizon, so no "
         "window can be planned automatically; shorten the notice or schedule it by hand"
     ]
+
+
+def test_new_work_does_not_join_a_window_a_freeze_now_covers() -> None:
+    """The window was planned before the freeze; more work must not be put into the freeze."""
+    existing = WindowIn(500, 10, utc(2026, 12, 2, 1), utc(2026, 12, 2, 3), work=(Work(30, False),))
+    freeze = FreezeIn(None, utc(2026, 12, 1, 23), utc(2026, 12, 2, 23), "network work")
+    result = plan(
+        PlanInput(
+            NOW,
+            (GROUP,),
+            (MachineIn(10, "web01", 1),),
+            (act(7, 10, "kernel_update", 15),),
+            windows=(existing,),
+            freezes=(freeze,),
+        )
+    )
+    assert not result.extended
+    [w] = result.new
+    assert w.starts_at == utc(2026, 11, 30, 1)
