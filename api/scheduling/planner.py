@@ -275,10 +275,14 @@ def _join(
         first_line = w.reason.split("\n", 1)[0]
         added = ", ".join(sorted({a.kind.replace("_", " ") for a in acts}))
         when = local_label(ctx.inp.now.astimezone(zone(group.policy.timezone)))
+        away = (
+            f"still at least {duration_label(group.notice_minutes)} away; "
+            if group.notice_minutes
+            else ""
+        )
         reason = (
             f"{first_line}\n{when}: {added} added to this planned window "
-            f"(still at least {duration_label(group.notice_minutes)} away; "
-            f"the work now needs {total} of {length} min)"
+            f"({away}the work now needs {total} of {length} min)"
         )
         return ExtendedWindow(
             w.id,

@@ -248,3 +248,16 @@ def test_new_work_does_not_join_a_window_a_freeze_now_covers() -> None:
     assert not result.extended
     [w] = result.new
     assert w.starts_at == utc(2026, 11, 30, 1)
+
+
+def test_joining_without_a_notice_period_does_not_mention_one() -> None:
+    group = GroupIn(1, "labs", Policy("UTC", time(12, 0), 120), notice_minutes=0)
+    existing = WindowIn(500, 10, utc(2026, 11, 28, 12), utc(2026, 11, 28, 14), reason="first")
+    result = plan(
+        PlanInput(NOW, (group,), (MachineIn(10, "web01", 1),), (act(7, 10),), windows=(existing,))
+    )
+    [x] = result.extended
+    assert x.reason == (
+        "first\nMon 23 Nov 00:00: system update added to this planned window "
+        "(the work now needs 30 of 120 min)"
+    )
