@@ -18,7 +18,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from tortoise.queryset import QuerySet
 
 from api import errors
-from api.graphql.strings import RejectNul
+from api.graphql.arguments import CheckArguments
 from api.models import Activity, AuditEvent, Machine, ResourceGroup, Window
 
 if TYPE_CHECKING:
@@ -101,9 +101,9 @@ class _Allowed(BasePermission):
 
 def allow(action: str) -> list[FieldExtension]:
     """Field extensions for a root field guarded by ``action`` (the last runs first: the
-    permission, then the refusal of NUL in any argument)."""
+    permission, then the refusal of arguments no column can hold)."""
     return [
-        RejectNul(),
+        CheckArguments(),
         PermissionExtension(permissions=[_Allowed(action)], use_directives=False),
     ]
 

@@ -353,6 +353,43 @@ CASES: list[tuple[str, str, str, dict[str, Any], str, str | None]] = [
         "results[0].log",
     ),
     (
+        "a start past any database's year",
+        "customer_a",
+        m("scheduleAt", "ScheduleAtInput"),
+        {"machine": "alpha-web", "startsAt": "9999-12-31T23:00:00Z"},
+        "ValidationError",
+        "startsAt",
+    ),
+    (
+        "an instant before year 1 in UTC",
+        "customer_a",
+        QUEUE,
+        {"machine": "alpha-web", "kind": "REBOOT", "notBefore": "0001-01-01T00:00:00+14:00"},
+        "ValidationError",
+        "notBefore",
+    ),
+    (
+        "a freeze to the end of time",
+        "customer_a",
+        UPDATE,
+        {
+            "group": "alpha",
+            "freezes": [
+                {"startsAt": "2030-01-01T00:00:00Z", "endsAt": "9999-12-31T23:59:00-12:00"}
+            ],
+        },
+        "ValidationError",
+        "freezes[0].endsAt",
+    ),
+    (
+        "a forced host reboot in 9999",
+        "admin",
+        m("forceHostReboot", "ForceHostRebootInput"),
+        {"host": "host1", "startsAt": "9999-12-31T23:00:00Z"},
+        "ValidationError",
+        "startsAt",
+    ),
+    (
         "control characters in state",
         "agent_1",
         INVENTORY,
@@ -417,6 +454,13 @@ QUERY_CASES: list[tuple[str, str, dict[str, Any], str, str | None]] = [
         {},
         "ValidationError",
         "name",
+    ),
+    (
+        "window range from before year 1 in UTC",
+        '{ windows(from: "0001-01-01T00:00:00+14:00") { totalCount } }',
+        {},
+        "ValidationError",
+        "from",
     ),
     ("deep query", DEEP, {}, "BAD_QUERY", None),
     ("alias bomb", ALIASES, {}, "BAD_QUERY", None),
