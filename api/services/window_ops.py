@@ -136,6 +136,15 @@ async def schedule_at(
         )
         if not acts:
             raise ValidationError.single("machine", f"{machine.name} has no queued activities")
+        # A host reboot takes every VM on the host down: only force_host_reboot schedules it,
+        # giving each VM its own announced window. It stays queued here.
+        acts = [a for a in acts if a.kind != "host_reboot"]
+        if not acts:
+            raise ValidationError.single(
+                "machine",
+                f"{machine.name} has only a host reboot queued; schedule it with a forced host "
+                "reboot (force_host_reboot), which announces a window to every VM on the host",
+            )
         needed = needed_minutes(_work(acts), settings.reboot_allowance_minutes)
         policy = _policy(group)
         occ, problems = check_start(policy, group.notice_minutes, now, start, needed)

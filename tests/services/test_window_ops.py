@@ -230,3 +230,18 @@ async def test_postpone_into_a_spring_forward_gap_says_when_the_window_really_is
     assert w.reason.endswith(
         "clock change: 02:30 does not exist that day, so the window is 03:00-05:00 local time"
     )
+
+
+async def test_schedule_at_does_not_take_a_host_reboot_past_its_vms(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    """A host reboot takes every VM down: it goes through force_host_reboot, which gives each
+    VM an announced window, never through a window for the host alone."""
+    _, host, _ = await setup()
+    await Activity.create(machine=host, kind="host_reboot", estimate_minutes=20, requested_at=NOW)
+    start = utc(2026, 12, 3, 1, 30)
+    for force in (False, True):
+        with pytest.raises(ValidationError, match="only a host reboot queued"):
+            await schedule_at("op", host, start, force=force, now=NOW, settings=settings)
+    assert await Window.filter(machine_id=host.id).count() == 0
+    assert await Activity.filter(machine_id=host.id, state="queued").count() == 1
