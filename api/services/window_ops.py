@@ -235,6 +235,16 @@ async def postpone(
         machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
         group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
         acts = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
+        for a in acts:  # the host's window and its VMs' windows only move together
+            rebooting = (
+                machine.name if a.kind == "host_reboot" else (a.params or {}).get("host_reboot")
+            )
+            if rebooting:
+                raise ValidationError.single(
+                    "window",
+                    f"this window is part of the host reboot of {rebooting}, which moves only "
+                    "as a whole: cancel its activities and force a new host reboot",
+                )
         needed = needed_minutes(_work(acts), settings.reboot_allowance_minutes)
         policy = _policy(group)
         finder = await _finder(conn, machine, skip_window=window.id)

@@ -245,3 +245,16 @@ async def test_schedule_at_does_not_take_a_host_reboot_past_its_vms(
             await schedule_at("op", host, start, force=force, now=NOW, settings=settings)
     assert await Window.filter(machine_id=host.id).count() == 0
     assert await Activity.filter(machine_id=host.id, state="queued").count() == 1
+
+
+async def test_a_host_reboot_window_is_not_postponed_apart_from_its_vms(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    """Moving the host's window alone would reboot the VMs at a time their customers were not
+    told; moving one VM's window alone would leave its customer told the wrong time."""
+    _, host, _ = await setup(vms=2)
+    windows = await force_host_reboot("op", host, utc(2026, 12, 5, 10), now=NOW, settings=settings)
+    for w in windows:  # host first, then each VM
+        with pytest.raises(ValidationError, match="host reboot of kvm02"):
+            await postpone("op", w, by_customer=False, now=NOW, settings=settings)
+    assert {w.starts_at for w in await Window.all()} == {utc(2026, 12, 5, 10)}
