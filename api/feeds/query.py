@@ -7,6 +7,7 @@ Tortoise's own row conversion costs more than the rest of a 1,000-window feed.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from api.feeds.values import ActivityView, WindowView
 from api.models import Window
 from api.models.activities import REBOOTING_KINDS
-from api.services.bulk import as_utc, fetch, json_value, to_db_time
+from api.services.bulk import as_utc, dialect, fetch, json_value, to_db_time
 
 __all__ = [
     "FeedStamp",
@@ -157,6 +158,7 @@ class FeedStamp:
     activities: int
     last_activity: int | None
     last_finish: datetime | None
+    activity_digest: str = ""  # of every activity's id, state, estimate and params
 
     def key(self) -> str:
         return "|".join(
@@ -167,8 +169,19 @@ class FeedStamp:
                 self.activities,
                 self.last_activity,
                 self.last_finish and self.last_finish.timestamp(),
+                self.activity_digest,
             )
         )
+
+
+# Activities change in place without touching their window (new params for a new desired
+# value, cancelled when it goes back): the stamp reads what the feed shows of them.
+_ACTIVITY_TEXT = {
+    "postgres": "string_agg(a.id::text || ':' || a.state || ':' || a.estimate_minutes::text "
+    "|| ':' || a.params::text, '|' ORDER BY a.id)",
+    "sqlite": "group_concat(a.id || ':' || a.state || ':' || a.estimate_minutes || ':' "
+    "|| a.params, '|')",
+}
 
 
 async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedStamp:
@@ -178,10 +191,12 @@ async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedSta
     """
     conn = Window._meta.db
     where, values = _where(conn, group_id=group_id, since=since, window_id=None, uids=None)
+    text = _ACTIVITY_TEXT["postgres" if dialect(conn) == "postgres" else "sqlite"]
     [row] = await fetch(
         conn,
         "SELECT COUNT(DISTINCT w.id), MAX(w.updated_at), COUNT(a.id), MAX(a.id), "
-        "MAX(a.finished_at) FROM maintenance_window w JOIN machine m ON m.id = w.machine_id "
+        f"MAX(a.finished_at), {text} FROM maintenance_window w "
+        "JOIN machine m ON m.id = w.machine_id "
         f"LEFT JOIN activity a ON a.window_id = w.id WHERE {where}",
         values,
     )
@@ -191,6 +206,7 @@ async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedSta
         activities=int(row[2] or 0),
         last_activity=row[3],
         last_finish=as_utc(row[4]),
+        activity_digest=hashlib.sha256((row[5] or "").encode()).hexdigest()[:32],
     )
 
 

@@ -2,8 +2,9 @@
 /windows/{uid} (the page each event's URL points to).
 
 The ETag comes from one aggregate query (window count and latest change, activity count,
-latest id and finish, the group's own row and token), so a client that already has the
-current feed gets 304 without a single window being loaded or rendered.
+latest id and finish, a digest of the activities' states, estimates and parameters, the
+group's own row and token), so a client that already has the current feed gets 304 without
+a single window being loaded or rendered.
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ from tortoise.context import TortoiseContext
 
 from api.app import create_app
 from api.feeds.urls import feed_url
-from api.models import Activity, ResourceGroup, Window
-from api.services import groups, tokens
+from api.models import Activity, Machine, ResourceGroup, Window
+from api.services import groups, machines, tokens
 from api.settings import Settings
 from tests.feeds.samples import read_vobject
 from tests.notify.world import make_group, make_window
@@ -275,3 +275,27 @@ async def test_feed_tag_changes_with_the_organizer_address(
         again = await other.get(path(group), headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 200
     assert b"mailto:ops@provider.example" in again.content
+
+
+async def test_etag_changes_when_an_activity_changes_in_place(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    # a new desired value updates the open activity's params, and going back to the observed
+    # value cancels it, both without touching the window row: the feed shows both changes
+    group = await make_group()
+    await make_window(group, "vm01", minute(timedelta(days=8)), notify=None)
+    vm = await Machine.get(name="vm01")
+    vm.observed_memory_mib, vm.desired_memory_mib = 2048, 4096
+    vm.observed_kernel, vm.desired_kernel = "2.6.32", "2.6.38"
+    await vm.save()
+    first = await client.get(path(group))
+    await machines.change_desired("test", vm, desired_memory_mib=8192)
+    resized = await client.get(path(group), headers={"If-None-Match": first.headers["etag"]})
+    assert resized.status_code == 200
+    [event] = events(resized.content).values()
+    assert "to 8192 MiB" in str(event["DESCRIPTION"])
+    await machines.change_desired("test", vm, desired_kernel="2.6.32")
+    dropped = await client.get(path(group), headers={"If-None-Match": resized.headers["etag"]})
+    assert dropped.status_code == 200
+    [event] = events(dropped.content).values()
+    assert str(event["SUMMARY"]) == "Maintenance: vm01 - memory resize"
