@@ -318,6 +318,7 @@ async def cancel_activities(
         await lock(conn)
         ids = [a.id for a in activities]
         rows = await Activity.filter(id__in=ids).using_db(conn).select_for_update()
+        await _check_host_reboots(conn, rows)
         touched: set[int] = set()
         for a in rows:
             a.transition("cancelled")
@@ -356,6 +357,30 @@ async def cancel_activities(
                 await _announce(conn, "window_changed", group, window, reason=window.reason)
             changed.append(window)
     return changed
+
+
+async def _check_host_reboots(conn: BaseDBAsyncClient, rows: Sequence[Activity]) -> None:
+    """A VM's reboot for its host's reboot is not cancelled while the host still reboots:
+    the VM would go down with the host after its customers were told nothing happens."""
+    cancelling = {a.id for a in rows}
+    for a in rows:
+        host = (a.params or {}).get("host_reboot") if a.kind == "reboot" else None
+        if not host or a.state != "scheduled":
+            continue
+        still = (
+            await Activity.filter(
+                machine__name=host, kind="host_reboot", state="scheduled", window__state="planned"
+            )
+            .exclude(id__in=cancelling)
+            .using_db(conn)
+            .exists()
+        )
+        if still:
+            raise ValidationError.single(
+                "activities",
+                f"activity #{a.id} goes down with the reboot of host {host} anyway; "
+                "cancel the host reboot together with it",
+            )
 
 
 async def force_host_reboot(

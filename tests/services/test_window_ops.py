@@ -258,3 +258,19 @@ async def test_a_host_reboot_window_is_not_postponed_apart_from_its_vms(
         with pytest.raises(ValidationError, match="host reboot of kvm02"):
             await postpone("op", w, by_customer=False, now=NOW, settings=settings)
     assert {w.starts_at for w in await Window.all()} == {utc(2026, 12, 5, 10)}
+
+
+async def test_a_vms_part_of_a_host_reboot_is_not_cancelled_while_the_host_still_reboots(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    """Its customers would read 'Nothing will happen at this time' and the VM would still go
+    down with its host."""
+    _, host, _ = await setup(vms=2)
+    await force_host_reboot("op", host, utc(2026, 12, 5, 10), now=NOW, settings=settings)
+    reboots = await Activity.filter(kind="reboot").order_by("id")
+    with pytest.raises(ValidationError, match="goes down with the reboot of host kvm02"):
+        await cancel_activities("op", reboots[:1])
+    assert await Window.filter(state="cancelled").count() == 0
+    whole = [*await Activity.filter(kind="host_reboot"), *reboots]
+    changed = await cancel_activities("op", whole)
+    assert sorted(w.state for w in changed) == ["cancelled"] * 3
