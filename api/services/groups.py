@@ -7,12 +7,14 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from api.errors import NotFound, ValidationError
+from api.errors import FieldError, NotFound, ValidationError
 from api.models import ResourceGroup
 from api.models.groups import new_feed_token
 from api.services import audit, outbox
 
 __all__ = ["POLICY_FIELDS", "create_group", "get_group", "rotate_feed_token", "update_policy"]
+
+MAX_TITLE = 200  # the column's length
 
 POLICY_FIELDS = (
     "title",
@@ -56,7 +58,7 @@ async def create_group(actor: str, *, name: str, **policy: Any) -> ResourceGroup
     if isinstance(policy.get("window_start"), str):
         policy["window_start"] = _parse_time(policy["window_start"])
     group = ResourceGroup(name=name, **policy)
-    group.check_rules()
+    _check(group)
     async with in_transaction() as conn:
         if await ResourceGroup.filter(name=name).using_db(conn).exists():
             raise ValidationError.single("name", f"a resource group named '{name}' already exists")
@@ -77,7 +79,7 @@ async def update_policy(actor: str, group: ResourceGroup, **changes: Any) -> Res
         changes["window_start"] = _parse_time(changes["window_start"])
     before = _policy_summary(group)
     candidate = ResourceGroup(**{**_fields(group), **changes})
-    candidate.check_rules()
+    _check(candidate)
     changed = {k: v for k, v in changes.items() if getattr(group, k) != v}
     if not changed:
         return group
@@ -99,6 +101,20 @@ async def rotate_feed_token(actor: str, group: ResourceGroup) -> str:
         await group.save(using_db=conn, update_fields=["feed_token", "updated_at"])
         await audit.record(actor, "group.rotate_feed_token", group, connection=conn)
     return group.feed_token
+
+
+def _check(group: ResourceGroup) -> None:
+    """The group's rules and its title (shown in mail subjects and feed names) together."""
+    found: list[FieldError] = []
+    try:
+        group.check_rules()
+    except ValidationError as exc:
+        found.extend(exc.errors)
+    title = group.title
+    if not isinstance(title, str) or len(title) > MAX_TITLE or not title.isprintable():
+        found.append(FieldError("title", f"at most {MAX_TITLE} printable characters"))
+    if found:
+        raise ValidationError(found)
 
 
 def _fields(group: ResourceGroup) -> dict[str, Any]:

@@ -390,6 +390,22 @@ CASES: list[tuple[str, str, str, dict[str, Any], str, str | None]] = [
         "startsAt",
     ),
     (
+        "a title longer than its column",
+        "customer_a",
+        UPDATE,
+        {"group": "alpha", "title": "x" * 201},
+        "ValidationError",
+        "title",
+    ),
+    (
+        "a line break in a title (mail subjects carry it)",
+        "admin",
+        CREATE,
+        {**GROUP, "title": "Gamma\r\nBcc: all@evil.example"},
+        "ValidationError",
+        "title",
+    ),
+    (
         "control characters in state",
         "agent_1",
         INVENTORY,
