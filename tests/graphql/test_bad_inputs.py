@@ -406,6 +406,14 @@ CASES: list[tuple[str, str, str, dict[str, Any], str, str | None]] = [
         "title",
     ),
     (
+        "activity params of a megabyte",
+        "customer_a",
+        QUEUE,
+        {"machine": "alpha-web", "kind": "REBOOT", "params": {"note": "x" * 1_000_000}},
+        "ValidationError",
+        "params",
+    ),
+    (
         "control characters in state",
         "agent_1",
         INVENTORY,

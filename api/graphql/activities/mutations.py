@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import strawberry
@@ -14,7 +15,9 @@ from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationE
 from api.graphql.windows import ops
 from api.services import activities as activity_service
 
-__all__ = ["ActivityMutations"]
+__all__ = ["MAX_PARAMS", "ActivityMutations"]
+
+MAX_PARAMS = 4096
 
 ActivityPayload = Annotated[
     ActivityType | ValidationErrorType | NotFoundError | PermissionDeniedError,
@@ -55,4 +58,7 @@ def _params(value: object) -> dict[str, object] | None:
         return None
     if not isinstance(value, dict):
         raise ValidationError.single("params", "must be a JSON object")
+    if len(json.dumps(value)) > MAX_PARAMS:
+        # stored with the activity and its audit event, shown in feeds and mail
+        raise ValidationError.single("params", f"at most {MAX_PARAMS} characters of JSON")
     return value
