@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, NotFound, ValidationError
@@ -59,14 +60,23 @@ async def create_group(actor: str, *, name: str, **policy: Any) -> ResourceGroup
         policy["window_start"] = _parse_time(policy["window_start"])
     group = ResourceGroup(name=name, **policy)
     _check(group)
-    async with in_transaction() as conn:
-        if await ResourceGroup.filter(name=name).using_db(conn).exists():
-            raise ValidationError.single("name", f"a resource group named '{name}' already exists")
-        await group.save(using_db=conn)
-        await audit.record(actor, "group.create", group, _policy_summary(group), connection=conn)
-        await outbox.enqueue(
-            "group_settings", group=group, payload=_policy_summary(group), connection=conn
-        )
+    taken = ValidationError.single("name", f"a resource group named '{name}' already exists")
+    try:
+        async with in_transaction() as conn:
+            if await ResourceGroup.filter(name=name).using_db(conn).exists():
+                raise taken
+            await group.save(using_db=conn)
+            await audit.record(
+                actor, "group.create", group, _policy_summary(group), connection=conn
+            )
+            await outbox.enqueue(
+                "group_settings", group=group, payload=_policy_summary(group), connection=conn
+            )
+    except IntegrityError:
+        # created by a concurrent request after the check: the unique index refused this one
+        if await ResourceGroup.filter(name=name).exists():
+            raise taken from None
+        raise
     return group
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -447,3 +448,22 @@ async def test_a_failed_activity_fails_the_window(client: httpx.AsyncClient, wor
     assert out["state"] == "FAILED"
     note = await Notification.get(kind="window_failed")
     assert note.payload["activities"][0]["log"] == "virsh: timeout"
+
+
+async def test_concurrent_create_group_with_one_name(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # all pass the existence check; the unique index refuses all but one
+    value = {"name": "gamma", "contacts": ["ops@gamma.example"], "timezone": "UTC"}
+    answers = await asyncio.gather(
+        *[
+            mutate(client, world, "admin", "createGroup", "CreateGroupInput", value)
+            for _ in range(8)
+        ]
+    )
+    kinds = sorted(a["__typename"] for a in answers)
+    assert kinds == ["Group"] + ["ValidationError"] * 7, answers
+    for a in answers:
+        if a["__typename"] == "ValidationError":
+            assert [f["field"] for f in a["fields"]] == ["name"]
+    assert await ResourceGroup.filter(name="gamma").count() == 1
