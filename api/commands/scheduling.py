@@ -97,6 +97,11 @@ def report_lines(report: PassReport, limit: int | None = SHOWN) -> list[str]:
         "activities blocked",
         [f"#{aid} on {machine}: {why}" for aid, machine, why in report.blocked],
     )
+    if report.missed:
+        lines.append(
+            f"windows missed (ended without being started; cancelled, work planned again): "
+            f"{report.missed}"
+        )
     if report.still_blocked:
         lines.append(f"activities still blocked for an unchanged reason: {report.still_blocked}")
     if not report.dry_run:

@@ -19,7 +19,8 @@ from tortoise.transactions import in_transaction
 from api.scheduling import Plan, plan
 from api.services.bulk import dialect, fetch
 from api.services.scheduling_load import World, load_world
-from api.services.scheduling_write import write_plan
+from api.services.scheduling_missed import release_missed
+from api.services.scheduling_write import ACTOR, write_plan
 from api.settings import Settings
 
 __all__ = [
@@ -59,12 +60,13 @@ class PassReport:
     extended: list[ScheduledWindow] = field(default_factory=list)
     blocked: list[tuple[int, str, str]] = field(default_factory=list)  # activity, machine, why
     still_blocked: int = 0
+    missed: int = 0  # planned windows that ended unstarted: cancelled, their work re-queued
     notifications: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.extended or self.blocked)
+        return bool(self.created or self.extended or self.blocked or self.missed)
 
 
 async def try_lock(conn: BaseDBAsyncClient) -> bool:
@@ -112,6 +114,10 @@ async def _run_pass(
             report.locked_out = True
             say("another scheduling pass is running; nothing done")
             return report
+        if not dry_run:
+            report.missed = await release_missed(conn, now, ACTOR)
+            if report.missed:
+                say(f"released {report.missed} windows that ended without being started")
         world = await load_world(
             conn,
             now,

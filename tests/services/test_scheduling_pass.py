@@ -182,3 +182,26 @@ def test_needs_reboot_on_raw_rows_matches_the_model() -> None:
             expected = Activity(kind=kind, params=params).needs_reboot
             assert needs_reboot(kind, json.dumps(params)) is expected, (kind, params)
             assert needs_reboot(kind, params) is expected, (kind, params)
+
+
+async def test_a_window_that_ended_without_being_started_is_released_and_replanned(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    """The agent refuses to start a window after its end ('it will be rescheduled'): the next
+    pass cancels it, tells the customers, and plans its work again with the usual notice."""
+    await world(1)
+    await run_pass(settings, now=NOW)
+    missed = await Window.get()
+    later = utc(2026, 11, 30, 6)  # the window ran 01:00-03:00Z; nothing started it
+    report = await run_pass(settings, now=later)
+    await missed.refresh_from_db()
+    assert (missed.state, missed.sequence) == ("cancelled", 1)
+    assert "not started before its end" in missed.reason
+    [act] = await Activity.all()
+    [new] = report.created
+    assert act.state == "scheduled" and act.window_id == new.window_id  # type: ignore[attr-defined]
+    assert new.starts_at == utc(2026, 12, 8, 1)  # the group's 7 days notice from now again
+    cancelled = await Notification.get(kind="window_cancelled")
+    assert cancelled.window_id == missed.id  # type: ignore[attr-defined]
+    assert await AuditEvent.filter(action="window.miss").count() == 1
+    assert not (await run_pass(settings, now=later)).changed  # and then nothing more
