@@ -37,12 +37,23 @@ async def release_missed(conn: BaseDBAsyncClient, now: datetime, actor: str) -> 
         window.reason = f"{window.reason}\n{MISSED}"
         await window.save(using_db=conn)
         work = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
+        # a VM's reboot for its host's reboot has no purpose without it: it is dropped; the
+        # host's own host_reboot waits in the queue for an operator's new forced reboot
+        for_host = [a for a in work if (a.params or {}).get("host_reboot")]
+        work = [a for a in work if a not in for_host]
         for a in work:
             a.transition("queued")
+        for a in for_host:
+            a.transition("cancelled")
         await (
             Activity.filter(id__in=[a.id for a in work])
             .using_db(conn)
             .update(state="queued", window_id=None)
+        )
+        await (
+            Activity.filter(id__in=[a.id for a in for_host])
+            .using_db(conn)
+            .update(state="cancelled")
         )
         await audit.record(
             actor,

@@ -205,3 +205,17 @@ async def test_a_window_that_ended_without_being_started_is_released_and_replann
     assert cancelled.window_id == missed.id  # type: ignore[attr-defined]
     assert await AuditEvent.filter(action="window.miss").count() == 1
     assert not (await run_pass(settings, now=later)).changed  # and then nothing more
+
+
+async def test_a_missed_host_reboot_does_not_leave_its_vms_a_reboot_of_their_own(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    from api.services.window_ops import force_host_reboot
+
+    _, host = await world(2)
+    await force_host_reboot("op", host, utc(2026, 12, 5, 10), now=NOW, settings=settings)
+    await run_pass(settings, now=utc(2026, 12, 5, 12))
+    assert await Window.filter(forced=True, state="cancelled").count() == 3
+    assert await Activity.filter(kind="reboot", state="cancelled").count() == 2
+    [host_reboot] = await Activity.filter(kind="host_reboot")
+    assert (host_reboot.state, host_reboot.window_id) == ("queued", None)  # type: ignore[attr-defined]
