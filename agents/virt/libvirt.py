@@ -24,6 +24,7 @@ __all__ = ["Guest", "Hypervisor"]
 T = TypeVar("T")
 KIB_PER_MIB = 1024
 CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+VCPU_MAXIMUM = libvirt.VIR_DOMAIN_VCPU_MAXIMUM
 INACTIVE = libvirt.VIR_DOMAIN_XML_INACTIVE
 KERNEL_PATH = re.compile(r"^/boot/vmlinuz-(?P<version>[A-Za-z0-9._+-]+)$")
 VERSION = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
@@ -115,6 +116,13 @@ class Guest:
         return int(self._call("read vcpus", lambda: self._dom.vcpusFlags(CONFIG)))
 
     @property
+    def config_max_vcpus(self) -> int:
+        """The definition's vCPU maximum (the number in <vcpu>)."""
+        return int(
+            self._call("read vcpu maximum", lambda: self._dom.vcpusFlags(CONFIG | VCPU_MAXIMUM))
+        )
+
+    @property
     def config_kernel(self) -> str | None:
         return _kernel_of(self._xml(inactive=True))
 
@@ -162,7 +170,13 @@ class Guest:
             self._call("set max memory", lambda: self._dom.setMaxMemory(kib))
 
     def set_vcpus(self, count: int) -> None:
-        """Set the vCPUs of the definition (at most the defined maximum); the next boot has them."""
+        """Set the vCPUs of the definition, raising its maximum first when ``count`` is above
+        it (the directory enforces the product's limit); the next boot has them."""
+        if count > self.config_max_vcpus:
+            self._call(
+                "raise vcpu maximum",
+                lambda: self._dom.setVcpusFlags(count, CONFIG | VCPU_MAXIMUM),
+            )
         self._call("set vcpus", lambda: self._dom.setVcpusFlags(count, CONFIG))
 
     def set_kernel(self, version: str) -> None:

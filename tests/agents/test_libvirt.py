@@ -70,9 +70,12 @@ def test_vcpus_change_the_definition_and_the_next_boot(hv: Hypervisor) -> None:
     web.shutdown()
     web.start()
     assert web.vcpus == 4
+    web.set_vcpus(16)  # above the <vcpu> maximum of 12: the maximum is raised first
+    assert (web.config_max_vcpus, web.config_vcpus) == (16, 16)
     with pytest.raises(VirtError) as caught:
-        web.set_vcpus(13)  # above the <vcpu> maximum of 12
+        web.set_vcpus(64)  # above what the (test) host supports, 32
     assert caught.value.code == 8  # VIR_ERR_INVALID_ARG
+    assert web.config_vcpus == 16  # unchanged
 
 
 def test_kernel_redefines_the_inactive_xml(hv: Hypervisor) -> None:

@@ -80,6 +80,14 @@ def test_stop_and_start_steps(hv: Hypervisor) -> None:
     ]
 
 
+def test_vcpus_above_the_defined_maximum_raise_it(hv: Hypervisor) -> None:
+    web = hv.guest("web01")
+    assert steps.ensure_vcpus(web, 16, StepLog()) is True
+    assert (web.config_max_vcpus, web.config_vcpus) == (16, 16)
+
+
 def test_impossible_vcpus_raise_virt_error(hv: Hypervisor) -> None:
+    web = hv.guest("web01")
     with pytest.raises(VirtError):
-        steps.ensure_vcpus(hv.guest("web01"), 16, StepLog())
+        steps.ensure_vcpus(web, 64, StepLog())  # the (test) host supports 32
+    assert web.config_vcpus == 2
