@@ -108,7 +108,9 @@ async def report_inventory(
     now = datetime.now(UTC)
     result = InventoryOutcome()
     async with in_transaction() as conn:
-        machines = {m.name: m for m in await Machine.filter(_mine(host_id)).using_db(conn)}
+        # locked (PostgreSQL): the same report sent twice at once changes the rows once
+        rows = await Machine.filter(_mine(host_id)).select_for_update().using_db(conn)
+        machines = {m.name: m for m in rows}
         host = next((m for m in machines.values() if m.id == host_id), None)
         if host is None:
             raise NotFound("machine", host_id)

@@ -467,3 +467,29 @@ async def test_concurrent_create_group_with_one_name(
         if a["__typename"] == "ValidationError":
             assert [f["field"] for f in a["fields"]] == ["name"]
     assert await ResourceGroup.filter(name="gamma").count() == 1
+
+
+async def test_concurrent_identical_inventory_reports_change_once(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # an agent retrying a report whose first attempt is still in flight
+    value = {
+        "cpuModel": "AMD EPYC 7302",
+        "domains": [{"name": "alpha-web", "state": "running", "memoryMib": 4096, "vcpus": 2}],
+    }
+    answers = await asyncio.gather(
+        *[
+            mutate(
+                client,
+                world,
+                "agent_1",
+                "reportInventory",
+                "ReportInventoryInput",
+                value,
+                "... on InventoryResult { updated unchanged }",
+            )
+            for _ in range(8)
+        ]
+    )
+    assert sorted(a["updated"] for a in answers) == [[]] * 7 + [["host1", "alpha-web"]]
+    assert await AuditEvent.filter(action="machine.observe").count() == 2
