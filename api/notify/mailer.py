@@ -3,10 +3,11 @@
 Delivery guarantees:
 - *never lost*: a row leaves ``pending`` only as ``sent`` or, after
   FENSTER_MAIL_MAX_ATTEMPTS tries, ``failed`` with its last error kept;
-- *sent once*: a row is claimed before it is sent (compare-and-set on ``attempts``, with
-  ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several replicas share the work) and
-  its claim holds it for a lease; the Message-ID comes from the dedupe key, so even a resend
-  after a crash between delivery and bookkeeping is recognisable as the same message;
+- *sent once in normal operation*: a row is claimed before it is sent (compare-and-set on
+  ``attempts``, with ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several replicas
+  share the work) and its claim holds it for a lease. Only a crash between the server's
+  acceptance and the bookkeeping resends it after the lease (at-least-once delivery); the
+  Message-ID comes from the dedupe key, so that resend is recognisably the same message;
 - retries back off exponentially: 1, 2, 4, ... minutes, at most 6 hours apart.
 """
 
