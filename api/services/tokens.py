@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
-from api.errors import ValidationError
 from api.models import ROLES, ApiToken, Machine, ResourceGroup
 from api.models.tokens import hash_secret, new_secret
+from api.rules import Collector
 from api.services import audit
 
 __all__ = ["authenticate", "create_token", "revoke_token"]
@@ -24,18 +24,20 @@ async def create_token(
     host: Machine | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns it with its secret, which is never stored or shown again."""
+    c = Collector()  # every offending field at once
     if role not in ROLES:
-        raise ValidationError.single("role", f"must be one of {', '.join(ROLES)}")
+        c.add("role", f"must be one of {', '.join(ROLES)}")
     if role == "customer" and not groups:
-        raise ValidationError.single("groups", "a customer token needs at least one group")
+        c.add("groups", "a customer token needs at least one group")
     if role != "customer" and groups:
-        raise ValidationError.single("groups", "only a customer token is scoped to groups")
+        c.add("groups", "only a customer token is scoped to groups")
     if role == "agent" and (host is None or host.kind != "host"):
-        raise ValidationError.single("host", "an agent token needs the VM host it runs on")
+        c.add("host", "an agent token needs the VM host it runs on")
     if role != "agent" and host is not None:
-        raise ValidationError.single("host", "only an agent token is scoped to a host")
+        c.add("host", "only an agent token is scoped to a host")
     if not name or len(name) > 100:
-        raise ValidationError.single("name", "give the token a name of 1 to 100 characters")
+        c.add("name", "give the token a name of 1 to 100 characters")
+    c.raise_if_any()
     secret = new_secret()
     async with in_transaction() as conn:
         token = await ApiToken.create(

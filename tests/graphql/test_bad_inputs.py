@@ -414,6 +414,14 @@ CASES: list[tuple[str, str, str, dict[str, Any], str, str | None]] = [
         "params",
     ),
     (
+        "a customer token without groups or name (both named)",
+        "admin",
+        TOKEN,
+        {"name": "", "role": "CUSTOMER"},
+        "ValidationError",
+        "name",
+    ),
+    (
         "control characters in state",
         "agent_1",
         INVENTORY,
