@@ -13,7 +13,14 @@ from api.models import ResourceGroup
 from api.models.groups import new_feed_token
 from api.services import audit, outbox
 
-__all__ = ["POLICY_FIELDS", "create_group", "get_group", "rotate_feed_token", "update_policy"]
+__all__ = [
+    "POLICY_FIELDS",
+    "check_policy",
+    "create_group",
+    "get_group",
+    "rotate_feed_token",
+    "update_policy",
+]
 
 MAX_TITLE = 200  # the column's length
 
@@ -80,16 +87,21 @@ async def create_group(actor: str, *, name: str, **policy: Any) -> ResourceGroup
     return group
 
 
-async def update_policy(actor: str, group: ResourceGroup, **changes: Any) -> ResourceGroup:
-    """Change policy fields; every field is checked before anything is written."""
+def check_policy(group: ResourceGroup, **changes: Any) -> dict[str, Any]:
+    """Check policy changes without writing; returns them with the window start parsed."""
     unknown = set(changes) - set(POLICY_FIELDS)
     if unknown:
         raise ValidationError.single(sorted(unknown)[0], "is not a group setting")
     if isinstance(changes.get("window_start"), str):
         changes["window_start"] = _parse_time(changes["window_start"])
+    _check(ResourceGroup(**{**_fields(group), **changes}))
+    return changes
+
+
+async def update_policy(actor: str, group: ResourceGroup, **changes: Any) -> ResourceGroup:
+    """Change policy fields; every field is checked before anything is written."""
+    changes = check_policy(group, **changes)
     before = _policy_summary(group)
-    candidate = ResourceGroup(**{**_fields(group), **changes})
-    _check(candidate)
     changed = {k: v for k, v in changes.items() if getattr(group, k) != v}
     if not changed:
         return group

@@ -610,3 +610,19 @@ async def test_deeply_nested_json_is_a_bad_request(
     assert response.status_code == 400, response.text[:300]
     assert "nested" in response.text
     assert await counts() == before
+
+
+async def test_policy_and_freeze_errors_are_named_together(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    value = {
+        "group": "alpha",
+        "timezone": "Mars/Olympus_Mons",
+        "freezes": [{"startsAt": "2030-01-02T00:00:00Z", "endsAt": "2030-01-01T00:00:00Z"}],
+    }
+    before = await counts()
+    out = await gql(client, UPDATE, {"input": value}, world.tokens["customer_a"])
+    payload = out["data"]["updateGroupPolicy"]
+    assert payload["__typename"] == "ValidationError"
+    assert sorted(f["field"] for f in payload["fields"]) == ["freezes[0].endsAt", "timezone"]
+    assert await counts() == before

@@ -69,14 +69,24 @@ class GroupMutations:
             if value is None:
                 nulls.append(FieldError(name, "cannot be null; leave it out to keep it"))
             changes[name] = list(value) if isinstance(value, list) else value
-        if nulls:
-            raise ValidationError(nulls)
+        # every offending field at once: nulls, policy and freezes
+        found = list(nulls)
+        if changes and not nulls:
+            try:
+                group_service.check_policy(group, **changes)
+            except ValidationError as exc:
+                found.extend(exc.errors)
         periods = None
         if input.freezes is not strawberry.UNSET:
             periods = [
                 freeze_service.Period(f.starts_at, f.ends_at, f.reason) for f in input.freezes or []
             ]
-            freeze_service.check_periods(periods)
+            try:
+                freeze_service.check_periods(periods)
+            except ValidationError as exc:
+                found.extend(exc.errors)
+        if found:
+            raise ValidationError(found)
         if changes:
             group = await group_service.update_policy(info.context.actor, group, **changes)
         if periods is not None:
