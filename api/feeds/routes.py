@@ -16,7 +16,7 @@ import hmac
 import html
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parseaddr, parsedate_to_datetime
+from email.utils import format_datetime, parseaddr
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -60,18 +60,14 @@ def _etag(settings: Settings, stamp: FeedStamp, *extra: object) -> str:
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
 
 
-def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+def _not_modified(request: Request, etag: str) -> bool:
+    """Only the ETag decides. If-Modified-Since is not honoured: Last-Modified cannot follow
+    every change a feed shows (an activity changed in place, a window leaving the history,
+    two changes within the header's one second), and a wrong 304 leaves a stale calendar."""
     inm = request.headers.get("if-none-match")
     if inm is not None:
         tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
         return etag in tags or "*" in tags
-    ims = request.headers.get("if-modified-since")
-    if ims and last_modified is not None:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError):
-            return False
-        return since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
     return False
 
 
@@ -93,7 +89,7 @@ async def _respond(
     }
     if last_modified is not None:
         headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
-    if _not_modified(request, etag, last_modified):
+    if _not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     body = await render()
     headers["Content-Disposition"] = f'inline; filename="{filename}"'
