@@ -27,6 +27,7 @@ __all__ = [
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
+MAX_PK = 2**31  # primary keys are 32-bit integer columns
 MAX_OFFSET = 2**31  # no list is this long; larger offsets overflow the databases' integers
 
 
@@ -44,6 +45,8 @@ def decode_id(value: str, expected: str | None = None) -> tuple[str, int]:
         raise NotFound(expected or "node", value) from None
     if expected is not None and type_name != expected:
         raise NotFound(expected, value)
+    if not 0 < number < MAX_PK:  # no row has it; larger ones overflow the databases' integers
+        raise NotFound(expected or "node", value)
     return type_name, number
 
 

@@ -422,6 +422,22 @@ CASES: list[tuple[str, str, str, dict[str, Any], str, str | None]] = [
         "name",
     ),
     (
+        "an activity ID past any database integer",
+        "customer_a",
+        m("cancelActivity", "CancelActivityInput"),
+        {"activity": base64.urlsafe_b64encode(b"Activity:" + b"9" * 30).decode()},
+        "NotFound",
+        None,
+    ),
+    (
+        "a token ID past any database integer",
+        "admin",
+        m("revokeToken", "RevokeTokenInput"),
+        {"token": base64.urlsafe_b64encode(b"Token:" + b"9" * 30).decode()},
+        "NotFound",
+        None,
+    ),
+    (
         "control characters in state",
         "agent_1",
         INVENTORY,
@@ -626,3 +642,13 @@ async def test_policy_and_freeze_errors_are_named_together(
     assert payload["__typename"] == "ValidationError"
     assert sorted(f["field"] for f in payload["fields"]) == ["freezes[0].endsAt", "timezone"]
     assert await counts() == before
+
+
+async def test_node_of_an_id_past_any_database_integer_is_null(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    huge = base64.urlsafe_b64encode(b"Group:" + b"9" * 30).decode()
+    out = await gql(
+        client, "query($i: ID!) { node(id: $i) { id } }", {"i": huge}, world.tokens["admin"]
+    )
+    assert out == {"data": {"node": None}}

@@ -12,10 +12,16 @@ from api.graphql.relay import _cursor, _offset, decode_id, encode_id
 names = st.sampled_from(["Group", "Machine", "Window", "Activity", "Token"])
 
 
-@given(names, st.integers(min_value=0, max_value=2**31))
+@given(names, st.integers(min_value=1, max_value=2**31 - 1))
 def test_global_ids_round_trip(type_name: str, pk: int) -> None:
     assert decode_id(encode_id(type_name, pk)) == (type_name, pk)
     assert decode_id(encode_id(type_name, pk), type_name) == (type_name, pk)
+
+
+@given(names, st.integers(max_value=0) | st.integers(min_value=2**31))
+def test_a_key_no_integer_column_holds_is_not_found(type_name: str, pk: int) -> None:
+    with pytest.raises(NotFound):
+        decode_id(encode_id(type_name, pk))
 
 
 @given(st.integers(min_value=0, max_value=10**6))
