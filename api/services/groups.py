@@ -23,6 +23,9 @@ __all__ = [
 ]
 
 MAX_TITLE = 200  # the column's length
+# A year ahead at most: far larger leads overflow date arithmetic (a reminder of 2**31 minutes
+# made the mailer's reminder pass, and with it every group's mail, fail).
+MAX_LEAD_MINUTES = 366 * 24 * 60
 
 POLICY_FIELDS = (
     "title",
@@ -135,6 +138,10 @@ def _check(group: ResourceGroup) -> None:
     title = group.title
     if not isinstance(title, str) or len(title) > MAX_TITLE or not title.isprintable():
         found.append(FieldError("title", f"at most {MAX_TITLE} printable characters"))
+    for name in ("notice_minutes", "reminder_minutes"):
+        value = getattr(group, name)
+        if isinstance(value, int) and value > MAX_LEAD_MINUTES:
+            found.append(FieldError(name, f"at most {MAX_LEAD_MINUTES} minutes (366 days)"))
     if found:
         raise ValidationError(found)
 

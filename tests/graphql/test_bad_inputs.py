@@ -438,6 +438,22 @@ CASES: list[tuple[str, str, str, dict[str, Any], str, str | None]] = [
         None,
     ),
     (
+        "a reminder 4,000 years ahead (stopped every group's reminders and mail)",
+        "customer_a",
+        UPDATE,
+        {"group": "alpha", "reminderMinutes": 2**31 - 1},
+        "ValidationError",
+        "reminderMinutes",
+    ),
+    (
+        "a notice of 4,000 years",
+        "admin",
+        CREATE,
+        {**GROUP, "noticeMinutes": 2**31 - 1},
+        "ValidationError",
+        "noticeMinutes",
+    ),
+    (
         "control characters in state",
         "agent_1",
         INVENTORY,
