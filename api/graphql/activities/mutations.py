@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types.info import Info
 
+from api.errors import ValidationError
 from api.graphql import lookup, permissions
 from api.graphql.activities.inputs import CancelActivityInput, QueueActivityInput
 from api.graphql.activities.types import ActivityType
@@ -15,9 +16,10 @@ from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationE
 from api.graphql.windows import ops
 from api.services import activities as activity_service
 
-__all__ = ["MAX_PARAMS", "ActivityMutations"]
+__all__ = ["DESIRED_KINDS", "MAX_PARAMS", "ActivityMutations"]
 
 MAX_PARAMS = 4096
+DESIRED_KINDS = frozenset({"memory_resize", "cpu_change", "kernel_update"})
 
 ActivityPayload = Annotated[
     ActivityType | ValidationErrorType | NotFoundError | PermissionDeniedError,
@@ -32,6 +34,12 @@ class ActivityMutations:
         description="Queue work; the scheduler gives it a window.",
     )
     async def queue_activity(self, info: Info, input: QueueActivityInput) -> ActivityPayload:
+        if input.kind.value in DESIRED_KINDS:
+            # their params are what the host agent applies: only changeDesired, which checks
+            # them against the seed's limits (and the price), may queue them
+            raise ValidationError.single(
+                "kind", f"a {input.kind.value} follows the desired value: use changeDesired"
+            )
         permissions.check_activity_kind(info.context, input.kind.value)
         machine = await lookup.machine(info.context, input.machine)
         activity = await activity_service.queue_activity(
@@ -52,8 +60,6 @@ class ActivityMutations:
 
 
 def _params(value: object) -> dict[str, object] | None:
-    from api.errors import ValidationError
-
     if value is None:
         return None
     if not isinstance(value, dict):
