@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.types.info import Info
 
-from api.errors import NotFound
+from api.errors import NotFound, ValidationError
 from api.graphql import lookup
 from api.graphql.activities.types import ActivityType
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
@@ -23,7 +24,7 @@ from api.graphql.permissions import allow
 from api.models import Machine, ResourceGroup
 from api.services import machines as machine_service
 
-__all__ = ["ChangeDesiredResultType", "MachineMutations"]
+__all__ = ["KERNEL", "ChangeDesiredResultType", "MachineMutations"]
 
 
 @strawberry.type(name="ChangeDesiredResult")
@@ -44,6 +45,17 @@ ChangeDesiredPayload = Annotated[
 ]
 
 
+# The host agent boots /boot/vmlinuz-<kernel>: a version, never a path (the column holds 64)
+KERNEL = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+~_-]{0,63}")
+
+
+def _check_kernel(value: str | None) -> None:
+    if value is not None and not KERNEL.fullmatch(value):
+        raise ValidationError.single(
+            "kernel", "a kernel version such as 2.6.38: letters, digits and . + ~ _ -, at most 64"
+        )
+
+
 async def _flags(info: Info, name: str, **flags: Any) -> MachineType:
     machine = await lookup.machine(info.context, name)
     machine = await machine_service.set_flags(info.context.actor, machine, **flags)
@@ -54,6 +66,7 @@ async def _flags(info: Info, name: str, **flags: Any) -> MachineType:
 class MachineMutations:
     @strawberry.mutation(extensions=allow("machines.register"), description="Operators.")
     async def register_machine(self, info: Info, input: RegisterMachineInput) -> MachinePayload:
+        _check_kernel(input.kernel)
         group = await ResourceGroup.get_or_none(name=input.group)
         if group is None:
             raise NotFound("resource group", input.group)
@@ -84,6 +97,7 @@ class MachineMutations:
     )
     async def change_desired(self, info: Info, input: ChangeDesiredInput) -> ChangeDesiredPayload:
         machine = await lookup.machine(info.context, input.machine)
+        _check_kernel(input.kernel)
         touched = await machine_service.change_desired(
             info.context.actor,
             machine,
