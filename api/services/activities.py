@@ -38,7 +38,7 @@ async def queue_activity(
     activity = Activity(
         machine=machine,
         kind=kind,
-        estimate_minutes=estimate_minutes or DEFAULT_ESTIMATES[kind],
+        estimate_minutes=DEFAULT_ESTIMATES[kind] if estimate_minutes is None else estimate_minutes,
         params=params or {},
         not_before=not_before,
         requested_by=actor,

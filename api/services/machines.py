@@ -8,9 +8,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
-from api.models import Activity, Machine, ResourceGroup
-from api.services import audit
+from api.models import Activity, Machine, ResourceGroup, Window
+from api.services import audit, outbox
 from api.services.activities import OPEN_STATES, queue_activity
+from api.services.window_ops import cancel_activities
 
 __all__ = ["FLAG_FIELDS", "change_desired", "get_machine", "register_machine", "set_flags"]
 
@@ -90,6 +91,7 @@ async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[A
     candidate = Machine(**{**current, **changes}, host_id=machine.host_id)  # type: ignore[attr-defined]
     candidate.check_rules()
     touched: list[Activity] = []
+    withdrawn: list[Activity] = []
     async with in_transaction() as conn:
         for field, value in changes.items():
             observed_field, kind, key = DESIRED[field]
@@ -103,12 +105,17 @@ async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[A
             )
             differs = value != observed if observed is not None else value != old
             if open_ is not None and value == observed:
-                open_.transition("cancelled")
-                open_.log = f"cancelled: desired {key} is back at the observed {observed}"
-                await open_.save(using_db=conn)
+                if open_.state == "queued":
+                    open_.transition("cancelled")
+                    open_.log = f"cancelled: desired {key} is back at the observed {observed}"
+                    await open_.save(using_db=conn)
+                else:  # it has a window: the scheduler withdraws it and tells the customers
+                    withdrawn.append(open_)
             elif open_ is not None:
-                open_.params = {**open_.params, key: value}
-                await open_.save(using_db=conn)
+                if (open_.params or {}).get(key) != value:
+                    open_.params = {**open_.params, key: value}
+                    await open_.save(using_db=conn)
+                    await _announce_change(conn, machine, open_)
                 touched.append(open_)
             elif differs:
                 touched.append(
@@ -116,7 +123,31 @@ async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[A
                 )
         await machine.save(using_db=conn)
         await audit.record(actor, "machine.change_desired", machine, changes, connection=conn)
+    if withdrawn:
+        await cancel_activities(
+            actor, withdrawn, reason="the desired value is back at the observed one"
+        )
     return touched
+
+
+async def _announce_change(conn: BaseDBAsyncClient, machine: Machine, activity: Activity) -> None:
+    """Work inside a planned window changed: the window's SEQUENCE grows and its customers
+    are told (the calendar event updates)."""
+    if activity.state != "scheduled" or activity.window_id is None:  # type: ignore[attr-defined]
+        return
+    window = await Window.get(id=activity.window_id).using_db(conn)  # type: ignore[attr-defined]
+    if window.state != "planned":
+        return
+    window.touch()
+    await window.save(using_db=conn, update_fields=["sequence", "updated_at"])
+    group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+    await outbox.enqueue(
+        "window_changed",
+        group=group,
+        window=window,
+        payload={"changed": [activity.id]},
+        connection=conn,
+    )
 
 
 async def set_flags(actor: str, machine: Machine, **flags: Any) -> Machine:

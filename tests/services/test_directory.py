@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from tortoise.context import TortoiseContext
 
 from api.errors import ValidationError
-from api.models import Activity, ApiToken, AuditEvent, Machine, Notification, ResourceGroup
+from api.models import (
+    Activity,
+    ApiToken,
+    AuditEvent,
+    Machine,
+    Notification,
+    ResourceGroup,
+    Window,
+)
 from api.services import groups, machines, tokens
+from api.services.activities import queue_activity
 
 
 async def snapshot() -> tuple[int, ...]:
@@ -178,3 +187,43 @@ async def test_tokens(db: TortoiseContext) -> None:
         await tokens.create_token("op", name="x", role="root")
     agent, _ = await tokens.create_token("op", name="kvm01", role="agent", host=host)
     assert agent.host_id == host.id  # type: ignore[attr-defined]
+
+
+async def scheduled(vm: Machine, kind: str, params: dict[str, object]) -> tuple[Activity, Window]:
+    start = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    window = await Window.create(machine=vm, starts_at=start, ends_at=start + timedelta(hours=2))
+    activity = await Activity.create(
+        machine=vm, kind=kind, params=params, state="scheduled", window=window
+    )
+    return activity, window
+
+
+async def test_desired_change_of_scheduled_work_updates_its_window(db: TortoiseContext) -> None:
+    _, _, vm = await world()
+    activity, window = await scheduled(vm, "memory_resize", {"memory_mib": 4096})
+    await machines.change_desired("op", vm, desired_memory_mib=3072)
+    assert (await Activity.get(id=activity.id)).params == {"memory_mib": 3072}
+    assert (await Window.get(id=window.id)).sequence == 1
+    changed = await Notification.filter(kind="window_changed", window_id=window.id)
+    assert len(changed) == 1 and changed[0].recipients == ["ops@acme.example"]
+    # the same value again changes nothing and tells nobody
+    await machines.change_desired("op", vm, desired_memory_mib=3072)
+    assert (await Window.get(id=window.id)).sequence == 1
+    assert await Notification.filter(kind="window_changed").count() == 1
+
+
+async def test_desired_back_to_observed_withdraws_scheduled_work(db: TortoiseContext) -> None:
+    _, _, vm = await world()
+    activity, window = await scheduled(vm, "memory_resize", {"memory_mib": 4096})
+    await machines.change_desired("op", vm, desired_memory_mib=2048)  # the observed value
+    assert (await Activity.get(id=activity.id)).state == "cancelled"
+    assert (await Window.get(id=window.id)).state == "cancelled"  # left without work
+    assert await Notification.filter(kind="window_cancelled", window_id=window.id).exists()
+
+
+async def test_zero_estimate_is_refused_not_defaulted(db: TortoiseContext) -> None:
+    _, _, vm = await world()
+    with pytest.raises(ValidationError) as exc:
+        await queue_activity("op", vm, "reboot", estimate_minutes=0)
+    assert exc.value.errors[0].field == "estimate_minutes"
+    assert await Activity.all().count() == 0
