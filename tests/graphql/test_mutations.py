@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from api.models import (
     Activity,
@@ -493,3 +494,31 @@ async def test_concurrent_identical_inventory_reports_change_once(
     )
     assert sorted(a["updated"] for a in answers) == [[]] * 7 + [["host1", "alpha-web"]]
     assert await AuditEvent.filter(action="machine.observe").count() == 2
+
+
+async def test_policy_and_freezes_change_together_or_not_at_all(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.services import freezes
+
+    async def fail(*args: object) -> None:  # a fault after the policy was written
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(freezes, "replace_freezes", fail)
+    start = datetime(2027, 1, 4, tzinfo=UTC)
+    value = {
+        "group": "alpha",
+        "windowMinutes": 45,
+        "freezes": [
+            {"startsAt": start.isoformat(), "endsAt": (start + timedelta(days=1)).isoformat()}
+        ],
+    }
+    query = (
+        "mutation($input: UpdatePolicyInput!) { updateGroupPolicy(input: $input) { __typename } }"
+    )
+    out = await gql(client, query, {"input": value}, world.tokens["customer_a"])
+    assert out["errors"][0]["message"] == "Unexpected error."
+    assert "disk full" not in str(out)
+    group = await ResourceGroup.get(name="alpha")
+    assert group.window_minutes != 45
+    assert not await AuditEvent.filter(action="group.update").exists()

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import strawberry
 from strawberry.types.info import Info
+from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
 from api.feeds.urls import feed_url
@@ -87,10 +88,11 @@ class GroupMutations:
                 found.extend(exc.errors)
         if found:
             raise ValidationError(found)
-        if changes:
-            group = await group_service.update_policy(info.context.actor, group, **changes)
-        if periods is not None:
-            await freeze_service.replace_freezes(info.context.actor, group, periods)
+        async with in_transaction():  # policy and freezes change together or not at all
+            if changes:
+                group = await group_service.update_policy(info.context.actor, group, **changes)
+            if periods is not None:
+                await freeze_service.replace_freezes(info.context.actor, group, periods)
         return GroupType.from_model(group)
 
     @strawberry.mutation(
