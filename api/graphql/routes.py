@@ -9,6 +9,7 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from api.graphql.context import Context, build_context
@@ -16,7 +17,10 @@ from api.graphql.ide import graphiql_html, serve_asset
 from api.graphql.schema import build_schema
 from api.settings import Settings
 
-__all__ = ["MAX_JSON_DEPTH", "FensterGraphQL", "graphql_routes"]
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "FensterGraphQL", "graphql_routes"]
+
+# Inputs are small; an agent's finishWindow with its logs is the largest honest request.
+MAX_BODY_BYTES = 1024 * 1024
 
 # A request body nests a few levels (variables, input, a list, params); far deeper nesting
 # would only exhaust Python's recursion somewhere later and fail as an internal error.
@@ -63,8 +67,55 @@ class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
         return HTMLResponse(graphiql_html())
 
 
+class LimitBody:
+    """Refuse request bodies over ``limit`` bytes with 413, before they are read into memory:
+    by the declared Content-Length, and by counting what actually arrives."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = f"Request body larger than {self.limit} bytes".encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
 def graphql_routes(settings: Settings) -> list[BaseRoute]:
-    routes: list[BaseRoute] = [Route("/graphql", FensterGraphQL(settings))]
+    routes: list[BaseRoute] = [Route("/graphql", LimitBody(FensterGraphQL(settings)))]
     if settings.graphiql:
         graphiql_html()  # fails here, at start-up, if an asset is not vendored
         routes.append(Route("/graphql/static/{name}", serve_asset))

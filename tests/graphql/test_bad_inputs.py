@@ -720,3 +720,28 @@ async def test_node_of_an_id_past_any_database_integer_is_null(
         client, "query($i: ID!) { node(id: $i) { id } }", {"i": huge}, world.tokens["admin"]
     )
     assert out == {"data": {"node": None}}
+
+
+async def test_oversized_body_is_refused_before_it_is_read(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    before = await counts()
+    value = {"machine": "alpha-web", "kind": "REBOOT", "params": {"note": "x" * 2_000_000}}
+    body = json.dumps({"query": QUEUE, "variables": {"input": value}})
+    headers = {
+        "Authorization": f"Bearer {world.tokens['customer_a']}",
+        "Content-Type": "application/json",
+    }
+    response = await client.post("/graphql", content=body, headers=headers)
+    assert response.status_code == 413
+    assert "larger than 1048576 bytes" in response.text
+    assert await counts() == before
+    # without a Content-Length, the bytes that arrive are counted
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for i in range(0, len(body), 65536):
+            yield body[i : i + 65536].encode()
+
+    streamed = await client.post("/graphql", content=chunks(), headers=headers)
+    assert streamed.status_code == 413
+    assert await counts() == before
