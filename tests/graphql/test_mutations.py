@@ -522,3 +522,23 @@ async def test_policy_and_freezes_change_together_or_not_at_all(
     group = await ResourceGroup.get(name="alpha")
     assert group.window_minutes != 45
     assert not await AuditEvent.filter(action="group.update").exists()
+
+
+async def test_customers_cannot_lift_their_postpone_limit(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    query = (
+        "mutation($input: UpdatePolicyInput!) { updateGroupPolicy(input: $input) "
+        "{ __typename ... on PermissionDenied { message } "
+        "... on Group { policy { maxPostpones } } } }"
+    )
+    before = (await ResourceGroup.get(name="alpha")).max_postpones
+    raised = {"group": "alpha", "maxPostpones": before + 10}
+    out = await gql(client, query, {"input": raised}, world.tokens["customer_a"])
+    assert out["data"]["updateGroupPolicy"]["__typename"] == "PermissionDenied"
+    assert (await ResourceGroup.get(name="alpha")).max_postpones == before
+    same = {"group": "alpha", "maxPostpones": before}  # re-sending the policy as it is is fine
+    out = await gql(client, query, {"input": same}, world.tokens["customer_a"])
+    assert out["data"]["updateGroupPolicy"]["__typename"] == "Group"
+    out = await gql(client, query, {"input": raised}, world.tokens["admin"])
+    assert out["data"]["updateGroupPolicy"]["policy"]["maxPostpones"] == before + 10

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types.info import Info
 from tortoise.transactions import in_transaction
 
-from api.errors import FieldError, ValidationError
+from api.errors import FieldError, PermissionDenied, ValidationError
 from api.feeds.urls import feed_url
 from api.graphql import lookup
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
@@ -70,6 +70,14 @@ class GroupMutations:
             if value is None:
                 nulls.append(FieldError(name, "cannot be null; leave it out to keep it"))
             changes[name] = list(value) if isinstance(value, list) else value
+        if (
+            "max_postpones" in changes
+            and changes["max_postpones"] != group.max_postpones
+            and info.context.token is not None
+            and info.context.token.role != "admin"
+        ):
+            # the limit protects the provider's plan; a customer may not lift it
+            raise PermissionDenied("only operators change how often a window may be postponed")
         # every offending field at once: nulls, policy and freezes
         found = list(nulls)
         if changes and not nulls:
