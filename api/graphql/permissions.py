@@ -120,44 +120,31 @@ def _nothing(qs: QuerySet[Any]) -> QuerySet[Any]:
     return qs.filter(id__lt=0)
 
 
-def visible_groups(ctx: Context) -> QuerySet[ResourceGroup]:
-    qs = ResourceGroup.all()
+def _scoped(qs: QuerySet[Any], ctx: Context, customer_filter: str) -> QuerySet[Any]:
+    """All rows for an admin; for a customer those whose ``customer_filter`` is among its
+    groups; nothing for anyone else."""
     role = _role(ctx)
     if role == "admin":
         return qs
     if role == "customer":
-        return qs.filter(id__in=list(ctx.group_ids))
+        return qs.filter(**{customer_filter: list(ctx.group_ids)})
     return _nothing(qs)
+
+
+def visible_groups(ctx: Context) -> QuerySet[ResourceGroup]:
+    return _scoped(ResourceGroup.all(), ctx, "id__in")
 
 
 def visible_machines(ctx: Context) -> QuerySet[Machine]:
-    qs = Machine.all()
-    role = _role(ctx)
-    if role == "admin":
-        return qs
-    if role == "customer":
-        return qs.filter(group_id__in=list(ctx.group_ids))
-    return _nothing(qs)
+    return _scoped(Machine.all(), ctx, "group_id__in")
 
 
 def visible_windows(ctx: Context) -> QuerySet[Window]:
-    qs = Window.all()
-    role = _role(ctx)
-    if role == "admin":
-        return qs
-    if role == "customer":
-        return qs.filter(machine__group_id__in=list(ctx.group_ids))
-    return _nothing(qs)
+    return _scoped(Window.all(), ctx, "machine__group_id__in")
 
 
 def visible_activities(ctx: Context) -> QuerySet[Activity]:
-    qs = Activity.all()
-    role = _role(ctx)
-    if role == "admin":
-        return qs
-    if role == "customer":
-        return qs.filter(machine__group_id__in=list(ctx.group_ids))
-    return _nothing(qs)
+    return _scoped(Activity.all(), ctx, "machine__group_id__in")
 
 
 def visible_audit(ctx: Context) -> QuerySet[AuditEvent]:
