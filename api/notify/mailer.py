@@ -26,6 +26,7 @@ from api.models import Notification, ResourceGroup, Window
 from api.notify.render import WINDOW_KINDS, GroupView, MailContext, Outgoing, render
 from api.notify.transport import DeliveryError, PartialDelivery, Transport
 from api.services import outbox
+from api.services.groups import MAX_LEAD_MINUTES
 from api.settings import Settings
 
 __all__ = [
@@ -253,15 +254,19 @@ async def enqueue_reminders(now: datetime | None = None) -> int:
     horizon = await ResourceGroup.all().order_by("-reminder_minutes").first()
     if horizon is None or horizon.reminder_minutes <= 0:
         return 0
+    # Lead times are capped when written; the cap here keeps one bad old row from stopping
+    # every group's reminders (and the drain after them) with an overflow.
     windows = await Window.filter(
         state="planned",
         starts_at__gt=now,
-        starts_at__lte=now + timedelta(minutes=horizon.reminder_minutes),
+        starts_at__lte=now + timedelta(minutes=min(horizon.reminder_minutes, MAX_LEAD_MINUTES)),
     ).select_related("machine__group")
     queued = 0
     for window in windows:
         group = window.machine.group
-        remind_at = window.starts_at - timedelta(minutes=group.reminder_minutes)
+        remind_at = window.starts_at - timedelta(
+            minutes=min(group.reminder_minutes, MAX_LEAD_MINUTES)
+        )
         if group.reminder_minutes <= 0 or now < remind_at or window.updated_at >= remind_at:
             continue
         row = await outbox.enqueue(

@@ -14,7 +14,7 @@ import icalendar
 from tortoise.context import TortoiseContext
 
 from api.app import background_loops, create_app
-from api.models import Activity, Notification, Window
+from api.models import Activity, Notification, ResourceGroup, Window
 from api.notify.mailer import (
     BATCH,
     LEASE,
@@ -417,3 +417,19 @@ async def test_a_later_batch_gets_a_full_lease(db: TortoiseContext, settings: Se
     result = await drain(settings, watcher)
     assert result.sent == BATCH + 1
     assert watcher.left[BATCH] > LEASE - timedelta(seconds=0.5)
+
+
+async def test_one_group_with_an_absurd_old_reminder_does_not_stop_the_others(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    ours = await make_group(reminder_minutes=24 * 60)
+    odd = await make_group("odd", reminder_minutes=24 * 60)
+    due = await make_window(ours, "vm01", now + timedelta(hours=20), notify=None)
+    await make_window(odd, "vm02", now + timedelta(hours=20), notify=None)
+    await Window.filter().update(updated_at=now - timedelta(days=5))
+    # a row from before lead times were capped at 366 days (bypassing today's validation)
+    await ResourceGroup.filter(id=odd.id).update(reminder_minutes=2**31 - 1)
+    assert await enqueue_reminders(now) == 1
+    [row] = await Notification.filter(kind="window_reminder")
+    assert row.window_id == due.id  # type: ignore[attr-defined]
