@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "RULES",
     "allow",
+    "can_see_audit_trail",
     "can_see_group",
     "can_see_machine",
     "check_activity_kind",
@@ -145,6 +146,12 @@ def visible_windows(ctx: Context) -> QuerySet[Window]:
 
 def visible_activities(ctx: Context) -> QuerySet[Activity]:
     return _scoped(Activity.all(), ctx, "machine__group_id__in")
+
+
+def can_see_audit_trail(ctx: Context) -> bool:
+    """A machine's trail names who changed it (token names): for operators and the machine's
+    customers, not for the agents that only carry the work out."""
+    return _role(ctx) in ("admin", "customer")
 
 
 def visible_audit(ctx: Context) -> QuerySet[AuditEvent]:

@@ -205,3 +205,13 @@ async def test_due_work_lists_the_agents_own_windows(
     assert [w["uid"] for w in out["data"]["dueWork"]] == [world.ids["window:alpha-web"]]
     out = await gql(client, query, token=world.tokens["agent_2"])
     assert [w["machine"]["name"] for w in out["data"]["dueWork"]] == ["beta-db"]
+
+
+async def test_agents_do_not_read_audit_trails(client: httpx.AsyncClient, world: World) -> None:
+    query = "{ dueWork { machine { name auditTrail { totalCount } } } }"
+    out = await gql(client, query, token=world.tokens["agent_1"])
+    [window] = out["data"]["dueWork"]
+    assert window["machine"]["auditTrail"]["totalCount"] == 0
+    trail = '{ machine(name: "alpha-web") { auditTrail { totalCount } } }'
+    out = await gql(client, trail, token=world.tokens["customer_a"])
+    assert out["data"]["machine"]["auditTrail"]["totalCount"] > 0

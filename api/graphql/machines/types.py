@@ -164,5 +164,7 @@ class MachineType(Node):
     ) -> Connection[AuditRef]:
         from api.graphql.audit.types import AuditEventType
 
+        if not permissions.can_see_audit_trail(info.context):
+            return paginate_list([], first, after, AuditEventType.from_model)
         rows = await info.context.loaders.audit_by_subject.load(("machine", self.pk))
         return paginate_list(rows, first, after, AuditEventType.from_model)
