@@ -5,19 +5,11 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from api.notices import NOTICE_KINDS
+
 __all__ = ["NOTIFICATION_KINDS", "NOTIFICATION_STATES", "Notification"]
 
-NOTIFICATION_KINDS = (
-    "group_settings",
-    "window_scheduled",
-    "window_changed",
-    "window_postponed",
-    "window_cancelled",
-    "window_reminder",
-    "window_completed",
-    "window_failed",
-    "windows_digest",
-)
+NOTIFICATION_KINDS = NOTICE_KINDS  # the registry in api.notices is the kind list's one home
 NOTIFICATION_STATES = ("pending", "sent", "failed")
 
 

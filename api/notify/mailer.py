@@ -23,7 +23,8 @@ from tortoise.transactions import in_transaction
 from api.feeds.query import window_views
 from api.feeds.urls import feed_url
 from api.models import Notification, ResourceGroup, Window
-from api.notify.render import WINDOW_KINDS, GroupView, MailContext, Outgoing, render
+from api.notices import Scope, UnknownNotice, WindowReminder, notice_of
+from api.notify.render import GroupView, MailContext, Outgoing, render
 from api.notify.transport import DeliveryError, PartialDelivery, Transport
 from api.services import outbox
 from api.services.groups import MAX_LEAD_MINUTES
@@ -33,7 +34,6 @@ __all__ = [
     "LEASE",
     "DrainResult",
     "backoff",
-    "digest_uids",
     "drain",
     "enqueue_reminders",
     "mail_context",
@@ -80,14 +80,6 @@ def mail_context(settings: Settings) -> MailContext:
     )
 
 
-def digest_uids(payload: dict[str, Any]) -> list[str]:
-    """The window uids a windows_digest row lists: ``payload["windows"]`` holds uids (or
-    objects with a ``uid``); ``payload["window_uids"]`` is accepted too."""
-    items = payload.get("windows") or payload.get("window_uids") or []
-    uids = [i.get("uid") if isinstance(i, dict) else i for i in items]
-    return [str(u) for u in uids if isinstance(u, str) and u]
-
-
 def _is_postgres(conn: Any) -> bool:
     return "postgres" in type(conn).__module__ or "asyncpg" in type(conn).__module__
 
@@ -121,41 +113,41 @@ async def _load(row: Notification, settings: Settings) -> Outgoing:
     group = await ResourceGroup.get_or_none(id=row.group_id)  # type: ignore[attr-defined]
     if group is None:
         raise Unsendable("its resource group no longer exists")
+    try:
+        notice = notice_of(row.kind, row.payload)
+    except UnknownNotice as exc:
+        raise Unsendable(str(exc)) from None
     urls = feed_url(settings, group)
     gv = GroupView(group.name, group.title, group.timezone, urls.https, urls.webcal)
-    payload = dict(row.payload or {})
     windows: list[Any] = []
-    if row.kind in WINDOW_KINDS:
+    if notice.scope is Scope.WINDOW:
         window_id = row.window_id  # type: ignore[attr-defined]
         windows = await window_views(settings.public_url, window_id=window_id) if window_id else []
         if not windows:
             raise Unsendable("its window no longer exists")
-        w = windows[0]
-        if row.kind == "window_reminder" and (
-            w.state != "planned" or w.sequence != payload.get("sequence", w.sequence)
-        ):
-            raise Skip(f"the window is {w.state} at sequence {w.sequence} now")
-    elif row.kind == "windows_digest":
-        windows = await window_views(settings.public_url, uids=digest_uids(payload))
+        stale = notice.stale(windows[0].state, windows[0].sequence)
+        if stale:
+            raise Skip(stale)
+    elif notice.scope is Scope.WINDOWS:
+        windows = await window_views(settings.public_url, uids=list(notice.window_uids()))
         if not windows:
-            raise Unsendable("none of the digest's windows exists any more")
+            raise Unsendable("none of the windows it lists exists any more")
     if not row.recipients:
         raise Unsendable("the group has no technical contacts")
     starts_thread = (
-        row.kind == "window_scheduled"
+        notice.opens_thread
         and not await Notification.filter(
             window_id=row.window_id,  # type: ignore[attr-defined]
-            kind="window_scheduled",
+            kind=notice.kind,
             id__lt=row.id,
         ).exists()
     )
     return Outgoing(
-        row.kind,
+        notice,
         row.dedupe_key,
         tuple(row.recipients),
         gv,
         tuple(windows),
-        payload,
         starts_thread=starts_thread,
     )
 
@@ -270,7 +262,7 @@ async def enqueue_reminders(now: datetime | None = None) -> int:
         if group.reminder_minutes <= 0 or now < remind_at or window.updated_at >= remind_at:
             continue
         row = await outbox.enqueue(
-            "window_reminder", group=group, window=window, payload={"sequence": window.sequence}
+            WindowReminder(sequence=window.sequence), group=group, window=window
         )
         queued += row is not None
     return queued

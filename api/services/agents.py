@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
 from api.models import Activity, Machine, ResourceGroup, Window
+from api.notices import ActivityOutcome, WindowCompleted, WindowFailed
 from api.rules import Collector
 from api.services import audit, outbox
 
@@ -234,18 +235,18 @@ async def finish_window(
         )
         machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
         group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+        result = WindowCompleted if ok else WindowFailed
         await outbox.enqueue(
-            "window_completed" if ok else "window_failed",
+            result(
+                machine=machine.name,
+                outcome=window.state,
+                activities=tuple(
+                    ActivityOutcome(activities[r.activity_id].kind, r.outcome, r.log)
+                    for r in results
+                ),
+            ),
             group=group,
             window=window,
-            payload={
-                "machine": machine.name,
-                "outcome": window.state,
-                "activities": [
-                    {"kind": activities[r.activity_id].kind, "outcome": r.outcome, "log": r.log}
-                    for r in results
-                ],
-            },
             connection=conn,
         )
     return window

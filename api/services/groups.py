@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from api.errors import FieldError, NotFound, ValidationError
 from api.models import ResourceGroup
 from api.models.groups import new_feed_token
+from api.notices import GroupSettings
 from api.services import audit, outbox
 
 __all__ = [
@@ -61,6 +62,10 @@ def _policy_summary(group: ResourceGroup) -> dict[str, Any]:
     }
 
 
+def _settings_notice(group: ResourceGroup) -> GroupSettings:
+    return GroupSettings.from_payload(_policy_summary(group))
+
+
 async def create_group(actor: str, *, name: str, **policy: Any) -> ResourceGroup:
     """Create a group; its contacts are told the settings used (the seed's first email)."""
     unknown = set(policy) - set(POLICY_FIELDS)
@@ -79,9 +84,7 @@ async def create_group(actor: str, *, name: str, **policy: Any) -> ResourceGroup
             await audit.record(
                 actor, "group.create", group, _policy_summary(group), connection=conn
             )
-            await outbox.enqueue(
-                "group_settings", group=group, payload=_policy_summary(group), connection=conn
-            )
+            await outbox.enqueue(_settings_notice(group), group=group, connection=conn)
     except IntegrityError:
         # created by a concurrent request after the check: the unique index refused this one
         if await ResourceGroup.filter(name=name).exists():
@@ -115,7 +118,7 @@ async def update_policy(actor: str, group: ResourceGroup, **changes: Any) -> Res
         after = _policy_summary(group)
         diff = {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
         await audit.record(actor, "group.update", group, {"changed": diff}, connection=conn)
-        await outbox.enqueue("group_settings", group=group, payload=after, connection=conn)
+        await outbox.enqueue(_settings_notice(group), group=group, connection=conn)
     return group
 
 

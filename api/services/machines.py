@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
 from api.models import Activity, Machine, ResourceGroup, Window
+from api.notices import WindowChanged
 from api.services import audit, outbox
 from api.services.activities import OPEN_STATES, queue_activity
 from api.services.window_ops import cancel_activities
@@ -142,10 +143,9 @@ async def _announce_change(conn: BaseDBAsyncClient, machine: Machine, activity: 
     await window.save(using_db=conn, update_fields=["sequence", "updated_at"])
     group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
     await outbox.enqueue(
-        "window_changed",
+        WindowChanged(sequence=window.sequence, changed=(activity.id,)),
         group=group,
         window=window,
-        payload={"changed": [activity.id]},
         connection=conn,
     )
 

@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from api.models import NOTIFICATION_KINDS, Notification, ResourceGroup, Window
+from api.models import Notification, ResourceGroup, Window
+from api.notices import Notice
 
 __all__ = ["enqueue"]
 
 
 async def enqueue(
-    kind: str,
+    notice: Notice,
     *,
     group: ResourceGroup,
     window: Window | None = None,
-    payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
     connection: BaseDBAsyncClient | None = None,
 ) -> Notification | None:
     """Queue one message to ``group``'s contacts; a repeated ``dedupe_key`` queues nothing.
 
-    Returns the new row, or None when the same event was already queued.
+    The row stores ``notice.to_payload()``; the mailer reads it back with
+    ``api.notices.notice_of``. Returns the new row, or None when the same event was already
+    queued.
     """
-    if kind not in NOTIFICATION_KINDS:
-        raise ValueError(f"unknown notification kind {kind!r}")
+    kind = notice.kind
     if dedupe_key is None:
         if window is not None:
             dedupe_key = f"{kind}:{window.uid}:{window.sequence}"
@@ -40,7 +40,7 @@ async def enqueue(
         group=group,
         window=window,
         recipients=list(group.contacts),
-        payload=payload or {},
+        payload=notice.to_payload(),
         dedupe_key=dedupe_key,
         thread_key=window.uid if window is not None else f"group:{group.pk}",
         next_attempt_at=datetime.now(UTC),

@@ -13,6 +13,7 @@ from datetime import datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.models import Activity, Window
+from api.notices import WindowCancelled
 from api.services import audit, outbox
 
 __all__ = ["MISSED", "release_missed"]
@@ -63,10 +64,9 @@ async def release_missed(conn: BaseDBAsyncClient, now: datetime, actor: str) -> 
             connection=conn,
         )
         await outbox.enqueue(
-            "window_cancelled",
+            WindowCancelled(sequence=window.sequence, reason=MISSED),
             group=window.machine.group,
             window=window,
-            payload={"sequence": window.sequence, "reason": MISSED},
             connection=conn,
         )
     return len(missed)

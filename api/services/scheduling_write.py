@@ -15,6 +15,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from api.models.windows import new_uid
+from api.notices import Notice, WindowChanged, WindowScheduled, WindowsDigest
 from api.scheduling import Plan, postpone_deadline
 from api.services.bulk import execute_many, fetch, insert_many, to_db_time
 from api.services.scheduling_load import World
@@ -206,21 +207,14 @@ async def write_plan(
         per_group[w.group_id].append(i)
     out = []
 
-    def note(
-        kind: str,
-        group_id: int,
-        window_id: int | None,
-        payload: dict[str, Any],
-        key: str,
-        thread: str,
-    ) -> None:
+    def note(notice: Notice, group_id: int, window_id: int | None, key: str, thread: str) -> None:
         out.append(
             (
-                kind,
+                notice.kind,
                 group_id,
                 window_id,
                 _dumps(world.contacts.get(group_id, [])),
-                _dumps(payload),
+                _dumps(notice.to_payload()),
                 key,
                 thread,
                 "pending",
@@ -235,10 +229,9 @@ async def write_plan(
         if threshold and len(indexes) >= threshold:
             wins = [ids[i] for i in indexes]
             note(
-                "windows_digest",
+                WindowsDigest(tuple(u for _, u in wins), tuple(w for w, _ in wins)),
                 group_id,
                 None,
-                {"windows": [u for _, u in wins], "window_ids": [w for w, _ in wins]},
                 f"windows_digest:{group_id}:{wins[0][1]}:{len(wins)}",
                 f"group:{group_id}",
             )
@@ -247,20 +240,18 @@ async def write_plan(
             wid, uid = ids[i]
             w = result.new[i]
             note(
-                "window_scheduled",
+                WindowScheduled(0, w.reason),
                 group_id,
                 wid,
-                {"sequence": 0, "reason": w.reason},
                 f"window_scheduled:{uid}:0",
                 uid,
             )
     for x in result.extended:
         uid = world.window_uids.get(x.window_id, str(x.window_id))
         note(
-            "window_changed",
+            WindowChanged(x.sequence, x.reason, added=tuple(x.activity_ids)),
             x.group_id,
             x.window_id,
-            {"sequence": x.sequence, "reason": x.reason, "added": list(x.activity_ids)},
             f"window_changed:{uid}:{x.sequence}",
             uid,
         )

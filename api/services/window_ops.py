@@ -17,6 +17,14 @@ from api.errors import FieldError, ValidationError
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.models import Freeze as FreezeRow
 from api.models.activities import DEFAULT_ESTIMATES
+from api.notices import (
+    Notice,
+    WindowCancelled,
+    WindowChanged,
+    WindowPostponed,
+    WindowScheduled,
+    WindowsDigest,
+)
 from api.scheduling import (
     MachineIn,
     Policy,
@@ -95,15 +103,9 @@ async def _finder(
 
 
 async def _announce(
-    conn: BaseDBAsyncClient, kind: str, group: ResourceGroup, window: Window, **payload: object
+    conn: BaseDBAsyncClient, notice: Notice, group: ResourceGroup, window: Window
 ) -> None:
-    await outbox.enqueue(
-        kind,
-        group=group,
-        window=window,
-        payload={"sequence": window.sequence, **payload},
-        connection=conn,
-    )
+    await outbox.enqueue(notice, group=group, window=window, connection=conn)
 
 
 async def schedule_at(
@@ -194,7 +196,7 @@ async def schedule_at(
             },
             connection=conn,
         )
-        await _announce(conn, "window_scheduled", group, window, reason=reason)
+        await _announce(conn, WindowScheduled(window.sequence, reason), group, window)
         return window
 
 
@@ -295,14 +297,8 @@ async def postpone(
             },
             connection=conn,
         )
-        await _announce(
-            conn,
-            "window_postponed",
-            group,
-            window,
-            previous_starts_at=previous.isoformat(),
-            reason=window.reason,
-        )
+        notice = WindowPostponed(window.sequence, window.reason, previous_starts_at=previous)
+        await _announce(conn, notice, group, window)
         return window
 
 
@@ -347,14 +343,15 @@ async def cancel_activities(
                 window.transition("cancelled")
                 await window.save(using_db=conn)
                 await audit.record(actor, "window.cancel", window, {"reason": why}, connection=conn)
-                await _announce(conn, "window_cancelled", group, window, reason=why)
+                await _announce(conn, WindowCancelled(window.sequence, why), group, window)
             else:
                 mine = [a for a in rows if a.window_id == window.id]  # type: ignore[attr-defined]
                 kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in mine}))
                 window.reason = f"{window.reason}\n{kinds} cancelled ({why})"
                 await window.save(using_db=conn)
                 await audit.record(actor, "window.reduce", window, {"reason": why}, connection=conn)
-                await _announce(conn, "window_changed", group, window, reason=window.reason)
+                notice = WindowChanged(window.sequence, window.reason)
+                await _announce(conn, notice, group, window)
             changed.append(window)
     return changed
 
@@ -455,9 +452,14 @@ async def force_host_reboot(
                         using_db=conn,
                     )
                 ]
+            notice = (
+                f"announced with the group's notice of {duration_label(g.notice_minutes)}"
+                if g.notice_minutes
+                else "announced at once (the group asks for no notice)"
+            )
             reason = (
                 f"forced: host {host.name} reboots at {_when(g, start)}; outside the regular "
-                f"window, announced with the group's notice of {duration_label(g.notice_minutes)}"
+                f"window, {notice}"
             )
             window = await Window.create(
                 machine=m,
@@ -482,13 +484,12 @@ async def force_host_reboot(
             g = groups[group_id]
             if settings.digest_threshold and len(wins) >= settings.digest_threshold:
                 await outbox.enqueue(
-                    "windows_digest",
+                    WindowsDigest(tuple(w.uid for w in wins), tuple(w.id for w in wins)),
                     group=g,
-                    payload={"windows": [w.uid for w in wins], "window_ids": [w.id for w in wins]},
                     dedupe_key=f"windows_digest:{g.id}:{wins[0].uid}:{len(wins)}",
                     connection=conn,
                 )
             else:
                 for w in wins:
-                    await _announce(conn, "window_scheduled", g, w, reason=w.reason)
+                    await _announce(conn, WindowScheduled(w.sequence, w.reason), g, w)
         return windows

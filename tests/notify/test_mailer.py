@@ -15,12 +15,18 @@ from tortoise.context import TortoiseContext
 
 from api.app import background_loops, create_app
 from api.models import Activity, Notification, ResourceGroup, Window
+from api.notices import (
+    GroupSettings,
+    WindowChanged,
+    WindowFailed,
+    WindowScheduled,
+    WindowsDigest,
+)
 from api.notify.mailer import (
     BATCH,
     LEASE,
     DrainResult,
     backoff,
-    digest_uids,
     drain,
     enqueue_reminders,
     run_once,
@@ -91,7 +97,7 @@ async def test_smtp_delivery_headers_parts_threading_calendar(
     window.starts_at += timedelta(days=7)
     window.ends_at += timedelta(days=7)
     await window.save()
-    await outbox.enqueue("window_changed", group=group, window=window)
+    await outbox.enqueue(WindowChanged(window.sequence), group=group, window=window)
     async with asyncio.timeout(LIMIT):
         result = await via_smtp(settings, smtp)
     assert result.sent == 3
@@ -200,7 +206,8 @@ async def test_same_event_enqueued_twice_sends_one_message(
 ) -> None:
     group = await make_group()
     window = await make_window(group, "vm01", later(8 * 24 * 60))
-    assert await outbox.enqueue("window_scheduled", group=group, window=window) is None
+    again = WindowScheduled(window.sequence, window.reason)
+    assert await outbox.enqueue(again, group=group, window=window) is None
     await run_once(settings)
     box = mailbox.Maildir(settings.maildir, create=False)
     kinds = [
@@ -214,13 +221,12 @@ async def test_digest_is_one_mail_with_one_calendar(
 ) -> None:
     group = await make_group()
     windows = [
-        await make_window(group, f"vm{i:02d}", later(8 * 24 * 60 + 10 * i), notify=None)
+        await make_window(group, f"vm{i:02d}", later(8 * 24 * 60 + 10 * i), notify=False)
         for i in range(6)
     ]
     await outbox.enqueue(
-        "windows_digest",
+        WindowsDigest(tuple(w.uid for w in windows)),
         group=group,
-        payload={"windows": [w.uid for w in windows]},
         dedupe_key="windows_digest:acme:pass-1",
     )
     await Notification.filter(kind="group_settings").update(state="sent")
@@ -236,10 +242,26 @@ async def test_digest_is_one_mail_with_one_calendar(
     assert len(list(msg.iter_attachments())) == 1
 
 
-def test_digest_payload_forms() -> None:
-    assert digest_uids({"windows": ["a@f", {"uid": "b@f"}, 3, None]}) == ["a@f", "b@f"]
-    assert digest_uids({"window_uids": ["c@f"]}) == ["c@f"]
-    assert digest_uids({}) == []
+async def test_a_row_of_unknown_kind_fails_at_once_and_the_rest_go_out(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    group = await make_group()
+    [settings_row] = await Notification.all()
+    await Notification.create(
+        kind="surprise",
+        group=group,
+        recipients=["ops@acme.example"],
+        payload={},
+        dedupe_key="surprise:1",
+        next_attempt_at=settings_row.next_attempt_at,
+    )
+    result = await run_once(settings)
+    assert (result.sent, result.failed) == (1, 1)
+    bad = await Notification.get(kind="surprise")
+    assert (bad.state, bad.last_error) == (
+        "failed",
+        "cannot be sent: unknown notice kind 'surprise'",
+    )
 
 
 async def test_reminders_once_per_window_and_sequence(
@@ -247,11 +269,11 @@ async def test_reminders_once_per_window_and_sequence(
 ) -> None:
     group = await make_group(reminder_minutes=24 * 60)
     now = datetime.now(UTC)
-    due = await make_window(group, "vm01", now + timedelta(hours=20), notify=None)
-    early = await make_window(group, "vm02", now + timedelta(hours=30), notify=None)
-    fresh = await make_window(group, "vm03", now + timedelta(hours=20), notify=None)
+    due = await make_window(group, "vm01", now + timedelta(hours=20), notify=False)
+    early = await make_window(group, "vm02", now + timedelta(hours=30), notify=False)
+    fresh = await make_window(group, "vm03", now + timedelta(hours=20), notify=False)
     gone = await make_window(
-        group, "vm04", now + timedelta(hours=20), notify=None, state="cancelled"
+        group, "vm04", now + timedelta(hours=20), notify=False, state="cancelled"
     )
     long_ago = now - timedelta(days=5)
     await Window.filter(id__in=[due.id, early.id, gone.id]).update(updated_at=long_ago)
@@ -287,15 +309,13 @@ async def test_completed_and_failed_rows_list_outcomes(
 ) -> None:
     group = await make_group()
     window = await make_window(
-        group, "vm01", later(-180), notify=None, kinds=("system_update", "reboot")
+        group, "vm01", later(-180), notify=False, kinds=("system_update", "reboot")
     )
     acts = await Activity.filter(window=window).order_by("id")
     await Activity.filter(id=acts[0].id).update(state="done", log="fetching\n212 packages updated")
     await Activity.filter(id=acts[1].id).update(state="failed", log="no heartbeat after 600 s")
     await Window.filter(id=window.id).update(state="failed")
-    await outbox.enqueue(
-        "window_failed", group=group, window=window, payload={"message": "gave up"}
-    )
+    await outbox.enqueue(WindowFailed(message="gave up"), group=group, window=window)
     await Notification.filter(kind="group_settings").update(state="sent")
     assert (await run_once(settings)).sent == 1
     box = mailbox.Maildir(settings.maildir, create=False)
@@ -410,9 +430,8 @@ async def test_a_later_batch_gets_a_full_lease(db: TortoiseContext, settings: Se
     group = await make_group()
     [first] = await Notification.all()
     for i in range(BATCH):
-        await outbox.enqueue(
-            "group_settings", group=group, payload=first.payload, dedupe_key=f"k{i}"
-        )
+        notice = GroupSettings.from_payload(first.payload)
+        await outbox.enqueue(notice, group=group, dedupe_key=f"k{i}")
     watcher = _LeaseWatcher()
     result = await drain(settings, watcher)
     assert result.sent == BATCH + 1
@@ -425,8 +444,8 @@ async def test_one_group_with_an_absurd_old_reminder_does_not_stop_the_others(
     now = datetime.now(UTC)
     ours = await make_group(reminder_minutes=24 * 60)
     odd = await make_group("odd", reminder_minutes=24 * 60)
-    due = await make_window(ours, "vm01", now + timedelta(hours=20), notify=None)
-    await make_window(odd, "vm02", now + timedelta(hours=20), notify=None)
+    due = await make_window(ours, "vm01", now + timedelta(hours=20), notify=False)
+    await make_window(odd, "vm02", now + timedelta(hours=20), notify=False)
     await Window.filter().update(updated_at=now - timedelta(days=5))
     # a row from before lead times were capped at 366 days (bypassing today's validation)
     await ResourceGroup.filter(id=odd.id).update(reminder_minutes=2**31 - 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api.models import Activity, Machine, ResourceGroup, Window
+from api.notices import WindowScheduled
 from api.services import groups, outbox
 
 __all__ = ["T0", "make_group", "make_window"]
@@ -27,7 +28,7 @@ async def make_window(
     *,
     minutes: int = 120,
     kinds: tuple[str, ...] = ("kernel_update", "memory_resize"),
-    notify: str | None = "window_scheduled",
+    notify: bool | None = True,  # None or False: no mail queued
     state: str = "planned",
 ) -> Window:
     host = await Machine.get_or_none(name=f"{group.name}-host")
@@ -56,5 +57,7 @@ async def make_window(
             params=params,
         )
     if notify:
-        await outbox.enqueue(notify, group=group, window=window)
+        await outbox.enqueue(
+            WindowScheduled(window.sequence, window.reason), group=group, window=window
+        )
     return window

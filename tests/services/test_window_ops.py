@@ -172,6 +172,21 @@ async def test_force_host_reboot_gives_every_vm_a_forced_window(
     assert await Activity.filter(kind="reboot", state="scheduled").count() == 4
 
 
+async def test_a_host_reboot_for_a_group_without_notice_says_so(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    """A notice of 0 is no notice: the reason (shown in mail and feed) must not say 'notice of
+    0 min'."""
+    group, host, _ = await setup(vms=1)
+    group.notice_minutes = 0
+    await group.save()
+    [_, vm] = await force_host_reboot("op", host, utc(2026, 11, 23, 10), now=NOW, settings=settings)
+    assert vm.reason == (
+        "forced: host kvm02 reboots at Mon 23 Nov 11:00 Europe/Berlin; outside the regular window, "
+        "announced at once (the group asks for no notice)"
+    )
+
+
 async def test_cancel_names_only_each_windows_own_work(
     db: TortoiseContext, settings: Settings
 ) -> None:
