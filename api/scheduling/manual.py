@@ -50,6 +50,8 @@ def check_start(
     if start < now + timedelta(minutes=notice_minutes):
         problems.append(
             f"{when} is less than the group's notice of {duration_label(notice_minutes)} away"
+            if notice_minutes
+            else f"{when} is in the past"
         )
     return occ, problems
 

@@ -79,3 +79,10 @@ def test_postpone_without_a_target() -> None:
     assert problems == [
         "no later 02:00-04:00 Europe/Berlin window within the planning horizon fits"
     ]
+
+
+def test_a_group_without_notice_refuses_only_the_past() -> None:
+    """No 'notice of 0 min': without notice a start is refused only when it has passed."""
+    _, problems = check_start(BERLIN, 0, NOW, utc(2026, 11, 20, 1, 30), 30)
+    assert problems == ["Fri 20 Nov 02:30 Europe/Berlin is in the past"]
+    assert check_start(BERLIN, 0, NOW, utc(2026, 11, 23, 1, 30), 30)[1] == []
