@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents.client import Client
-from agents.errors import AgentError, ApiError, ConfigError, LockedError, TransportError
+from agents.errors import (
+    AgentError,
+    ApiError,
+    ConfigError,
+    DomainNotFound,
+    LockedError,
+    TransportError,
+)
 from agents.host.apply import Context
 from agents.host.journal import Journal, StateLock
 from agents.host.loop import Agent, inventory
@@ -96,10 +103,14 @@ def _state_dir(path: Path) -> Path:
 def _inventory(args: argparse.Namespace) -> int:
     with Hypervisor.connect(args.uri) as hv:
         seen = inventory(hv)
-        domains = [
-            {**dataclasses.asdict(d), "max_memory_mib": hv.guest(d.name).max_memory_mib}
-            for d in seen.pop("domains")
-        ]
+        domains = []
+        for d in seen.pop("domains"):
+            try:
+                top = hv.guest(d.name).max_memory_mib
+            except DomainNotFound:
+                log.warning("domain %s disappeared while it was being listed; skipped", d.name)
+                continue
+            domains.append({**dataclasses.asdict(d), "max_memory_mib": top})
     print(json.dumps({"uri": args.uri, **seen, "domains": domains}, indent=2))
     return 0
 

@@ -16,7 +16,14 @@ from types import FrameType
 from typing import Any
 
 from agents.client import Client, DomainReport, DueWindow, Result
-from agents.errors import AgentError, ApiError, ConfigError, TransportError, VirtError
+from agents.errors import (
+    AgentError,
+    ApiError,
+    ConfigError,
+    DomainNotFound,
+    TransportError,
+    VirtError,
+)
 from agents.host.apply import Context, RebootPending, apply_entry
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.host.steps import checkpoint
@@ -68,8 +75,17 @@ class CycleSummary:
 
 
 def inventory(hv: Hypervisor) -> dict[str, Any]:
-    """What the host's hypervisor runs, as reported to the API."""
-    domains = [DomainReport(g.name, g.state, g.memory_mib, g.vcpus, g.kernel) for g in hv.domains()]
+    """What the host's hypervisor runs, as reported to the API.
+
+    A domain undefined between the listing and the reading of its values is left out (and
+    logged): it is gone, and the next report says so.
+    """
+    domains = []
+    for g in hv.domains():
+        try:
+            domains.append(DomainReport(g.name, g.state, g.memory_mib, g.vcpus, g.kernel))
+        except DomainNotFound:
+            log.warning("domain %s disappeared while it was being listed; skipped", g.name)
     return {"cpu_model": hv.cpu_model, "kernel": hv.kernel, "state": "running", "domains": domains}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.errors import DomainNotFound, VirtError
-from agents.virt.libvirt import Hypervisor
+from agents.virt.libvirt import Guest, Hypervisor
 
 from .conftest import node_uri
 
@@ -108,3 +108,27 @@ def test_reconnect_opens_a_new_connection(hv: Hypervisor) -> None:
     assert hv.guest("web01").running  # the test driver builds a fresh node per connection
     hv.reconnect()  # twice is fine
     assert [g.name for g in hv.domains()] == ["db01", "web01"]
+
+
+def test_inventory_skips_a_domain_undefined_while_listing(
+    hv: Hypervisor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """libvirt lists db01, then db01 is destroyed and undefined before its values are read."""
+    from agents.host.loop import inventory
+
+    class Racing:
+        def __getattr__(self, name: str) -> object:
+            return getattr(hv, name)
+
+        def domains(self) -> list[Guest]:
+            listed = hv.domains()
+            gone = hv.guest("db01")
+            if gone.running:
+                gone._dom.destroy()
+            gone._dom.undefine()
+            return listed
+
+    with caplog.at_level("WARNING", logger="fenster.agent"):
+        seen = inventory(Racing())  # type: ignore[arg-type]
+    assert [d.name for d in seen["domains"]] == ["web01"]
+    assert "domain db01 disappeared while it was being listed; skipped" in caplog.text
