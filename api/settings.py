@@ -1,41 +1,80 @@
-"""One settings object, read from FENSTER_* environment variables."""
+"""One settings object, from an optional TOML file with FENSTER_* environment variables over it.
+
+Every command reads the same source: the file ``fenster.toml`` in the working directory (or
+the one ``FENSTER_CONFIG`` names; then it must exist), whose keys are the field names below
+(``port = 8104``), and over it each ``FENSTER_<NAME>`` variable. ``fenster settings`` shows
+every value and where it came from.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Settings", "SettingsError", "get_settings"]
+__all__ = ["CONFIG_FILE", "DEFAULT", "DERIVED", "Settings", "SettingsError", "get_settings"]
+
+CONFIG_FILE = "fenster.toml"
+DEFAULT = "default"
+DERIVED = "default: from host and port"
+_SECRETS = frozenset({"smtp_password"})
 
 
 class SettingsError(ValueError):
-    """A FENSTER_* variable holds a value fenster cannot use."""
+    """A setting (variable or file entry) holds a value fenster cannot use."""
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+def env_name(name: str) -> str:
+    """'port' -> 'FENSTER_PORT'."""
+    return f"FENSTER_{name.upper()}"
 
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
+def _from_text(kind: type, raw: str, where: str) -> Any:
+    if kind is bool:
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{where} must be true or false, got {raw!r}")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{where} must be a whole number, got {raw!r}") from None
+    return raw
+
+
+def _from_toml(kind: type, value: object, where: str) -> Any:
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, str):
+        return value
+    wanted = {int: "a whole number", bool: "true or false", str: "a string"}[kind]
+    raise SettingsError(f"{where} must be {wanted}, got {value!r}")
+
+
+def _read_file(path: Path, required: bool) -> dict[str, object]:
+    if not path.is_file():
+        if required:
+            raise SettingsError(f"FENSTER_CONFIG names {str(path)!r}, which is not a file")
+        return {}
     try:
-        return int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        return tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
 
 
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if raw.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+def listen_url(host: str, port: int) -> str:
+    """The address links point at when FENSTER_PUBLIC_URL is not set."""
+    shown = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 @dataclass(frozen=True)
@@ -45,7 +84,7 @@ class Settings:
     database_url: str = "sqlite://var/fenster.sqlite3"
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = ""  # empty: http://<host>:<port> (see listen_url)
     graphiql: bool = False
     introspection: bool = True
     # scheduler
@@ -66,49 +105,81 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     # site
     site_dir: str = "site"
+    # where each value came from: "default", a variable's name, or the file's path
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        url = self.public_url.rstrip("/") or listen_url(self.host, self.port)
+        object.__setattr__(self, "public_url", url)
 
     @classmethod
-    def from_env(cls) -> Settings:
-        s = cls(
-            database_url=_env("FENSTER_DATABASE_URL", cls.database_url),
-            host=_env("FENSTER_HOST", cls.host),
-            port=_int("FENSTER_PORT", cls.port),
-            public_url=_env("FENSTER_PUBLIC_URL", cls.public_url).rstrip("/"),
-            graphiql=_bool("FENSTER_GRAPHIQL", cls.graphiql),
-            introspection=_bool("FENSTER_INTROSPECTION", cls.introspection),
-            schedule_interval=_int("FENSTER_SCHEDULE_INTERVAL", cls.schedule_interval),
-            digest_threshold=_int("FENSTER_DIGEST_THRESHOLD", cls.digest_threshold),
-            reboot_allowance_minutes=_int(
-                "FENSTER_REBOOT_ALLOWANCE_MINUTES", cls.reboot_allowance_minutes
-            ),
-            horizon_days=_int("FENSTER_HORIZON_DAYS", cls.horizon_days),
-            maildir=_env("FENSTER_MAILDIR", cls.maildir),
-            mail_from=_env("FENSTER_MAIL_FROM", cls.mail_from),
-            mail_domain=_env("FENSTER_MAIL_DOMAIN", cls.mail_domain),
-            mail_interval=_int("FENSTER_MAIL_INTERVAL", cls.mail_interval),
-            mail_max_attempts=_int("FENSTER_MAIL_MAX_ATTEMPTS", cls.mail_max_attempts),
-            smtp_host=_env("FENSTER_SMTP_HOST", cls.smtp_host),
-            smtp_port=_int("FENSTER_SMTP_PORT", cls.smtp_port),
-            smtp_security=_env("FENSTER_SMTP_SECURITY", cls.smtp_security),
-            smtp_user=_env("FENSTER_SMTP_USER", cls.smtp_user),
-            smtp_password=_env("FENSTER_SMTP_PASSWORD", cls.smtp_password),
-            site_dir=_env("FENSTER_SITE_DIR", cls.site_dir),
-        )
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.name != "sources")
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings in force: defaults, then the TOML file, then FENSTER_* variables."""
+        environ = os.environ if environ is None else environ
+        named = environ.get("FENSTER_CONFIG", "")
+        path = Path(named or CONFIG_FILE)
+        entries = _read_file(path, required=bool(named))
+        unknown = sorted(set(entries) - set(cls.names()))
+        if unknown:
+            raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
+        for f in fields(cls):
+            if f.name == "sources":
+                continue
+            kind = type(f.default)
+            raw = environ.get(env_name(f.name), "")
+            if raw != "":
+                values[f.name] = _from_text(kind, raw, env_name(f.name))
+                sources[f.name] = env_name(f.name)
+            elif f.name in entries:
+                values[f.name] = _from_toml(kind, entries[f.name], f"{path}: {f.name}")
+                sources[f.name] = str(path)
+            else:
+                sources[f.name] = DERIVED if f.name == "public_url" else DEFAULT
+        s = cls(**values, sources=sources)
         s.validate()
         return s
+
+    from_env = load  # the name callers used before the file existed
+
+    def listening_on(self, host: str | None = None, port: int | None = None) -> Settings:
+        """These settings with a command line's --host/--port; derived links follow them."""
+        changes: dict[str, Any] = {}
+        sources = dict(self.sources)
+        for name, value in (("host", host), ("port", port)):
+            if value is not None:
+                changes[name] = value
+                sources[name] = f"--{name}"
+        if self.sources.get("public_url", DERIVED) == DERIVED:
+            changes["public_url"] = ""  # derived again in __post_init__
+        return replace(self, **changes, sources=sources)
 
     def validate(self) -> None:
         scheme = self.database_url.split("://", 1)[0]
         if scheme not in {"sqlite", "postgres", "asyncpg", "psycopg"}:
             raise SettingsError(
-                "FENSTER_DATABASE_URL must start with sqlite:// or postgres:// "
+                f"{self.where('database_url')} must start with sqlite:// or postgres:// "
                 f"(got {self.database_url.split('://', 1)[0]!r})"
             )
         if self.smtp_security not in {"none", "starttls", "tls"}:
-            raise SettingsError("FENSTER_SMTP_SECURITY must be none, starttls or tls")
+            raise SettingsError(f"{self.where('smtp_security')} must be none, starttls or tls")
         for name in ("port", "schedule_interval", "mail_interval", "digest_threshold"):
             if getattr(self, name) < 0:
-                raise SettingsError(f"FENSTER_{name.upper()} cannot be negative")
+                raise SettingsError(f"{self.where(name)} cannot be negative")
+
+    def where(self, name: str) -> str:
+        """How to name setting ``name`` in a message: its variable, or the file's entry."""
+        source = self.source(name)
+        return (
+            env_name(name)
+            if source in {DEFAULT, DERIVED} or source.startswith("FENSTER_")
+            else f"{source}: {name}"
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -123,16 +194,19 @@ class Settings:
     def describe(self) -> dict[str, object]:
         """Settings with secrets masked, for `fenster settings` and logs."""
         out: dict[str, object] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "smtp_password" and value:
+        for name in self.names():
+            value = getattr(self, name)
+            if name in _SECRETS and value:
                 value = "********"
-            if f.name == "database_url" and "@" in str(value):
+            if name == "database_url" and "@" in str(value):
                 scheme, rest = str(value).split("://", 1)
                 value = f"{scheme}://********@{rest.split('@', 1)[1]}"
-            out[f.name] = value
+            out[name] = value
         return out
+
+    def source(self, name: str) -> str:
+        return self.sources.get(name, DERIVED if name == "public_url" else DEFAULT)
 
 
 def get_settings() -> Settings:
-    return Settings.from_env()
+    return Settings.load()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 
 from api import db
-from api.settings import Settings
+from api.settings import CONFIG_FILE, Settings
 
 __all__ = ["add_parsers"]
 
@@ -15,7 +17,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.add_argument("--check", action="store_true", help="only report pending migrations")
     p.set_defaults(func=migrate)
-    p = sub.add_parser("settings", help="show the settings in force (secrets masked)")
+    p = sub.add_parser(
+        "settings", help="show each setting in force and where it came from (secrets masked)"
+    )
+    p.add_argument("--json", action="store_true", help="print the values as JSON")
     p.set_defaults(func=show_settings)
 
 
@@ -41,5 +46,20 @@ async def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def show_settings(args: argparse.Namespace, settings: Settings) -> int:
-    print(json.dumps(settings.describe(), indent=2, default=str))
+    values = settings.describe()
+    if args.json:
+        print(json.dumps(values, indent=2, default=str))
+        return 0
+    named = os.environ.get("FENSTER_CONFIG", "")
+    path = Path(named or CONFIG_FILE)
+    state = "read" if path.is_file() else "not found, not used"
+    print(f"configuration file: {path.resolve()} ({state})")
+    print("environment variables FENSTER_<SETTING> override it\n")
+    rows = [
+        ("setting", "value", "from"),
+        *((k, str(v), settings.source(k)) for k, v in values.items()),
+    ]
+    wide = [max(len(r[i]) for r in rows) for i in range(2)]
+    for name, value, source in rows:
+        print(f"{name:<{wide[0]}}  {value:<{wide[1]}}  {source}")
     return 0
