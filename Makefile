@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
         schema migrations bench clean
 
 ## make demo: install, migrate the embedded SQLite database, load the demo world, serve :8000
+## (another port: make demo PORT=8104, or FENSTER_PORT=8104 make demo)
 demo: install
-	$(BIN)/fenster demo
+	$(BIN)/fenster demo$(if $(PORT), --port $(PORT))
 
 ## make test: install with the dev extra, lint, then the whole suite
 test: install-dev system-deps-test

@@ -18,7 +18,7 @@ from api.services import groups as group_service
 from api.services import machines as machine_service
 from api.services import tokens as token_service
 
-__all__ = ["DEMO_GROUPS", "DemoReport", "load_demo"]
+__all__ = ["CUSTOMER_GROUP", "DEMO_GROUPS", "DemoReport", "load_demo"]
 
 ACTOR = "demo"
 DAY = 24 * 60
@@ -35,6 +35,7 @@ DEMO_GROUPS = [
     ("utc-labs", "UTC", time(12, 0), 30, 0, [5, 6], "UTC Labs (weekends)"),
 ]
 HOSTS = ["kvm01", "kvm02", "kvm03", "kvm04"]
+CUSTOMER_GROUP = "acme"  # the demo prints a customer token and feed of this group
 HOST_CPUS = [
     "Intel(R) Xeon(R) CPU E5620 @ 2.40GHz",
     "Intel(R) Xeon(R) CPU X5650 @ 2.67GHz",
@@ -67,12 +68,11 @@ NEW_KERNEL = "2.6.38"
 class DemoReport:
     created: dict[str, int]
     admin_token_file: Path | None
+    customer_token_file: Path | None = None
 
     def lines(self) -> list[str]:
         made = ", ".join(f"{n} {k}" for k, n in self.created.items() if n) or "nothing new"
         out = [f"demo world loaded: {made}"]
-        if self.admin_token_file:
-            out.append(f"admin token: {self.admin_token_file}")
         return out
 
 
@@ -209,13 +209,28 @@ async def load_demo(token_dir: Path | None = None) -> DemoReport:
             )
             created["announcements"] += 1
 
-    token_file = None
-    if token_dir is not None and not await ApiToken.filter(name="demo admin").exists():
-        _, secret = await token_service.create_token(ACTOR, name="demo admin", role="admin")
-        token_file = _write_secret(token_dir / "demo-admin-token", secret)
-    elif token_dir is not None and (token_dir / "demo-admin-token").exists():
-        token_file = token_dir / "demo-admin-token"
-    return DemoReport(created, token_file)
+    if token_dir is None:
+        return DemoReport(created, None)
+    admin = await _demo_token(token_dir / "demo-admin-token", "demo admin", "admin")
+    customer = await _demo_token(
+        token_dir / f"demo-customer-token-{CUSTOMER_GROUP}",
+        f"demo customer {CUSTOMER_GROUP}",
+        "customer",
+        groups[CUSTOMER_GROUP],
+    )
+    return DemoReport(created, admin, customer)
+
+
+async def _demo_token(
+    path: Path, name: str, role: str, group: ResourceGroup | None = None
+) -> Path | None:
+    """Create the token once, its secret kept in ``path`` (shown once, so written down)."""
+    if not await ApiToken.filter(name=name).exists():
+        _, secret = await token_service.create_token(
+            ACTOR, name=name, role=role, groups=[group] if group else []
+        )
+        return _write_secret(path, secret)
+    return path if path.exists() else None  # noqa: ASYNC240 - one stat of a local file
 
 
 def _write_secret(path: Path, secret: str) -> Path:

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
+from urllib.parse import quote
 
 from api import db
 from api.settings import Settings
 
-__all__ = ["add_parsers"]
+__all__ = ["add_parsers", "graphiql_link"]
+
+EXAMPLE_QUERY = """\
+# The next windows of the groups this token sees (token: Headers tab below). Ctrl-Enter runs it.
+{
+  me { name role groups }
+  windows(first: 10) {
+    totalCount
+    nodes {
+      machine { name }
+      startsAt
+      local { timezone startsAt endsAt }
+      state
+      reason
+    }
+  }
+}
+"""
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -25,21 +44,25 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    asyncio.run(load(settings))
+    served = dataclasses.replace(settings.listening_on(args.host, args.port), graphiql=True)
+    asyncio.run(load(served))
     if args.no_serve:
         return 0
     from api.commands.serve import serve
 
-    changes: dict[str, object] = {"graphiql": True}
-    if args.host:
-        changes["host"] = args.host
-    if args.port:
-        changes["port"] = args.port
-    return serve(dataclasses.replace(settings, **changes))
+    return serve(served)
+
+
+def graphiql_link(settings: Settings, token: str) -> str:
+    """GraphiQL opening EXAMPLE_QUERY with ``token`` in its Authorization header."""
+    headers = json.dumps({"Authorization": f"Bearer {token}"})
+    return f"{settings.public_url}/graphql?q={quote(EXAMPLE_QUERY)}&headers={quote(headers)}"
 
 
 async def load(settings: Settings) -> None:
-    from api.demo import load_demo
+    from api.demo import CUSTOMER_GROUP, load_demo
+    from api.feeds.urls import feed_url
+    from api.models import ResourceGroup
 
     await db.init(settings, create_db=not settings.is_sqlite)
     try:
@@ -50,5 +73,18 @@ async def load(settings: Settings) -> None:
         report = await load_demo(token_dir=token_dir)
         for line in report.lines():
             print(line, flush=True)
+        group = await ResourceGroup.get(name=CUSTOMER_GROUP)
     finally:
         await db.close()
+    if report.admin_token_file:
+        print(
+            f"admin token in {report.admin_token_file} (send it as Authorization: Bearer <token>)"
+        )
+    if report.customer_token_file:
+        token = report.customer_token_file.read_text().strip()
+        urls = feed_url(settings, group)
+        print(f"customer token of group {group.name}: {token}")
+        print(f"  (kept in {report.customer_token_file})")
+        print(f"  its calendar feed:  {urls.https}")
+        print(f"  in a calendar app:  {urls.webcal}")
+        print(f"GraphiQL with an example query and that token: {graphiql_link(settings, token)}")

@@ -1,4 +1,4 @@
-"""`fenster schedule` (one scheduling pass) and `fenster windows preview GROUP`."""
+"""`fenster schedule` (one scheduling pass), `fenster windows list` and `windows preview GROUP`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from api import db
 from api.errors import NotFound, ValidationError
-from api.models import ResourceGroup
+from api.feeds.ics import format_local
+from api.models import ResourceGroup, Window
 from api.scheduling.preview import preview
 from api.services.scheduling import PassReport, run_pass
 from api.services.scheduling_load import policy_of
@@ -30,6 +31,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     w = sub.add_parser("windows", help="look at maintenance windows")
     wsub = w.add_subparsers(dest="windows_command", metavar="ACTION", required=True)
+    wl = wsub.add_parser("list", help="upcoming windows: machine, group, local and UTC time, state")
+    wl.add_argument("--group", help="only this resource group's windows")
+    wl.add_argument("--now", type=_instant, help="from this ISO time (with zone)")
+    wl.add_argument("--all", action="store_true", help=f"list every window, not the first {SHOWN}")
+    wl.set_defaults(func=windows_list)
     pv = wsub.add_parser("preview", help="the next regular windows of a group, marking DST")
     pv.add_argument("group", help="resource group name")
     pv.add_argument("--count", type=int, default=10, help="how many windows (default 10)")
@@ -38,9 +44,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    example = "e.g. 2026-12-01T02:00+01:00 or 2026-12-01T01:00Z"
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date and time with a zone ({example})"
+        ) from None
     if value.tzinfo is None:
-        raise argparse.ArgumentTypeError("give a timezone, e.g. 2026-12-01T02:00+01:00 or ...Z")
+        raise argparse.ArgumentTypeError(f"{text!r} has no timezone; give one ({example})")
     return value.astimezone(UTC)
 
 
@@ -109,6 +121,43 @@ def report_lines(report: PassReport, limit: int | None = SHOWN) -> list[str]:
     timing = ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items())
     lines.append(f"time: {timing}")
     return lines
+
+
+async def windows_list(args: argparse.Namespace, settings: Settings) -> int:
+    now = args.now or datetime.now(UTC)
+    async with db.database(settings):
+        query = Window.filter(state__in=["planned", "running"], ends_at__gt=now)
+        if args.group:
+            if not await ResourceGroup.exists(name=args.group):
+                raise NotFound("resource group", args.group)
+            query = query.filter(machine__group__name=args.group)
+        total = await query.count()
+        rows = (
+            await query.order_by("starts_at", "id")
+            .limit(None if args.all else SHOWN)
+            .select_related("machine__group")
+        )
+    if not rows:
+        print(
+            "no upcoming windows. While `fenster serve` runs, the scheduler books queued work "
+            f"every {settings.schedule_interval} s; `fenster schedule` books it now."
+        )
+        return 0
+    print(
+        f"{'starts (local)':<28} {'time zone':<20} {'starts (UTC)':<17} {'min':>4}  "
+        f"{'machine':<18} {'group':<12} state"
+    )
+    for w in rows:
+        group = w.machine.group
+        minutes = int((w.ends_at - w.starts_at).total_seconds() // 60)
+        print(
+            f"{format_local(w.starts_at, group.timezone):<28} {group.timezone:<20} "
+            f"{w.starts_at.astimezone(UTC):%Y-%m-%d %H:%M}Z {minutes:>4}  "
+            f"{w.machine.name:<18} {group.name:<12} {w.state}{' (forced)' if w.forced else ''}"
+        )
+    if total > len(rows):
+        print(f"... and {total - len(rows)} more (--all lists every one)")
+    return 0
 
 
 async def windows_preview(args: argparse.Namespace, settings: Settings) -> int:

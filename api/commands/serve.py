@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import socket
 
 from api.settings import Settings
 
@@ -18,8 +18,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    changes = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    return serve(dataclasses.replace(settings, **changes))
+    return serve(settings.listening_on(args.host, args.port))
 
 
 def serve(settings: Settings) -> int:
@@ -27,12 +26,22 @@ def serve(settings: Settings) -> int:
 
     from api.app import create_app
 
-    print(f"fenster: serving on http://{settings.host}:{settings.port}/", flush=True)
-    uvicorn.run(
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:  # the port is bound: only now is "serving" true
+                print(
+                    f"fenster: serving on http://{settings.host}:{settings.port}/"
+                    f" (links point at {settings.public_url})",
+                    flush=True,
+                )
+
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level="info",
         proxy_headers=False,
     )
+    Server(config).run()
     return 0

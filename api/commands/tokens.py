@@ -12,6 +12,8 @@ from api.settings import Settings
 
 __all__ = ["add_parsers"]
 
+PREFIX_WIDTH = 13  # the stored prefix of a secret (12 characters) and an ellipsis
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("token", help="manage API tokens")
@@ -53,10 +55,17 @@ async def create(args: argparse.Namespace, settings: Settings) -> int:
 async def list_tokens(args: argparse.Namespace, settings: Settings) -> int:
     async with db.database(settings):
         rows = await ApiToken.all().prefetch_related("groups", "host")
+        print(
+            f"{'id':>5}  {'prefix':<{PREFIX_WIDTH}}  {'role':<8}  {'scope':<30}  {'state':<7}  name"
+        )
         for t in rows:
             scope = ",".join(g.name for g in t.groups) or (t.host.name if t.host else "-")
             state = "revoked" if t.revoked_at else "active"
-            print(f"{t.id:>5}  {t.prefix}…  {t.role:<8}  {scope:<30}  {state}  {t.name}")
+            prefix = f"{t.prefix}…"
+            print(
+                f"{t.id:>5}  {prefix:<{PREFIX_WIDTH}}  {t.role:<8}  {scope:<30}  {state:<7}  "
+                f"{t.name}"
+            )
     return 0
 
 

@@ -32,6 +32,25 @@ CDN_FILES = {
 _CDN = re.compile(r"https://unpkg\.com/[^\"']+")
 
 
+# The text GraphiQL opens with (instead of Strawberry's generic welcome): where the token goes.
+WELCOME = """\
+# fenster's GraphQL API.
+#
+# Every request needs an API token. Open the "Headers" tab below this editor
+# and write:
+#
+#   {"Authorization": "Bearer fst_..."}
+#
+# (fenster demo prints a customer token and a link with it filled in; the admin
+# token is in var/demo-admin-token; fenster token create makes more.)
+# Then write a query and run it with Ctrl-Enter, for example:
+#
+#   { me { name role groups } windows(first: 5) { nodes { startsAt state machine { name } } } }
+"""
+assert "`" not in WELCOME and "${" not in WELCOME  # it goes into a JavaScript template literal
+_WELCOME = re.compile(r"const EXAMPLE_QUERY = `.*?`;", re.DOTALL)
+
+
 @lru_cache(maxsize=1)
 def graphiql_html() -> str:
     """Strawberry's GraphiQL page with every CDN address pointing at the vendored copy.
@@ -45,6 +64,9 @@ def graphiql_html() -> str:
         raise RuntimeError(f"GraphiQL assets not vendored: {', '.join(missing)}")
     for url, name in CDN_FILES.items():
         html = html.replace(url, ASSET_PREFIX + name)
+    html, found = _WELCOME.subn(lambda _: f"const EXAMPLE_QUERY = `{WELCOME}`;", html, count=1)
+    if not found:
+        raise RuntimeError("GraphiQL page changed: its EXAMPLE_QUERY was not found")
     return html.replace(" crossorigin\n", "\n")
 
 

@@ -137,3 +137,28 @@ def test_graphiql_renders_in_headless_chromium(server: tuple[str, Path], tmp_pat
     # The page fetched every asset from fenster and introspected the schema.
     assert "GET /graphql/static/graphiql.min.js" in served
     assert "POST /graphql" in served
+
+
+async def test_graphiql_says_where_the_token_goes(tmp_path: Path) -> None:
+    from api.app import create_app
+
+    app = create_app(
+        Settings(database_url=f"sqlite://{tmp_path}/x.db", graphiql=True), manage_db=False
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        page = (await c.get("/graphql", headers={"Accept": "text/html"})).text
+    assert "Welcome to GraphiQL" not in page
+    assert 'Open the "Headers" tab below this editor' in page
+    assert '{"Authorization": "Bearer fst_..."}' in page
+
+
+def test_the_demo_link_opens_the_example_query_with_the_token() -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from api.commands.demo import EXAMPLE_QUERY, graphiql_link
+
+    link = urlsplit(graphiql_link(Settings(port=8150), "fst_abc"))
+    assert (link.scheme, link.netloc, link.path) == ("http", "127.0.0.1:8150", "/graphql")
+    params = parse_qs(link.query)
+    assert params["q"] == [EXAMPLE_QUERY]
+    assert params["headers"] == ['{"Authorization": "Bearer fst_abc"}']
