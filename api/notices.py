@@ -18,7 +18,7 @@ import enum
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, ClassVar, Self
@@ -76,7 +76,7 @@ class Notice:
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON value stored in the outbox row."""
-        return _jsonable(asdict(self))
+        return {name: _jsonable(getattr(self, name)) for name in _names(type(self))}
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> Self:
@@ -256,13 +256,20 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, str | int | bool | None):
+        return value
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _jsonable(getattr(value, name)) for name in _names(type(value))}
     return value
 
 
