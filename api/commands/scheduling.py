@@ -52,7 +52,7 @@ def _instant(text: str) -> datetime:
             f"{text!r} is not an ISO date and time with a zone ({example})"
         ) from None
     if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no timezone; give one ({example})")
+        raise argparse.ArgumentTypeError(f"{text!r} has no timezone: give a timezone ({example})")
     return value.astimezone(UTC)
 
 
