@@ -1,10 +1,17 @@
 """Maintenance windows -> iCalendar bytes (RFC 5545), a pure function of its arguments.
 
-The writer is hand-rolled on purpose: it is a few string joins per event, several times faster
-than building icalendar objects, and the tests parse every output with both ``icalendar`` and
-``vobject``. Each VEVENT carries the MAINTNOTE properties of the network operators' maintenance
-notification convention (BCOP "maintnote": X-MAINTNOTE-PROVIDER, -ACCOUNT, -MAINTENANCE-ID,
--OBJECT-ID, -IMPACT, -STATUS) so existing maintenance tooling can read the feed.
+Built with icalendar's component model (Calendar, Event, Timezone: it escapes, quotes
+parameters and folds). The VTIMEZONE observances are our own (see ``api.feeds.vtimezone``
+for why). The tests read every output with icalendar, vobject, Home Assistant's ``ical``,
+khal, and icalendar 5 through circuit-maintenance-parser. Each VEVENT carries the MAINTNOTE
+properties of the network operators' maintenance notification convention (BCOP "maintnote":
+X-MAINTNOTE-PROVIDER, -ACCOUNT, -MAINTENANCE-ID, -OBJECT-ID, -IMPACT, -STATUS) so existing
+maintenance tooling can read the feed.
+
+One instant, one reading: a start or end whose local time happens twice (the repeated hour
+of a fall-back, half an hour at Lord Howe) is written in UTC, and so is the other end of the
+same event. RFC 5545 reads a local time in the repeated hour as its first occurrence, but
+icalendar 5, circuit-maintenance-parser and khal 0.14 take the second.
 """
 
 from __future__ import annotations
@@ -14,78 +21,34 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from icalendar import Calendar, Event
+from icalendar.prop import vCalAddress, vDDDTypes, vDuration, vInt, vText, vUri
+
 from api.feeds.values import CalendarView, WindowView, impact, maintnote_status
-from api.feeds.vtimezone import vtimezone_lines
+from api.feeds.vtimezone import span_years, vtimezone
 
 __all__ = [
     "PRODID",
     "build_calendar",
-    "escape_text",
     "event_description",
-    "fold",
     "format_local",
 ]
 
 PRODID = "-//fenster//maintenance directory//EN"
-_DAY = timedelta(days=1)
 
 
-def escape_text(value: str) -> str:
-    """RFC 5545 3.3.11 TEXT escaping."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\r", "\\n")
-        .replace("\n", "\\n")
-    )
+def _ambiguous(local: datetime) -> bool:
+    """Whether this wall-clock time happens twice in its zone (an instant read from UTC is
+    never in a gap, so a different offset for the other fold means a repeated time)."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
 
 
-def _param(value: str) -> str:
-    """A parameter value, quoted when it holds ':', ';' or ','; DQUOTE cannot be carried."""
-    value = value.replace('"', "'")
-    return f'"{value}"' if any(c in value for c in ":;,") else value
-
-
-def fold(line: str) -> str:
-    """Fold a content line at 75 octets without splitting a UTF-8 sequence (RFC 5545 3.1)."""
-    if len(line) <= 75 and line.isascii():
-        return line
-    data = line.encode()
-    if len(data) <= 75:
-        return line
-    parts: list[str] = []
-    start, limit = 0, 75
-    while start < len(data):
-        end = min(start + limit, len(data))
-        while end < len(data) and (data[end] & 0xC0) == 0x80:  # inside a multi-byte char
-            end -= 1
-        parts.append(data[start:end].decode())
-        start, limit = end, 74  # continuation lines begin with one space
-    return "\r\n ".join(parts)
-
-
-def _basic(value: datetime) -> str:
-    """'20261201T020000' (RFC 5545 basic format) of ``value``'s wall clock; no strftime,
-    which is slower and follows the C locale."""
-    return value.isoformat()[:19].replace("-", "").replace(":", "")
-
-
-def _utc(value: datetime) -> str:
-    return _basic(value.astimezone(UTC)) + "Z"
-
-
-def _when(name: str, value: datetime, zone: ZoneInfo, tzid: str) -> str:
-    """``DTSTART;TZID=Europe/Berlin:20261201T020000``; UTC for the repeated fall-back hour.
-
-    A local time in the hour that happens twice means its first occurrence (RFC 5545 3.3.5),
-    so an instant in the second occurrence can only be written in UTC.
-    """
-    local = value.astimezone(zone)
-    if local.fold:
-        return f"{name}:{_utc(value)}"
-    return f"{name};TZID={tzid}:{_basic(local)}"
+def _instants(window: WindowView, zone: ZoneInfo) -> tuple[vDDDTypes, vDDDTypes]:
+    """DTSTART and DTEND: local time with TZID, or both in UTC when either is ambiguous."""
+    start, end = window.starts_at.astimezone(zone), window.ends_at.astimezone(zone)
+    if _ambiguous(start) or _ambiguous(end):
+        start, end = window.starts_at.astimezone(UTC), window.ends_at.astimezone(UTC)
+    return vDDDTypes(start), vDDDTypes(end)
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -129,44 +92,34 @@ def event_description(window: WindowView, zone: ZoneInfo | None = None) -> str:
     return "\n".join(lines)
 
 
-def _event(window: WindowView, tail: str, stamp: str | None) -> str:
-    """One VEVENT, folded, CRLF-joined; ``tail`` is the calendar-wide ORGANIZER/PROVIDER part.
-
-    Only lines whose length depends on data are folded: this runs a thousand times a feed.
-    """
+def _event(window: WindowView, shared: dict[str, object], stamp: datetime | None) -> Event:
+    """One VEVENT; ``shared`` holds the calendar-wide ORGANIZER / PROVIDER values."""
     zone = _zone(window.timezone)
-    tzid = _param(window.timezone)
-    changed = _utc(window.updated_at)
-    uid = escape_text(window.uid)
+    start, end = _instants(window, zone)
     level = impact(window)
-    lines = [
-        "BEGIN:VEVENT",
-        fold(f"UID:{uid}"),
-        f"DTSTAMP:{stamp or changed}",
-        fold(_when("DTSTART", window.starts_at, zone, tzid)),
-        fold(_when("DTEND", window.ends_at, zone, tzid)),
-        f"SEQUENCE:{window.sequence}",
-        "STATUS:CANCELLED" if window.state == "cancelled" else "STATUS:CONFIRMED",
-        fold(f"SUMMARY:{escape_text(window.summary)}"),
-        fold(f"DESCRIPTION:{escape_text(event_description(window, zone))}"),
-        "TRANSP:OPAQUE",
-        f"CREATED:{_utc(window.created_at)}",
-        f"LAST-MODIFIED:{changed}",
-    ]
+    event = Event()
+    event["UID"] = vText(window.uid)
+    event["DTSTAMP"] = vDDDTypes(stamp or window.updated_at)
+    event["DTSTART"] = start
+    event["DTEND"] = end
+    event["SEQUENCE"] = vInt(window.sequence)
+    event["STATUS"] = vText("CANCELLED" if window.state == "cancelled" else "CONFIRMED")
+    event["SUMMARY"] = vText(window.summary)
+    event["DESCRIPTION"] = vText(event_description(window, zone))
+    event["TRANSP"] = vText("OPAQUE")
+    event["CREATED"] = vDDDTypes(window.created_at)
+    event["LAST-MODIFIED"] = vDDDTypes(window.updated_at)
     if window.url:
-        lines.append(fold(f"URL;VALUE=URI:{window.url}"))
-    lines.append(tail)
-    lines.append(fold(f"X-MAINTNOTE-ACCOUNT:{escape_text(window.group)}"))
-    lines.append(fold(f"X-MAINTNOTE-MAINTENANCE-ID:{uid}"))
-    lines.append(
-        fold(
-            f"X-MAINTNOTE-OBJECT-ID;X-MAINTNOTE-OBJECT-IMPACT={level}:{escape_text(window.machine)}"
-        )
+        event["URL"] = vUri(window.url, params={"VALUE": "URI"})
+    event.update(shared)
+    event["X-MAINTNOTE-ACCOUNT"] = vText(window.group)
+    event["X-MAINTNOTE-MAINTENANCE-ID"] = vText(window.uid)
+    event["X-MAINTNOTE-OBJECT-ID"] = vText(
+        window.machine, params={"X-MAINTNOTE-OBJECT-IMPACT": level}
     )
-    lines.append(f"X-MAINTNOTE-IMPACT:{level}")
-    lines.append(f"X-MAINTNOTE-STATUS:{maintnote_status(window.state)}")
-    lines.append("END:VEVENT")
-    return "\r\n".join(lines)
+    event["X-MAINTNOTE-IMPACT"] = vText(level)
+    event["X-MAINTNOTE-STATUS"] = vText(maintnote_status(window.state))
+    return event
 
 
 @lru_cache(maxsize=64)
@@ -174,20 +127,23 @@ def _zone(tzid: str) -> ZoneInfo:
     return ZoneInfo(tzid)
 
 
-def _timezones(windows: Sequence[WindowView]) -> list[str]:
-    """One VTIMEZONE per zone in use, covering its events' span widened to whole years."""
-    spans: dict[str, tuple[int, int]] = {}
-    for w in windows:
-        # a day either side covers any UTC offset, so local dates near New Year are inside
-        lo, hi = (w.starts_at - _DAY).year, (w.ends_at + _DAY).year
-        if w.timezone in spans:
-            a, b = spans[w.timezone]
-            lo, hi = min(a, lo), max(b, hi)
-        spans[w.timezone] = (lo, hi)
-    lines: list[str] = []
-    for tzid in sorted(spans):
-        lines += vtimezone_lines(tzid, *spans[tzid])
-    return lines
+def _header(cal: CalendarView, method: str | None) -> Calendar:
+    refresh = timedelta(minutes=cal.refresh_minutes)
+    out = Calendar()
+    out.add("prodid", PRODID)
+    out.add("version", "2.0")
+    out.add("calscale", "GREGORIAN")
+    if method:
+        out.add("method", method)
+    out.add("name", cal.name)
+    out.add("x-wr-calname", cal.name)
+    out.add("x-wr-timezone", cal.timezone)
+    if cal.description:
+        out.add("x-wr-caldesc", cal.description)
+        out.add("description", cal.description)
+    out.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    out["X-PUBLISHED-TTL"] = vDuration(refresh)  # an X- property is TEXT unless told
+    return out
 
 
 def build_calendar(
@@ -196,44 +152,30 @@ def build_calendar(
     *,
     method: str | None = None,
     stamp: datetime | None = None,
+    empty_year: int | None = None,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per window and a VTIMEZONE for every zone they use.
 
-    ``method`` ("PUBLISH" for mail attachments) is left out for subscribed feeds. ``stamp`` is
-    DTSTAMP for every event (the time a message is made); without it each event's DTSTAMP is
-    its last change, so a feed is a pure function of the stored windows and caches well.
+    The calendar's own zone always has its VTIMEZONE, so an empty feed still holds a component
+    (RFC 5545 3.6 requires one); it then covers ``empty_year`` (default: the year of
+    ``stamp``, else 1970). ``method`` ("PUBLISH" for mail attachments) is left out for
+    subscribed feeds. ``stamp`` is DTSTAMP for every event (the time a message is made);
+    without it each event's DTSTAMP is its last change, so a feed is a pure function of the
+    stored windows and caches well.
     """
-    refresh = (
-        f"PT{cal.refresh_minutes // 60}H"
-        if cal.refresh_minutes % 60 == 0
-        else (f"PT{cal.refresh_minutes}M")
-    )
-    head = [
-        "BEGIN:VCALENDAR",
-        f"PRODID:{PRODID}",
-        "VERSION:2.0",
-        "CALSCALE:GREGORIAN",
-    ]
-    if method:
-        head.append(f"METHOD:{method}")
-    head += [
-        f"NAME:{escape_text(cal.name)}",
-        f"X-WR-CALNAME:{escape_text(cal.name)}",
-        f"X-WR-TIMEZONE:{cal.timezone}",
-    ]
-    if cal.description:
-        head.append(f"X-WR-CALDESC:{escape_text(cal.description)}")
-        head.append(f"DESCRIPTION:{escape_text(cal.description)}")
-    head += [
-        f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}",
-        f"X-PUBLISHED-TTL:{refresh}",
-    ]
-    tail = [fold(f"X-MAINTNOTE-PROVIDER:{escape_text(cal.provider)}")]
+    out = _header(cal, method)
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for w in windows:
+        spans.setdefault(w.timezone, []).append((w.starts_at, w.ends_at))
+    if not windows:
+        moment = datetime(empty_year or (stamp.year if stamp else 1970), 7, 1, tzinfo=UTC)
+        spans[cal.timezone] = [(moment, moment)]
+    for tzid in sorted(spans):
+        out.add_component(vtimezone(tzid, span_years(spans[tzid])))
+    shared: dict[str, object] = {}
     if cal.organizer:
-        tail.insert(0, fold(f"ORGANIZER;CN={_param(cal.provider)}:mailto:{cal.organizer}"))
-    tail_text = "\r\n".join(tail)
-    stamp_text = _utc(stamp) if stamp else None
-    parts = [fold(line) for line in head + _timezones(windows)]
-    parts += [_event(w, tail_text, stamp_text) for w in windows]
-    parts.append("END:VCALENDAR\r\n")
-    return "\r\n".join(parts).encode()
+        shared["ORGANIZER"] = vCalAddress(f"mailto:{cal.organizer}", params={"CN": cal.provider})
+    shared["X-MAINTNOTE-PROVIDER"] = vText(cal.provider)
+    for w in windows:
+        out.add_component(_event(w, shared, stamp))
+    return out.to_ical(sorted=False)

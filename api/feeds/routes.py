@@ -4,11 +4,15 @@
 The ETag comes from one aggregate query (window count and latest change, activity count,
 latest id and finish, a digest of the activities' states, estimates and parameters, the
 group's own row and token), so a client that already has the current feed gets 304 without
-a single window being loaded or rendered.
+a single window being loaded or rendered. The bytes rendered for an ETag are kept in a
+bounded in-process cache (``api.feeds.cache``), so a client that polls without If-None-Match
+costs the same query plus sending the bytes; rendering runs in a worker thread so a large
+feed does not stall the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -22,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.feeds.cache import RenderCache
 from api.feeds.ics import build_calendar
 from api.feeds.query import FeedStamp, feed_stamp, groups_changed, window_views
 from api.feeds.values import CalendarView
@@ -35,7 +40,7 @@ __all__ = ["HISTORY", "feed_routes"]
 HISTORY = timedelta(days=30)  # how far back a feed shows windows
 MAX_AGE = 300
 CONTENT_TYPE = "text/calendar; charset=utf-8"
-_VERSION = "1"  # bump when the builder's output changes for the same data
+_VERSION = "2"  # bump when the builder's output changes for the same data
 
 
 def _not_found() -> Response:
@@ -71,6 +76,15 @@ def _not_modified(request: Request, etag: str) -> bool:
     return False
 
 
+def _cache(request: Request) -> RenderCache:
+    """The app's rendered-feed cache, made on first use (one per app, so per process)."""
+    state = request.app.state
+    cache: RenderCache | None = getattr(state, "feed_cache", None)
+    if cache is None:
+        cache = state.feed_cache = RenderCache()
+    return cache
+
+
 async def _respond(
     request: Request,
     *,
@@ -80,6 +94,7 @@ async def _respond(
     render: Callable[[], Awaitable[bytes]],
     filename: str,
 ) -> Response:
+    cache = _cache(request)
     known = [c for c in changed if c is not None]
     last_modified = max(known) if known else None
     headers = {
@@ -91,7 +106,7 @@ async def _respond(
         headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
     if _not_modified(request, etag):
         return Response(status_code=304, headers=headers)
-    body = await render()
+    body = await cache.get_or_render(etag, render)
     headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return Response(body, headers=headers, media_type=CONTENT_TYPE)
 
@@ -108,10 +123,14 @@ async def group_feed(request: Request) -> Response:
         or not hmac.compare_digest(token.encode(), group.feed_token.encode())
     ):
         return _not_found()
-    since = datetime.now(UTC) - HISTORY
+    now = datetime.now(UTC)
+    since = now - HISTORY
     stamp = await feed_stamp(since=since, group_id=group.id)
-    # the token is part of the tag: a rotated token never revalidates an old copy
-    etag = _etag(settings, stamp, group.id, group.updated_at.timestamp(), group.feed_token)
+    # the token is part of the tag: a rotated token never revalidates an old copy; the year
+    # is the one an empty feed's VTIMEZONE covers
+    etag = _etag(
+        settings, stamp, group.id, group.updated_at.timestamp(), group.feed_token, now.year
+    )
 
     async def render() -> bytes:
         windows = await window_views(settings.public_url, group_id=group.id, since=since)
@@ -122,7 +141,7 @@ async def group_feed(request: Request) -> Response:
             description=f"Maintenance windows of resource group {group.name}",
             organizer=parseaddr(settings.mail_from)[1],
         )
-        return build_calendar(cal, windows)
+        return await asyncio.to_thread(build_calendar, cal, windows, empty_year=now.year)
 
     return await _respond(
         request,
@@ -162,10 +181,11 @@ async def all_feed(request: Request) -> Response:
                 "Cache-Control": "no-store",
             },
         )
-    since = datetime.now(UTC) - HISTORY
+    now = datetime.now(UTC)
+    since = now - HISTORY
     stamp = await feed_stamp(since=since)
     groups_at = await groups_changed()  # a group's new zone rewrites its events
-    etag = _etag(settings, stamp, "all", groups_at and groups_at.timestamp())
+    etag = _etag(settings, stamp, "all", groups_at and groups_at.timestamp(), now.year)
 
     async def render() -> bytes:
         windows = await window_views(settings.public_url, since=since)
@@ -176,7 +196,7 @@ async def all_feed(request: Request) -> Response:
             description="Maintenance windows of every resource group",
             organizer=parseaddr(settings.mail_from)[1],
         )
-        return build_calendar(cal, windows)
+        return await asyncio.to_thread(build_calendar, cal, windows, empty_year=now.year)
 
     return await _respond(
         request,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,8 @@ import icalendar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.feeds.ics import build_calendar, escape_text, event_description, fold
-from api.feeds.vtimezone import transitions, vtimezone_lines
+from api.feeds.ics import build_calendar, event_description
+from api.feeds.vtimezone import transitions, vtimezone
 from tests.feeds.samples import CAL, cancelled, changed, completed, planned, read_vobject, tokyo
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -136,16 +137,26 @@ def test_operators_feed_has_one_vtimezone_per_zone() -> None:
     assert str(event["X-MAINTNOTE-IMPACT"]) == "DEGRADED"
 
 
-def test_second_occurrence_of_fall_back_hour_is_written_in_utc() -> None:
+def test_an_event_touching_the_repeated_hour_is_written_in_utc_at_both_ends() -> None:
+    # 02:00 CEST is the first 02:00 that night, 02:30 CET the second: both are ambiguous local
+    # times, and a reader that takes the other occurrence would be an hour off
     data = build_calendar(CAL, [completed()])
-    assert b"DTSTART;TZID=Europe/Berlin:20261025T020000\r\n" in data  # first 02:00 (CEST)
-    assert b"DTEND:20261025T013000Z\r\n" in data  # the second 02:30 (CET)
+    assert b"DTSTART:20261025T000000Z\r\n" in data
+    assert b"DTEND:20261025T013000Z\r\n" in data
+    # an event that only ends in the repeated hour: its start goes to UTC too
+    early = replace(completed(), starts_at=datetime(2026, 10, 24, 23, 0, tzinfo=UTC))
+    data = build_calendar(CAL, [early])
+    assert b"DTSTART:20261024T230000Z\r\n" in data
+    # one that touches no repeated hour keeps its local time
+    assert b"DTSTART;TZID=Europe/Berlin:20261208T020000\r\n" in build_calendar(CAL, [changed()])
 
 
-def test_empty_feed_is_a_valid_calendar() -> None:
-    data = build_calendar(CAL, [])
+def test_empty_feed_is_a_valid_calendar_with_the_groups_vtimezone() -> None:
+    data = build_calendar(CAL, [], empty_year=2026)
     cal = icalendar.Calendar.from_ical(data)
     assert cal.walk("VEVENT") == []
+    [tz] = cal.walk("VTIMEZONE")
+    assert str(tz["TZID"]) == "Europe/Berlin"
     assert read_vobject(data).x_wr_calname.value == CAL.name
 
 
@@ -186,8 +197,7 @@ def test_vtimezone_matches_zoneinfo_at_every_transition() -> None:
 
 
 def test_vtimezone_transitions_are_in_the_prior_offset() -> None:
-    lines = vtimezone_lines("Europe/Berlin", 2027, 2027)
-    text = "\n".join(lines)
+    text = vtimezone("Europe/Berlin", (2027,)).to_ical().decode().replace("\r\n", "\n")
     # RFC 5545: onset in local time of the observance before it
     assert "DTSTART:20270328T020000\nTZNAME:CEST\nTZOFFSETFROM:+0100\nTZOFFSETTO:+0200" in text
     assert "DTSTART:20271031T030000\nTZNAME:CET\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0100" in text
@@ -219,15 +229,24 @@ def test_any_text_survives_both_parsers(reason: str) -> None:
     [event] = icalendar.Calendar.from_ical(data).walk("VEVENT")
     assert str(event["DESCRIPTION"]) == expected
     assert read_vobject(data).vevent.description.value == expected
+    for line in data.split(b"\r\n")[:-1]:  # folded by icalendar: 75 octets at most
+        assert len(line) <= 75, line
 
 
-@given(line=st.text(max_size=400).filter(lambda s: "\r" not in s))
-def test_fold_keeps_content_and_limits(line: str) -> None:
-    folded = fold(line)
-    parts = folded.split("\r\n ")
-    assert "".join(parts) == line
-    assert all(len(p.encode()) <= (75 if i == 0 else 74) for i, p in enumerate(parts))
-
-
-def test_escape_text() -> None:
-    assert escape_text('a,b;c\\d\ne"f') == 'a\\,b\\;c\\\\d\\ne"f'
+def test_vtimezone_costs_the_years_of_its_events_not_the_span_between() -> None:
+    # issue 8: one event in year 8999 made a feed take 10 s (seven thousand years of
+    # transitions); only the years the events touch are covered
+    far = replace(
+        planned(),
+        uid="far@fenster",
+        starts_at=datetime(8999, 6, 1, 1, tzinfo=UTC),
+        ends_at=datetime(8999, 6, 1, 3, tzinfo=UTC),
+    )
+    started = time.perf_counter()
+    data = build_calendar(CAL, [planned(), far])
+    assert time.perf_counter() - started < 2
+    [tz] = icalendar.Calendar.from_ical(data).walk("VTIMEZONE")
+    onsets = sorted(part.decoded("DTSTART").year for part in tz.subcomponents)
+    assert onsets == [2025, 2026, 2026, 8998, 8999, 8999]
+    by_uid = {e.uid.value: e for e in read_vobject(data).vevent_list}
+    assert by_uid["far@fenster"].dtstart.value.astimezone(UTC) == far.starts_at

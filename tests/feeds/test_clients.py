@@ -1,0 +1,214 @@
+"""Every feed shape reads alike in every client: the same instants, event by event.
+
+Shapes: a start or end in the spring-forward gap's surroundings, in the repeated hour of a
+fall-back, Lord Howe's 30-minute shift both ways, every 15 minutes for 90 minutes around each
+clock change of 2026-2027 in seven zones, cancelled, postponed, empty, the operators' feed,
+a mail attachment, and the feed of every demo group through the route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import httpx
+import icalendar
+import pytest
+from tortoise.context import TortoiseContext
+
+from api.demo import load_demo
+from api.feeds.ics import build_calendar
+from api.feeds.query import window_views
+from api.feeds.routes import HISTORY
+from api.feeds.values import CalendarView, WindowView
+from api.feeds.vtimezone import transitions
+from api.models import ResourceGroup
+from api.services import groups as group_service
+from api.services.scheduling import run_pass
+from api.settings import Settings
+from tests.feeds.clients import READERS, Instants, LegacyReader, legacy_reader
+from tests.feeds.samples import CAL, cancelled, changed, planned, read_vobject
+
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+    "America/Sao_Paulo",
+    "Australia/Lord_Howe",
+    "UTC",
+]
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def windows(tzid: str, spans: list[tuple[datetime, datetime]]) -> list[WindowView]:
+    return [
+        replace(planned(), uid=f"{tzid}-{i}@fenster", timezone=tzid, starts_at=s, ends_at=e)
+        for i, (s, e) in enumerate(spans)
+    ]
+
+
+def around_transitions(tzid: str) -> list[WindowView]:
+    zone = ZoneInfo(tzid)
+    start, end = at(2026, 1, 1), at(2028, 1, 1)
+    instants = [start + timedelta(days=100)]
+    for moment, _, _ in transitions(zone, start, end):
+        instants += [moment + timedelta(minutes=m) for m in range(-90, 91, 15)]
+    return windows(tzid, [(t, t + timedelta(hours=1)) for t in instants])
+
+
+def calendar(tzid: str) -> CalendarView:
+    return replace(CAL, timezone=tzid)
+
+
+Shape = tuple[bytes, Instants]
+
+
+def shape(cal: CalendarView, ws: list[WindowView], **kw: object) -> Shape:
+    """The calendar's bytes and the instants every reader must find in them."""
+    return build_calendar(cal, ws, **kw), {w.uid: (w.starts_at, w.ends_at) for w in ws}  # type: ignore[arg-type]
+
+
+@cache
+def shapes() -> dict[str, Shape]:
+    berlin, howe = "Europe/Berlin", "Australia/Lord_Howe"
+    found = {
+        # 2027-03-28 01:00 UTC: 02:00 CET becomes 03:00 CEST
+        "DST gap": shape(
+            CAL,
+            windows(
+                berlin,
+                [
+                    (at(2027, 3, 28, 0, 30), at(2027, 3, 28, 2, 30)),  # across the gap
+                    (at(2027, 3, 28, 1, 0), at(2027, 3, 28, 3, 0)),  # 03:00, the first after it
+                    (at(2027, 3, 28, 0, 0), at(2027, 3, 28, 1, 0)),  # ends where it starts
+                ],
+            ),
+        ),
+        # 2026-10-25 01:00 UTC: 03:00 CEST becomes 02:00 CET; 02:00-03:00 happens twice
+        "repeated hour": shape(
+            CAL,
+            windows(
+                berlin,
+                [
+                    (at(2026, 10, 25, 0, 0), at(2026, 10, 25, 1, 30)),  # first 02:00 to second
+                    (at(2026, 10, 25, 0, 30), at(2026, 10, 25, 0, 45)),  # in the first pass
+                    (at(2026, 10, 25, 1, 10), at(2026, 10, 25, 2, 0)),  # in the second pass
+                    (at(2026, 10, 24, 23, 30), at(2026, 10, 25, 0, 30)),  # ends in it
+                ],
+            ),
+        ),
+        # 2027-04-03 15:00 UTC: Lord Howe's 02:00 (+11) becomes 01:30 (+10:30); the issue's
+        # 01:40 to 01:40, which a second-occurrence reader sees as starting where it ends
+        "30-minute fall-back (Lord Howe)": shape(
+            calendar(howe),
+            windows(
+                howe,
+                [
+                    (at(2027, 4, 3, 14, 40), at(2027, 4, 3, 15, 10)),
+                    (at(2027, 4, 3, 14, 30), at(2027, 4, 3, 16, 0)),
+                ],
+            ),
+        ),
+        # 2026-10-03 15:30 UTC: 02:00 (+10:30) becomes 02:30 (+11)
+        "30-minute spring (Lord Howe)": shape(
+            calendar(howe),
+            windows(howe, [(at(2026, 10, 3, 15, 0), at(2026, 10, 3, 16, 0))]),
+        ),
+        "cancelled": shape(CAL, [cancelled()]),
+        "postponed": shape(CAL, [changed()]),
+        "empty": shape(CAL, [], empty_year=2026),
+        "empty (Lord Howe)": shape(calendar(howe), [], empty_year=2027),
+        "operators (several zones)": shape(
+            replace(CAL, timezone="UTC"),
+            [w for tzid in (berlin, howe, "America/New_York") for w in around_transitions(tzid)],
+        ),
+        "mail attachment (Lord Howe)": shape(
+            calendar(howe),
+            windows(howe, [(at(2027, 4, 3, 14, 40), at(2027, 4, 3, 15, 10))]),
+            method="PUBLISH",
+            stamp=at(2027, 3, 20, 9, 0),
+        ),
+    }
+    for tzid in ZONES:
+        found[f"around every change ({tzid})"] = shape(calendar(tzid), around_transitions(tzid))
+    return found
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("name", list(shapes()))
+def test_every_reader_reads_every_shape_alike(name: str, reader: str) -> None:
+    data, expected = shapes()[name]
+    assert READERS[reader](data) == expected
+
+
+@pytest.fixture(scope="session")
+def legacy() -> LegacyReader:
+    found = legacy_reader()
+    if isinstance(found, str):
+        pytest.skip(found)
+    return found
+
+
+@pytest.mark.slow
+def test_icalendar_5_and_circuit_maintenance_parser_read_every_shape_alike(
+    legacy: LegacyReader,
+) -> None:
+    names = list(shapes())
+    results = legacy.read([shapes()[n][0] for n in names])
+    for name, result in zip(names, results, strict=True):
+        expected = {
+            uid: [s.timestamp(), e.timestamp()] for uid, (s, e) in shapes()[name][1].items()
+        }
+        assert str(result["version"]).startswith("5."), result["version"]
+        assert result["icalendar"] == expected, (name, "icalendar 5")
+        assert result["cmp"] == expected, (name, "circuit-maintenance-parser")
+
+
+@pytest.mark.parametrize("tzid", ZONES)
+def test_dateutil_turns_utc_into_the_same_local_time_as_zoneinfo(tzid: str) -> None:
+    # vobject hands the VTIMEZONE to dateutil; with a first observance whose TZOFFSETFROM
+    # equalled its TZOFFSETTO, UTC -> local went wrong in the repeated hour before the year's
+    # first fall-back (Lord Howe, Sydney: April)
+    zone = ZoneInfo(tzid)
+    year = [(at(2027, 6, 1), at(2027, 6, 1, 1))]
+    data = build_calendar(calendar(tzid), windows(tzid, year))
+    [vtz] = [c for c in read_vobject(data).contents["vtimezone"] if c.tzid.value == tzid]
+    tzinfo = vtz.gettzinfo()
+    instants = [at(2027, 1, 1, 12)]
+    for moment, _, _ in transitions(zone, at(2027, 1, 1), at(2028, 1, 1)):
+        instants += [moment + timedelta(minutes=m) for m in range(-180, 181, 10)]
+    for t in instants:
+        mine, theirs = t.astimezone(tzinfo), t.astimezone(zone)
+        assert (mine.replace(tzinfo=None), mine.utcoffset()) == (
+            theirs.replace(tzinfo=None),
+            theirs.utcoffset(),
+        ), (tzid, t)
+
+
+async def test_every_demo_group_feed_reads_alike_through_the_route(
+    db: TortoiseContext, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    await load_demo()
+    await group_service.create_group(
+        "test", name="quiet", contacts=["ops@quiet.example"], timezone="Australia/Lord_Howe"
+    )
+    now = datetime.now(UTC)
+    await run_pass(settings, now=now)
+    booked = 0
+    for group in await ResourceGroup.all().order_by("name"):
+        r = await client.get(f"/feeds/{group.name}.ics?token={group.feed_token}")
+        assert r.status_code == 200
+        views = await window_views(settings.public_url, group_id=group.id, since=now - HISTORY)
+        expected = {w.uid: (w.starts_at, w.ends_at) for w in views}
+        booked += len(expected)
+        cal = icalendar.Calendar.from_ical(r.content)
+        assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == [group.timezone]
+        for reader, read in READERS.items():
+            assert read(r.content) == expected, (group.name, reader)
+    assert booked > 0  # the demo world's queued work was booked and shown
