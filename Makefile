@@ -58,9 +58,12 @@ schema: install
 migrations: install
 	FENSTER_DATABASE_URL=sqlite://:memory: $(BIN)/tortoise -c api.db.TORTOISE_ORM makemigrations
 
-## make bench: the benchmarks (not tests); figures printed
+## make bench: the benchmarks (not tests); figures and misses printed. Every benchmark runs;
+## a miss is not a failure, a benchmark that crashes is (reported after all have run).
 bench: install-dev
-	for b in tests/benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@failed=""; for b in tests/benchmarks/bench_*.py; do echo "== $$b"; \
+	    $(BIN)/python $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "bench: crashed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf site .pytest_cache .ruff_cache .hypothesis

@@ -93,7 +93,8 @@ def event_description(window: WindowView, zone: ZoneInfo | None = None) -> str:
 
 
 def _event(window: WindowView, shared: dict[str, object], stamp: datetime | None) -> Event:
-    """One VEVENT; ``shared`` holds the calendar-wide ORGANIZER / PROVIDER values."""
+    """One VEVENT; ``shared`` holds the calendar-wide ORGANIZER / PROVIDER values (see
+    :func:`_shared`)."""
     zone = _zone(window.timezone)
     start, end = _instants(window, zone)
     level = impact(window)
@@ -172,10 +173,32 @@ def build_calendar(
         spans[cal.timezone] = [(moment, moment)]
     for tzid in sorted(spans):
         out.add_component(vtimezone(tzid, span_years(spans[tzid])))
+    if stamp is None:
+        events = [_feed_event(w, cal.organizer, cal.provider) for w in windows]
+    else:
+        shared = _shared(cal.organizer, cal.provider)
+        events = [_event(w, shared, stamp).to_ical(sorted=False) for w in windows]
+    # icalendar writes the calendar's own lines and its VTIMEZONEs; the events, each written
+    # by icalendar too, go in before its END line
+    head = out.to_ical(sorted=False)
+    assert head.endswith(_END)
+    return b"".join([head[: -len(_END)], *events, _END])
+
+
+_END = b"END:VCALENDAR\r\n"
+
+
+def _shared(organizer: str, provider: str) -> dict[str, object]:
+    """The calendar-wide ORGANIZER and X-MAINTNOTE-PROVIDER of every event."""
     shared: dict[str, object] = {}
-    if cal.organizer:
-        shared["ORGANIZER"] = vCalAddress(f"mailto:{cal.organizer}", params={"CN": cal.provider})
-    shared["X-MAINTNOTE-PROVIDER"] = vText(cal.provider)
-    for w in windows:
-        out.add_component(_event(w, shared, stamp))
-    return out.to_ical(sorted=False)
+    if organizer:
+        shared["ORGANIZER"] = vCalAddress(f"mailto:{organizer}", params={"CN": provider})
+    shared["X-MAINTNOTE-PROVIDER"] = vText(provider)
+    return shared
+
+
+@lru_cache(maxsize=8192)
+def _feed_event(window: WindowView, organizer: str, provider: str) -> bytes:
+    """A feed's VEVENT bytes, kept per window value: after one window changes, a feed
+    re-renders that event only (a WindowView is frozen and holds all an event shows)."""
+    return _event(window, _shared(organizer, provider), None).to_ical(sorted=False)

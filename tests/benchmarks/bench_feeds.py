@@ -1,24 +1,38 @@
 """Benchmark of a 1,000-window group feed through the route (run on demand, not collected).
 
-    .venv/bin/python tests/benchmarks/bench_feeds.py [--windows 1000] [--runs 30]
+    .venv/bin/python tests/benchmarks/bench_feeds.py [--windows 1000] [--runs 10]
         [--database-url postgres://postgres@127.0.0.1:5432/fenster_bench]
 
-One group with ``--windows`` windows (two activities each) in a fresh database (SQLite file by
-default; not timed). Then, timed: GET /feeds/{group}.ics through the ASGI app with httpx (the
-whole path: token check, aggregate, two queries, building, response); the floor, icalendar
-serialising the same events (``Calendar.to_ical()`` of a calendar built beforehand, and built
-plus serialised); and GET with If-None-Match (the 304 path). Medians of ``--runs`` runs.
-Goals (issue 5): route <= 50 ms and <= 1.3x the floor; 304 <= 3 ms.
+One group with ``--windows`` windows (two activities each) in a fresh database (not timed), on
+SQLite (a file in a temporary folder) and then on PostgreSQL (``--database-url``, else a
+database of its own on 127.0.0.1:5432 when a server answers there). Timed, in the same run,
+medians of several runs, through the ASGI app with httpx:
+
+1. the feed after a change (one window changed between runs, not timed): the whole path,
+   ETag query, loading, building (the unchanged events' bytes are reused), response; against
+   the floor, icalendar's own build plus ``to_ical()`` of the same events. Goal (issue 9):
+   <= 1.3x the floor. Printed beside it, not a goal: the same with every event rendered
+   afresh (as if all had changed).
+2. the unchanged feed fetched without If-None-Match (served from the rendered-bytes cache),
+   against the 304 path. Goal: <= 1.5x.
+3. the 304 path (If-None-Match), against a plain Starlette handler that runs the same ETag
+   query (group lookup, ``feed_stamp``) and answers 304. Goal: <= 1.5x.
+
+Misses are printed and the run goes on; the exit status is 0 (a benchmark is not a test).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import os
+import socket
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,13 +40,19 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import icalendar
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from api import db
 from api.app import create_app
-from api.feeds.ics import build_calendar, event_description
-from api.feeds.query import window_views
+from api.feeds import ics
+from api.feeds.ics import PRODID, build_calendar, event_description
+from api.feeds.query import feed_stamp, window_views
 from api.feeds.routes import HISTORY
 from api.feeds.values import CalendarView, WindowView, impact, maintnote_status
 from api.models import Activity, Machine, ResourceGroup, Window
@@ -83,17 +103,23 @@ async def populate(windows: int) -> ResourceGroup:
 
 
 def icalendar_calendar(cal: CalendarView, windows: list[WindowView]) -> icalendar.Calendar:
-    """The same calendar built with icalendar objects (the floor's input)."""
+    """The same events built the way icalendar's documentation shows (the floor): every
+    property the feed has, ``add()`` with plain values, ``Timezone.from_tzinfo``."""
     out = icalendar.Calendar()
+    refresh = timedelta(minutes=cal.refresh_minutes)
     for key, value in (
-        ("prodid", "-//fenster//maintenance directory//EN"),
+        ("prodid", PRODID),
         ("version", "2.0"),
         ("calscale", "GREGORIAN"),
+        ("name", cal.name),
         ("x-wr-calname", cal.name),
         ("x-wr-timezone", cal.timezone),
-        ("x-published-ttl", "PT1H"),
+        ("x-wr-caldesc", cal.description),
+        ("description", cal.description),
     ):
         out.add(key, value)
+    out.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
+    out.add("x-published-ttl", icalendar.vDuration(refresh))
     zone = ZoneInfo(cal.timezone)
     first = min(w.starts_at for w in windows).date()
     last = max(w.ends_at for w in windows).date()
@@ -103,6 +129,7 @@ def icalendar_calendar(cal: CalendarView, windows: list[WindowView]) -> icalenda
         )
     )
     for w in windows:
+        level = impact(w)
         e = icalendar.Event()
         e.add("uid", w.uid)
         e.add("dtstamp", w.updated_at)
@@ -112,14 +139,16 @@ def icalendar_calendar(cal: CalendarView, windows: list[WindowView]) -> icalenda
         e.add("status", "CANCELLED" if w.state == "cancelled" else "CONFIRMED")
         e.add("summary", w.summary)
         e.add("description", event_description(w))
+        e.add("transp", "OPAQUE")
         e.add("created", w.created_at)
         e.add("last-modified", w.updated_at)
-        e.add("url", w.url)
+        e.add("url", w.url, parameters={"VALUE": "URI"})
+        e.add("organizer", f"mailto:{cal.organizer}", parameters={"CN": cal.provider})
         e.add("x-maintnote-provider", cal.provider)
         e.add("x-maintnote-account", w.group)
         e.add("x-maintnote-maintenance-id", w.uid)
-        e.add("x-maintnote-object-id", w.machine)
-        e.add("x-maintnote-impact", impact(w))
+        e.add("x-maintnote-object-id", w.machine, parameters={"X-MAINTNOTE-OBJECT-IMPACT": level})
+        e.add("x-maintnote-impact", level)
         e.add("x-maintnote-status", maintnote_status(w.state))
         out.add_component(e)
     return out
@@ -136,103 +165,201 @@ async def drop_postgres(url: str) -> None:
         await conn.close()
 
 
-async def median_ms(fn: Callable[[], Awaitable[object]], runs: int) -> tuple[float, float]:
+async def median_ms(
+    fn: Callable[[], Awaitable[object]],
+    runs: int,
+    before: Callable[[], Awaitable[object]] | None = None,
+) -> tuple[float, float]:
+    """Median and minimum of ``runs`` timed calls (after 3 untimed); ``before`` runs untimed
+    ahead of each call."""
     for _ in range(3):
+        if before:
+            await before()
         await fn()
     samples = []
     for _ in range(runs):
+        if before:
+            await before()
         t = time.perf_counter()
         await fn()
         samples.append((time.perf_counter() - t) * 1000)
     return statistics.median(samples), min(samples)
 
 
-async def run(windows: int, runs: int, database_url: str | None) -> int:
+def plain_app() -> Starlette:
+    """The floor of the 304 path: the same ETag query, nothing else."""
+
+    async def plain(request: Request) -> Response:
+        group = await ResourceGroup.get(name=request.path_params["group"])
+        stamp = await feed_stamp(since=datetime.now(UTC) - HISTORY, group_id=group.id)
+        tag = '"' + hashlib.sha256(stamp.key().encode()).hexdigest()[:32] + '"'
+        if request.headers.get("if-none-match") == tag:
+            return Response(status_code=304, headers={"ETag": tag})
+        return Response(b"", headers={"ETag": tag})
+
+    return Starlette(routes=[Route("/plain/{group}", plain, methods=["GET"])])
+
+
+def postgres_url() -> str | None:
+    """A database of our own on 127.0.0.1:5432 when a server answers there."""
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        return None
+    return f"postgres://postgres@127.0.0.1:5432/fenster_bench_feeds_{uuid.uuid4().hex[:8]}"
+
+
+Goal = tuple[str, bool]
+
+
+async def measure(
+    client: httpx.AsyncClient,
+    plain: httpx.AsyncClient,
+    group: ResourceGroup,
+    settings: Settings,
+    runs: int,
+) -> tuple[list[str], list[Goal]]:
+    path = f"/feeds/{group.name}.ics?token={group.feed_token}"
+    first = await client.get(path)
+    events = first.content.count(b"BEGIN:VEVENT")
+    moved = await Window.filter(machine__group=group).order_by("-starts_at").first()
+    assert moved is not None
+
+    async def change() -> None:  # one window changes: a new ETag, a new rendering
+        moved.touch()
+        await moved.save()
+
+    async def fetch() -> None:
+        r = await client.get(path)
+        assert r.status_code == 200
+
+    after_change, change_min = await median_ms(fetch, runs, before=change)
+
+    async def change_all() -> None:  # as if every window had changed: nothing is reused
+        await change()
+        ics._feed_event.cache_clear()
+
+    cold, cold_min = await median_ms(fetch, runs, before=change_all)
+    etag = (await client.get(path)).headers["etag"]
+
+    async def not_modified() -> None:
+        r = await client.get(path, headers={"If-None-Match": etag})
+        assert r.status_code == 304
+
+    plain_tag = (await plain.get(f"/plain/{group.name}")).headers["etag"]
+
+    async def plain_304() -> None:
+        r = await plain.get(f"/plain/{group.name}", headers={"If-None-Match": plain_tag})
+        assert r.status_code == 304
+
+    light = runs * 20
+    unchanged, unchanged_min = await median_ms(fetch, light)
+    nm, nm_min = await median_ms(not_modified, light)
+    floor_304, floor_304_min = await median_ms(plain_304, light)
+
+    since = datetime.now(UTC) - HISTORY
+    views = await window_views(settings.public_url, group_id=group.id, since=since)
+    cal = CalendarView(
+        name=f"Maintenance: {group.title}",
+        timezone=group.timezone,
+        provider=settings.mail_domain,
+        description=f"Maintenance windows of resource group {group.name}",
+        organizer="maintenance@" + settings.mail_domain,
+    )
+
+    async def floor_build() -> None:
+        icalendar_calendar(cal, views).to_ical()
+
+    async def load() -> None:
+        await window_views(settings.public_url, group_id=group.id, since=since)
+
+    async def build() -> None:
+        ics._feed_event.cache_clear()
+        build_calendar(cal, views)
+
+    floor, floor_min = await median_ms(floor_build, runs)
+    loading, _ = await median_ms(load, runs)
+    building, _ = await median_ms(build, runs)
+    lines = [
+        f"  {events} events in the feed ({len(first.content) / 1024:.0f} KiB); medians of {runs}"
+        f" runs ({light} for the light paths), minimum after /",
+        f"  feed after a change (200, rendered)         {after_change:9.2f} ms / {change_min:.2f}",
+        f"  feed with every event re-rendered (cold)    {cold:9.2f} ms / {cold_min:.2f}"
+        f"  = {cold / floor:.2f}x the floor (not a goal)",
+        f"    of which: loading the windows (2 queries) {loading:9.2f} ms",
+        f"    of which: building the calendar           {building:9.2f} ms",
+        f"  floor: icalendar build + to_ical()          {floor:9.2f} ms / {floor_min:.2f}",
+        f"  unchanged feed, no If-None-Match (cached)   {unchanged:9.2f} ms / {unchanged_min:.2f}",
+        f"  304 path (If-None-Match)                    {nm:9.2f} ms / {nm_min:.2f}",
+        f"  floor: plain Starlette 304, same ETag query {floor_304:9.2f} ms / {floor_304_min:.2f}",
+    ]
+    goals = [
+        (
+            f"after a change <= 1.3x icalendar build + to_ical: {after_change / floor:.2f}x",
+            after_change <= 1.3 * floor,
+        ),
+        (
+            f"unchanged without If-None-Match <= 1.5x the 304 path: {unchanged / nm:.2f}x",
+            unchanged <= 1.5 * nm,
+        ),
+        (f"304 path <= 1.5x plain Starlette 304: {nm / floor_304:.2f}x", nm <= 1.5 * floor_304),
+    ]
+    return lines, goals
+
+
+async def run(windows: int, runs: int, database_url: str | None) -> list[Goal]:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
         settings = Settings(database_url=url, mail_interval=0, schedule_interval=0)
+        # Tortoise caches each model's SQL per connection name, not per dialect: a PostgreSQL
+        # run after the SQLite one in this process would reuse SQLite's statements
+        EXECUTOR_CACHE.clear()
         await db.init(settings, create_db=database_url is not None)
         try:
             await db.migrate()
             group = await populate(windows)
             app = create_app(settings, manage_db=False)
-            path = f"/feeds/{group.name}.ics?token={group.feed_token}"
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://bench"
-            ) as client:
-                first = await client.get(path)
-                events = first.content.count(b"BEGIN:VEVENT")
-                etag = first.headers["etag"]
-
-                async def full() -> None:
-                    r = await client.get(path)
-                    assert r.status_code == 200
-
-                async def cached() -> None:
-                    r = await client.get(path, headers={"If-None-Match": etag})
-                    assert r.status_code == 304
-
-                route, route_min = await median_ms(full, runs)
-                not_modified, nm_min = await median_ms(cached, runs * 3)
-
-            since = datetime.now(UTC) - HISTORY
-            views = await window_views(settings.public_url, group_id=group.id, since=since)
-
-            async def load() -> None:
-                await window_views(settings.public_url, group_id=group.id, since=since)
-
-            cal = CalendarView(
-                name="Maintenance: ACME Webshop", timezone="Europe/Berlin", provider="bench"
-            )
-
-            async def ours() -> None:
-                build_calendar(cal, views)
-
-            prebuilt = icalendar_calendar(cal, views)
-
-            async def floor_serialise() -> None:
-                prebuilt.to_ical()
-
-            async def floor_build() -> None:
-                icalendar_calendar(cal, views).to_ical()
-
-            loading, _ = await median_ms(load, runs)
-            building, _ = await median_ms(ours, runs)
-            floor, floor_min = await median_ms(floor_serialise, runs)
-            floor_full, _ = await median_ms(floor_build, runs)
+            async with (
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://bench"
+                ) as client,
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=plain_app()), base_url="http://bench"
+                ) as plain,
+            ):
+                lines, goals = await measure(client, plain, group, settings, runs)
         finally:
             await db.close()
             if database_url:
                 await drop_postgres(database_url)
-
-    backend = url.split("://", 1)[0]
-    print(f"feed benchmark: {windows} windows in the database, {events} events in the feed")
-    print(f"database: {backend}; medians of {runs} runs (304: {runs * 3} runs), minimum after /")
-    print(f"  route GET /feeds/acme.ics (200)        {route:8.2f} ms / {route_min:.2f}")
-    print(f"    of which: loading windows (2 queries) {loading:8.2f} ms")
-    print(f"    of which: building the iCalendar      {building:8.2f} ms")
-    print(f"  floor: icalendar to_ical() only        {floor:8.2f} ms / {floor_min:.2f}")
-    print(f"  floor: icalendar build + to_ical()     {floor_full:8.2f} ms")
-    print(f"  route GET with If-None-Match (304)     {not_modified:8.2f} ms / {nm_min:.2f}")
-    ratio = route / floor
-    goals = [
-        ("route <= 50 ms", route <= 50),
-        (f"route <= 1.3x floor (to_ical only): {ratio:.2f}x", ratio <= 1.3),
-        (f"route vs build+to_ical: {route / floor_full:.2f}x", route / floor_full <= 1.3),
-        ("304 <= 3 ms", not_modified <= 3),
-    ]
+    print(f"database: {url.split('://', 1)[0]}; {windows} windows in the database")
+    for line in lines:
+        print(line)
     for label, ok in goals:
         print(f"  {'met ' if ok else 'MISS'}  {label}")
-    return 0 if all(ok for _, ok in goals) else 1
+    return goals
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--windows", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--database-url", help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--database-url", help="PostgreSQL; default: one on 127.0.0.1:5432")
+    parser.add_argument("--sqlite-only", action="store_true")
     args = parser.parse_args()
-    return asyncio.run(run(args.windows, args.runs, args.database_url))
+    print(f"feed benchmark (issue 9 goals), {os.cpu_count()} CPUs")
+    goals = asyncio.run(run(args.windows, args.runs, None))
+    pg = None if args.sqlite_only else args.database_url or postgres_url()
+    if pg:
+        goals += asyncio.run(run(args.windows, args.runs, pg))
+    else:
+        print("database: postgres skipped (no server on 127.0.0.1:5432 and no --database-url)")
+    missed = [label for label, ok in goals if not ok]
+    print(
+        f"{len(goals) - len(missed)} of {len(goals)} goals met"
+        + ("; missed: " + "; ".join(missed) if missed else "")
+    )
+    return 0  # a benchmark reports its misses; it does not fail
 
 
 if __name__ == "__main__":
