@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -25,6 +28,7 @@ from api.feeds.routes import HISTORY
 from api.feeds.values import CalendarView, WindowView
 from api.feeds.vtimezone import transitions
 from api.models import ResourceGroup
+from api.notify.render import GroupView, MailContext, Outgoing, render
 from api.services import groups as group_service
 from api.services.scheduling import run_pass
 from api.settings import Settings
@@ -212,3 +216,26 @@ async def test_every_demo_group_feed_reads_alike_through_the_route(
         for reader, read in READERS.items():
             assert read(r.content) == expected, (group.name, reader)
     assert booked > 0  # the demo world's queued work was booked and shown
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_the_calendar_attached_to_mail_reads_alike(reader: str) -> None:
+    # the mail's attachment is made by the same builder: Lord Howe's repeated half hour
+    howe = "Australia/Lord_Howe"
+    [window] = windows(howe, [(at(2027, 4, 3, 14, 40), at(2027, 4, 3, 15, 10))])
+    group = GroupView(
+        name="acme",
+        title="ACME",
+        timezone=howe,
+        feed_url="https://fenster.example/feeds/acme.ics?token=t",
+        webcal_url="webcal://fenster.example/feeds/acme.ics?token=t",
+    )
+    out = Outgoing("window_scheduled", "k", ("ops@acme.example",), group, (window,))
+    ctx = MailContext(
+        mail_from="maintenance@gocept.net", domain="gocept.net", public_url="https://x"
+    )
+    msg = message_from_bytes(render(out, ctx, at(2027, 3, 20, 9)).as_bytes(), policy=default)
+    assert isinstance(msg, EmailMessage)
+    [ics] = [p.get_payload(decode=True) for p in msg.iter_attachments()]
+    assert b"DTSTART:20270403T144000Z\r\n" in ics and b"DTEND:20270403T151000Z\r\n" in ics
+    assert READERS[reader](ics) == {window.uid: (window.starts_at, window.ends_at)}
