@@ -28,6 +28,7 @@ from api.feeds.routes import HISTORY
 from api.feeds.values import CalendarView, WindowView
 from api.feeds.vtimezone import transitions
 from api.models import ResourceGroup
+from api.notices import notice_of
 from api.notify.render import GroupView, MailContext, Outgoing, render
 from api.services import groups as group_service
 from api.services.scheduling import run_pass
@@ -230,7 +231,8 @@ def test_the_calendar_attached_to_mail_reads_alike(reader: str) -> None:
         feed_url="https://fenster.example/feeds/acme.ics?token=t",
         webcal_url="webcal://fenster.example/feeds/acme.ics?token=t",
     )
-    out = Outgoing("window_scheduled", "k", ("ops@acme.example",), group, (window,))
+    notice = notice_of("window_scheduled", {})
+    out = Outgoing(notice, "k", ("ops@acme.example",), group, (window,), starts_thread=True)
     ctx = MailContext(
         mail_from="maintenance@gocept.net", domain="gocept.net", public_url="https://x"
     )
