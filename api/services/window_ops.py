@@ -1,4 +1,5 @@
-"""Hand-made window operations: schedule at a start, postpone, cancel work, host reboots.
+"""Hand-made window operations: schedule at a start, cancel work, host reboots (postponing is
+api.services.postponing).
 
 Each runs in one transaction holding the scheduler's lock, checks the pure rules of
 api.scheduling.manual and writes the audit event and outbox rows of its change.
@@ -7,7 +8,7 @@ api.scheduling.manual and writes the audit event and outbox rows of its change.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -15,97 +16,23 @@ from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
 from api.models import Activity, Machine, ResourceGroup, Window
-from api.models import Freeze as FreezeRow
 from api.models.activities import DEFAULT_ESTIMATES
-from api.notices import (
-    Notice,
-    WindowCancelled,
-    WindowChanged,
-    WindowPostponed,
-    WindowScheduled,
-    WindowsDigest,
-)
-from api.scheduling import (
-    MachineIn,
-    Policy,
-    SlotFinder,
-    Work,
-    check_postpone,
-    check_start,
-    dst_note,
-    needed_minutes,
-    postpone_deadline,
-    zone,
-)
-from api.scheduling.fit import Freeze
-from api.scheduling.slots import HostIn
-from api.scheduling.texts import day_label, duration_label, local_label
+from api.notices import WindowCancelled, WindowChanged, WindowScheduled, WindowsDigest
+from api.scheduling import check_start, needed_minutes, postpone_deadline
+from api.scheduling.texts import duration_label
 from api.services import audit, outbox
 from api.services.scheduling import lock
-from api.services.scheduling_load import needs_reboot, policy_of
+from api.services.window_base import (
+    announce,
+    group_policy,
+    machine_in,
+    slot_finder,
+    when_label,
+    work_of,
+)
 from api.settings import Settings, get_settings
 
-__all__ = ["cancel_activities", "force_host_reboot", "postpone", "schedule_at"]
-
-
-def _policy(group: ResourceGroup) -> Policy:
-    return policy_of(group.timezone, group.window_start, group.window_minutes, group.weekdays)
-
-
-def _work(acts: Iterable[Activity]) -> list[Work]:
-    return [Work(a.estimate_minutes, needs_reboot(a.kind, a.params)) for a in acts]
-
-
-def _when(group: ResourceGroup, instant: datetime) -> str:
-    return f"{local_label(instant.astimezone(zone(group.timezone)))} {group.timezone}"
-
-
-def _machine_in(m: Machine) -> MachineIn:
-    return MachineIn(
-        m.id,
-        m.name,
-        m.group_id,  # type: ignore[attr-defined]
-        m.host_id,  # type: ignore[attr-defined]
-        m.redundancy or None,
-        m.auto_schedule,
-    )
-
-
-async def _finder(
-    conn: BaseDBAsyncClient, machine: Machine, *, skip_window: int | None = None
-) -> SlotFinder:
-    """A slot finder that knows the open windows sharing a host, a redundancy set or the machine."""
-    neighbours = Machine.filter(id=machine.id)
-    if machine.host_id is not None:  # type: ignore[attr-defined]
-        neighbours = Machine.filter(host_id=machine.host_id)  # type: ignore[attr-defined]
-    machines = {m.id: m for m in await neighbours.using_db(conn)}
-    machines[machine.id] = machine
-    if machine.redundancy:
-        same_set = Machine.filter(
-            group_id=machine.group_id,  # type: ignore[attr-defined]
-            redundancy=machine.redundancy,
-        )
-        for m in await same_set.using_db(conn):
-            machines[m.id] = m
-    hosts: dict[int, HostIn] = {}
-    if machine.host_id is not None:  # type: ignore[attr-defined]
-        host = await Machine.get(id=machine.host_id).using_db(conn)  # type: ignore[attr-defined]
-        hosts[host.id] = HostIn(host.id, host.name, host.capacity)
-    freezes: dict[int | None, list[Freeze]] = defaultdict(list)
-    for f in await FreezeRow.all().using_db(conn):
-        freezes[f.group_id].append(Freeze(f.starts_at, f.ends_at, f.reason))  # type: ignore[attr-defined]
-    finder = SlotFinder({k: _machine_in(m) for k, m in machines.items()}, hosts, freezes)
-    open_windows = Window.filter(machine_id__in=list(machines), state__in=["planned", "running"])
-    for w in await open_windows.using_db(conn):
-        if w.id != skip_window:
-            finder.book(finder.machines[w.machine_id], w.starts_at, w.ends_at)  # type: ignore[attr-defined]
-    return finder
-
-
-async def _announce(
-    conn: BaseDBAsyncClient, notice: Notice, group: ResourceGroup, window: Window
-) -> None:
-    await outbox.enqueue(notice, group=group, window=window, connection=conn)
+__all__ = ["cancel_activities", "force_host_reboot", "schedule_at"]
 
 
 async def schedule_at(
@@ -147,29 +74,29 @@ async def schedule_at(
                 f"{machine.name} has only a host reboot queued; schedule it with a forced host "
                 "reboot (force_host_reboot), which announces a window to every VM on the host",
             )
-        needed = needed_minutes(_work(acts), settings.reboot_allowance_minutes)
-        policy = _policy(group)
+        needed = needed_minutes(work_of(acts), settings.reboot_allowance_minutes)
+        policy = group_policy(group)
         occ, problems = check_start(policy, group.notice_minutes, now, start, needed)
         not_before = max((a.not_before for a in acts if a.not_before), default=None)
         if not_before is not None and start < not_before:
             problems.append(
-                f"{_when(group, start)} is before the requested not-before time "
-                f"{_when(group, not_before)}"
+                f"{when_label(group, start)} is before the requested not-before time "
+                f"{when_label(group, not_before)}"
             )
         regular = occ is not None and not problems
         end = occ.ends_at if regular and occ is not None else start + timedelta(minutes=needed)
-        finder = await _finder(conn, machine)
-        clash = finder.conflict(_machine_in(machine), start, end)
+        finder = await slot_finder(conn, machine)
+        clash = finder.conflict(machine_in(machine), start, end)
         if clash is not None:
             problems.append(clash.text)
         if problems and not force:
             raise ValidationError([FieldError("starts_at", p) for p in problems])
         forced = bool(problems)
         if forced:
-            reason = f"forced by {actor} for {_when(group, start)}: " + "; ".join(problems)
+            reason = f"forced by {actor} for {when_label(group, start)}: " + "; ".join(problems)
         else:
             reason = (
-                f"scheduled by {actor} for {_when(group, start)}, inside the regular "
+                f"scheduled by {actor} for {when_label(group, start)}, inside the regular "
                 f"{policy.label} window"
             )
         window = await Window.create(
@@ -196,7 +123,7 @@ async def schedule_at(
             },
             connection=conn,
         )
-        await _announce(conn, WindowScheduled(window.sequence, reason), group, window)
+        await announce(conn, WindowScheduled(window.sequence, reason), group, window)
         return window
 
 
@@ -208,98 +135,6 @@ async def _attach(conn: BaseDBAsyncClient, acts: Sequence[Activity], window: Win
         .using_db(conn)
         .update(state="scheduled", window_id=window.id, blocked_reason=None)
     )
-
-
-async def postpone(
-    actor: str,
-    window: Window,
-    *,
-    by_customer: bool,
-    now: datetime | None = None,
-    settings: Settings | None = None,
-) -> Window:
-    """Move a planned window to the next regular window that fits after it.
-
-    Customers may postpone a window at most ``max_postpones`` times and not past its deadline
-    (first request + 30 days); operators are bound by neither.
-    """
-    settings = settings or get_settings()
-    now = now or datetime.now(UTC)
-    async with in_transaction() as conn:
-        await lock(conn)
-        window = await Window.get(id=window.id).using_db(conn).select_for_update()
-        if window.state != "planned":
-            raise ValidationError.single("window", f"a {window.state} window cannot be postponed")
-        if by_customer and window.forced:
-            raise ValidationError.single(
-                "window", "a forced window can only be moved by an operator"
-            )
-        machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
-        group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
-        acts = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
-        for a in acts:  # the host's window and its VMs' windows only move together
-            rebooting = (
-                machine.name if a.kind == "host_reboot" else (a.params or {}).get("host_reboot")
-            )
-            if rebooting:
-                raise ValidationError.single(
-                    "window",
-                    f"this window is part of the host reboot of {rebooting}, which moves only "
-                    "as a whole: cancel its activities and force a new host reboot",
-                )
-        needed = needed_minutes(_work(acts), settings.reboot_allowance_minutes)
-        policy = _policy(group)
-        finder = await _finder(conn, machine, skip_window=window.id)
-        earliest = max(window.ends_at, now)
-        until = now + timedelta(days=settings.horizon_days)
-        target, skips = finder.find(_machine_in(machine), policy, needed, earliest, until)
-        deadline = window.postpone_deadline or postpone_deadline(
-            min((a.requested_at for a in acts), default=window.created_at)
-        )
-        problems = check_postpone(
-            by_customer=by_customer,
-            postpones=window.postpones,
-            max_postpones=group.max_postpones,
-            target=target,
-            deadline=deadline,
-            policy=policy,
-        )
-        if problems or target is None:
-            raise ValidationError([FieldError("window", p) for p in problems])
-        previous = window.starts_at
-        who = "the customer" if by_customer else actor
-        notes = [f"{day_label(s.occurrence.local_date)} skipped: {s.conflict.text}" for s in skips]
-        dst = dst_note(policy, target)
-        window.reason = "; ".join(
-            [
-                f"postponed by {who} from {_when(group, previous)} to the next "
-                f"{policy.label} window that fits",
-                *notes[:3],
-                *([dst] if dst else []),
-            ]
-        )
-        window.starts_at, window.ends_at = target.starts_at, target.ends_at
-        window.forced = False
-        window.postpone_deadline = deadline
-        if by_customer:
-            window.postpones += 1
-        window.touch()
-        await window.save(using_db=conn)
-        await audit.record(
-            actor,
-            "window.postpone",
-            window,
-            {
-                "from": previous,
-                "to": window.starts_at,
-                "by_customer": by_customer,
-                "postpones": window.postpones,
-            },
-            connection=conn,
-        )
-        notice = WindowPostponed(window.sequence, window.reason, previous_starts_at=previous)
-        await _announce(conn, notice, group, window)
-        return window
 
 
 async def cancel_activities(
@@ -343,7 +178,7 @@ async def cancel_activities(
                 window.transition("cancelled")
                 await window.save(using_db=conn)
                 await audit.record(actor, "window.cancel", window, {"reason": why}, connection=conn)
-                await _announce(conn, WindowCancelled(window.sequence, why), group, window)
+                await announce(conn, WindowCancelled(window.sequence, why), group, window)
             else:
                 mine = [a for a in rows if a.window_id == window.id]  # type: ignore[attr-defined]
                 kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in mine}))
@@ -351,7 +186,7 @@ async def cancel_activities(
                 await window.save(using_db=conn)
                 await audit.record(actor, "window.reduce", window, {"reason": why}, connection=conn)
                 notice = WindowChanged(window.sequence, window.reason)
-                await _announce(conn, notice, group, window)
+                await announce(conn, notice, group, window)
             changed.append(window)
     return changed
 
@@ -416,7 +251,7 @@ async def force_host_reboot(
             if start < earliest:
                 problems.append(
                     f"group {g.name} needs {duration_label(g.notice_minutes)} notice; "
-                    f"its earliest start is {_when(g, earliest)}"
+                    f"its earliest start is {when_label(g, earliest)}"
                 )
         if problems:
             raise ValidationError([FieldError("starts_at", p) for p in problems])
@@ -433,7 +268,7 @@ async def force_host_reboot(
                     using_db=conn,
                 )
             ]
-        minutes = needed_minutes(_work(host_work), settings.reboot_allowance_minutes)
+        minutes = needed_minutes(work_of(host_work), settings.reboot_allowance_minutes)
         end = start + timedelta(minutes=minutes)
         windows: list[Window] = []
         per_group: dict[int, list[Window]] = defaultdict(list)
@@ -458,7 +293,7 @@ async def force_host_reboot(
                 else "announced at once (the group asks for no notice)"
             )
             reason = (
-                f"forced: host {host.name} reboots at {_when(g, start)}; outside the regular "
+                f"forced: host {host.name} reboots at {when_label(g, start)}; outside the regular "
                 f"window, {notice}"
             )
             window = await Window.create(
@@ -491,5 +326,5 @@ async def force_host_reboot(
                 )
             else:
                 for w in wins:
-                    await _announce(conn, WindowScheduled(w.sequence, w.reason), g, w)
+                    await announce(conn, WindowScheduled(w.sequence, w.reason), g, w)
         return windows

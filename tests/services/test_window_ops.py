@@ -8,8 +8,9 @@ from tortoise.context import TortoiseContext
 
 from api.errors import ValidationError
 from api.models import Activity, AuditEvent, Machine, Notification, ResourceGroup, Window
+from api.services.postponing import postpone
 from api.services.scheduling import run_pass
-from api.services.window_ops import cancel_activities, force_host_reboot, postpone, schedule_at
+from api.services.window_ops import cancel_activities, force_host_reboot, schedule_at
 from api.settings import Settings
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)

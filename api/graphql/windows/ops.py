@@ -8,7 +8,7 @@ from datetime import datetime
 from api.errors import PermissionDenied, ValidationError
 from api.graphql.context import Context
 from api.models import Activity, Machine, Window
-from api.services import window_ops
+from api.services import postponing, window_ops
 
 __all__ = ["cancel", "cancel_activity", "force_host_reboot", "postpone", "schedule_at"]
 
@@ -28,7 +28,7 @@ async def schedule_at(
 
 
 async def postpone(ctx: Context, window: Window) -> Window:
-    return await window_ops.postpone(
+    return await postponing.postpone(
         ctx.actor, window, by_customer=not _is_operator(ctx), settings=ctx.settings
     )
 
