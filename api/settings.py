@@ -20,7 +20,7 @@ __all__ = ["CONFIG_FILE", "DEFAULT", "DERIVED", "Settings", "SettingsError", "ge
 CONFIG_FILE = "fenster.toml"
 DEFAULT = "default"
 DERIVED = "default: from host and port"
-_SECRETS = frozenset({"smtp_password"})
+_SECRETS = frozenset({"smtp_password", "link_secret"})
 
 
 class SettingsError(ValueError):
@@ -105,6 +105,10 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     # site
     site_dir: str = "site"
+    # postpone links in window mail (api.pages.links)
+    link_secret: str = field(default="", repr=False)
+    link_secret_file: str = "var/link-secret"
+    postpone_link_days: int = 14
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -171,6 +175,10 @@ class Settings:
         for name in ("port", "schedule_interval", "mail_interval", "digest_threshold"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{self.where(name)} cannot be negative")
+        if self.postpone_link_days < 1:
+            raise SettingsError(f"{self.where('postpone_link_days')} must be at least 1")
+        if self.link_secret and len(self.link_secret) < 32:
+            raise SettingsError(f"{self.where('link_secret')} must be at least 32 characters")
 
     def where(self, name: str) -> str:
         """How to name setting ``name`` in a message: its variable, or the file's entry."""
