@@ -20,6 +20,7 @@ from api import __version__, db
 from api.feeds.routes import feed_routes
 from api.graphql.routes import graphql_routes
 from api.notify import mailer as notify_mailer
+from api.pages.routes import page_routes
 from api.services import scheduling
 from api.settings import Settings, get_settings
 
@@ -35,6 +36,7 @@ def area_routes(settings: Settings) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     routes += feed_routes(settings)
     routes += graphql_routes(settings)
+    routes += page_routes(settings)
     return routes
 
 

@@ -92,6 +92,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         site_dir=str(tmp_path / "site"),
         schedule_interval=0,
         mail_interval=0,
+        link_secret="test-link-secret-" + "x" * 32,
     )
 
 

@@ -1,5 +1,4 @@
-"""GET /feeds/{group}.ics?token=... (customers), /feeds/all.ics (operators, admin token) and
-/windows/{uid} (the page each event's URL points to).
+"""GET /feeds/{group}.ics?token=... (customers) and /feeds/all.ics (operators, admin token).
 
 The ETag comes from one aggregate query (window count and latest change, activity count,
 latest id and finish, a digest of the activities' states, estimates and parameters, the
@@ -17,13 +16,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import html
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parseaddr
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.feeds.cache import RenderCache
@@ -31,7 +29,6 @@ from api.feeds.ics import build_calendar
 from api.feeds.query import FeedStamp, feed_stamp, groups_changed, window_views
 from api.feeds.values import CalendarView
 from api.models import ResourceGroup
-from api.notify.render import window_part
 from api.services import tokens
 from api.settings import Settings
 
@@ -208,41 +205,9 @@ async def all_feed(request: Request) -> Response:
     )
 
 
-async def window_page(request: Request) -> Response:
-    """The page each event's URL points to: the window as the latest mail describes it.
-
-    The uid is random (122 bits) and only reaches the group's contacts (mail, feed) and
-    operators, so, like the feed token, knowing it is the permission to read the page.
-    """
-    settings: Settings = request.app.state.settings
-    uid = request.path_params["uid"]
-    found = (
-        await window_views(settings.public_url, uids=[uid])
-        if len(uid) <= 80 and "\x00" not in uid
-        else []
-    )
-    if not found:
-        return PlainTextResponse("no such window\n", status_code=404)
-    w = found[0]
-    state = {"planned": "scheduled"}.get(w.state, w.state)
-    body = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='robots' content='noindex'>"
-        f"<title>{html.escape(w.summary)}</title></head>"
-        "<body style='font-family:sans-serif;max-width:44em'>"
-        f"<h1>{html.escape(w.summary)}</h1>"
-        f"<p>This maintenance window is <strong>{html.escape(state)}</strong> "
-        f"(revision {w.sequence}).</p>{window_part(w).html}</body></html>"
-    )
-    return HTMLResponse(
-        body, headers={"Cache-Control": "private, max-age=60", "X-Robots-Tag": "noindex"}
-    )
-
-
 def feed_routes(settings: Settings) -> list[BaseRoute]:
     # all.ics first: "all" is therefore not usable as a group's feed name
     return [
         Route("/feeds/all.ics", all_feed, methods=["GET"], name="feed_all"),
         Route("/feeds/{group}.ics", group_feed, methods=["GET"], name="feed_group"),
-        Route("/windows/{uid}", window_page, methods=["GET"], name="window_page"),
     ]

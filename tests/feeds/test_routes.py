@@ -229,7 +229,7 @@ async def test_event_url_opens_a_page_about_the_window(
     assert page.status_code == 200
     assert page.headers["x-robots-tag"] == "noindex"
     assert "<h1>Maintenance: vm01 - kernel update, memory resize</h1>" in page.text
-    assert "is <strong>scheduled</strong>" in page.text
+    assert '<span class="badge badge--planned">scheduled</span>' in page.text
     assert "&lt;b&gt;after&lt;/b&gt; the notice" in page.text
     assert (await client.get("/windows/nosuch@fenster")).status_code == 404
     assert (await client.get("/windows/nosuch%00@fenster")).status_code == 404
