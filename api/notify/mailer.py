@@ -26,6 +26,7 @@ from api.models import Notification, ResourceGroup, Window
 from api.notices import Scope, UnknownNotice, WindowReminder, notice_of
 from api.notify.render import GroupView, MailContext, Outgoing, render
 from api.notify.transport import DeliveryError, PartialDelivery, Transport
+from api.pages.links import postpone_url
 from api.services import outbox
 from api.services.groups import MAX_LEAD_MINUTES
 from api.settings import Settings
@@ -109,7 +110,7 @@ async def _claim(now: datetime, limit: int) -> list[Notification]:
     return claimed
 
 
-async def _load(row: Notification, settings: Settings) -> Outgoing:
+async def _load(row: Notification, settings: Settings, now: datetime) -> Outgoing:
     group = await ResourceGroup.get_or_none(id=row.group_id)  # type: ignore[attr-defined]
     if group is None:
         raise Unsendable("its resource group no longer exists")
@@ -149,6 +150,9 @@ async def _load(row: Notification, settings: Settings) -> Outgoing:
         gv,
         tuple(windows),
         starts_thread=starts_thread,
+        postpone_url=postpone_url(settings, windows[0], now)
+        if notice.scope is Scope.WINDOW and windows[0].state == "planned"
+        else "",
     )
 
 
@@ -198,7 +202,7 @@ async def drain(
                 await _retry_or_fail(row, down, now, settings.mail_max_attempts, result)
                 continue
             try:
-                message = render(await _load(row, settings), ctx, now)
+                message = render(await _load(row, settings, now), ctx, now)
                 await transport.send(message, list(row.recipients))
             except Skip as exc:
                 await _close(row, state="sent", sent_at=now, last_error=f"skipped: {exc}")

@@ -52,6 +52,7 @@ class Outgoing:
     group: GroupView
     windows: tuple[WindowView, ...] = ()
     starts_thread: bool = False  # the first mail about its window: carries the thread root id
+    postpone_url: str = ""  # the signed one-click postpone link (api.pages.links), if any
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def _bodies(out: Outgoing, ctx: MailContext, now: datetime) -> tuple[str, str, s
         "windows": windows,
         "window": windows[0] if windows else None,
         "when": format_local(windows[0].starts_at, windows[0].timezone) if windows else "",
+        "postpone_url": out.postpone_url,
     }
     subject = " ".join(_subject(notice.subject).render(values).split())
     text_name, html_name = notice.templates()

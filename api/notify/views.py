@@ -145,30 +145,49 @@ def work_labels(w: WindowView) -> str:
     return ", ".join(dict.fromkeys(a.label for a in w.activities))
 
 
-def postpone_offer(w: WindowView, public_url: str) -> str:
-    """Whether and how the customer can postpone ``w`` (one sentence or two)."""
+@dataclass(frozen=True)
+class PostponeOffer:
+    """What a window mail says about postponing: ``text``, then (when the customer may postpone
+    and the mailer made one) the one-click ``link`` and the other ways in ``after``."""
+
+    text: str
+    link: str = ""
+    after: str = ""
+
+
+def postpone_offer(w: WindowView, public_url: str, link: str = "") -> PostponeOffer:
+    """Whether and how the customer can postpone ``w``."""
     reply = "if it is a problem for you, reply to this mail."
     if w.forced:
-        return f"This window was set by our operators and cannot be postponed; {reply}"
+        return PostponeOffer(
+            f"This window was set by our operators and cannot be postponed; {reply}"
+        )
     left = w.max_postpones - w.postpones
     if left <= 0:
-        return (
+        return PostponeOffer(
             "This window has been postponed as often as your group's policy allows "
             f"({w.max_postpones} times); {reply}"
         )
     if w.postpone_deadline is not None and w.postpone_deadline <= w.starts_at:
         # every later window starts past the deadline, so a postpone would be refused
-        return (
+        return PostponeOffer(
             "This window cannot be postponed any more: its postpone deadline "
             f"({format_local(w.postpone_deadline, w.timezone)}) is not after it; {reply}"
         )
     until = f" until {format_local(w.postpone_deadline, w.timezone)}" if w.postpone_deadline else ""
     times = "once more" if left == 1 else f"up to {left} more times"
-    return (
+    offer = (
         f"Does this slot not suit you? You can postpone the window {times}{until} "
-        "(it moves to a later day of your group's window): with the postponeWindow "
-        f"mutation of the GraphQL API at {public_url}/graphql and your customer token, "
-        "or by replying to this mail."
+        "(it moves to a later day of your group's window)"
+    )
+    ways = (
+        f"with the postponeWindow mutation of the GraphQL API at {public_url}/graphql and your "
+        "customer token, or by replying to this mail."
+    )
+    if not link:
+        return PostponeOffer(f"{offer}: {ways}")
+    return PostponeOffer(
+        f"{offer}. Choose a later window here, no login needed:", link, f"Or postpone it {ways}"
     )
 
 

@@ -88,6 +88,11 @@ SAMPLES: dict[str, tuple[Notice, tuple[WindowView, ...]]] = {
 }
 
 
+# the signed postpone link the mailer makes for a planned window (api.pages.links)
+LINK = "https://f.example/postpone/WyJ3MUBmZW5zdGVyIiwwLDE3OTY2MDUyMDBd.c2lnbmF0dXJl"
+LINKS = {"window_scheduled": LINK, "window_postponed": LINK}
+
+
 def test_every_kind_has_a_golden_sample() -> None:
     assert set(SAMPLES) == set(NOTICES)
     assert {type(notice).kind for notice, _ in SAMPLES.values()} == set(NOTICES)
@@ -108,7 +113,14 @@ def _golden(msg: EmailMessage) -> str:
 @pytest.mark.parametrize("kind", sorted(NOTICES))
 def test_mail_matches_golden(kind: str) -> None:
     notice, windows = SAMPLES[kind]
-    out = Outgoing(notice, f"{kind}:golden", ("ops@acme.example",), GROUP, windows)
+    out = Outgoing(
+        notice,
+        f"{kind}:golden",
+        ("ops@acme.example",),
+        GROUP,
+        windows,
+        postpone_url=LINKS.get(kind, ""),
+    )
     raw = render(out, CTX, NOW).as_bytes()
     msg = message_from_bytes(raw, policy=default)
     assert isinstance(msg, EmailMessage)

@@ -55,7 +55,9 @@ SETTINGS = {
 }
 
 
-def mail(kind: str, *windows: object, payload: dict | None = None, key: str = "") -> EmailMessage:
+def mail(
+    kind: str, *windows: object, payload: dict | None = None, key: str = "", link: str = ""
+) -> EmailMessage:
     """The message for an outbox row of ``kind`` whose stored payload is ``payload``."""
     notice = notice_of(kind, payload)
     out = Outgoing(
@@ -65,6 +67,7 @@ def mail(kind: str, *windows: object, payload: dict | None = None, key: str = ""
         GROUP,
         tuple(windows),  # type: ignore[arg-type]
         starts_thread=notice.opens_thread,
+        postpone_url=link,
     )
     raw = render(out, CTX, NOW).as_bytes()
     parsed = message_from_bytes(raw, policy=default)
@@ -332,3 +335,21 @@ def test_work_that_restarts_nothing_promises_no_downtime() -> None:
     assert "Expected downtime: none, the machine keeps running" in text_of(msg)
     assert "0 minutes" not in text_of(msg)
     assert re.search(r"<td style=\"[^\"]*\">none, the machine keeps running</td>", html_of(msg))
+
+
+LINK = "https://fenster.example/postpone/WyJ3MUBmZW5zdGVyIiwwLDE3OTY2MDUyMDBd.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    "kind", ["window_scheduled", "window_changed", "window_postponed", "window_reminder"]
+)
+def test_postpone_link_in_both_parts(kind: str) -> None:
+    window = replace(planned(), postpone_deadline=DEADLINE)
+    payload = {"sequence": 0, "previous_starts_at": window.starts_at.isoformat()}
+    msg = mail(kind, window, payload=payload, link=LINK)
+    assert f"\n  {LINK}\n" in text_of(msg)  # alone on its line: mail readers make it a link
+    assert f'href="{LINK}"' in html_of(msg) and "Postpone this window</a>" in html_of(msg)
+    assert "no login needed" in text_of(msg)
+    # a window the customer cannot postpone gets no link, whatever the mailer passes
+    for cannot in (replace(window, forced=True), replace(window, postpones=2, max_postpones=2)):
+        assert LINK not in mail(kind, cannot, payload=payload, link=LINK).as_string()
