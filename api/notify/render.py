@@ -16,7 +16,6 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 from functools import cache
-from typing import Any
 
 import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
@@ -31,12 +30,10 @@ __all__ = [
     "GroupView",
     "MailContext",
     "Outgoing",
-    "Part",
     "duration_text",
     "message_id",
     "render",
     "thread_root",
-    "window_part",
 ]
 
 _ONE_LINE_HEADERS = SMTP.clone(max_line_length=998)
@@ -53,14 +50,6 @@ class Outgoing:
     windows: tuple[WindowView, ...] = ()
     starts_thread: bool = False  # the first mail about its window: carries the thread root id
     postpone_url: str = ""  # the signed one-click postpone link (api.pages.links), if any
-
-
-@dataclass(frozen=True)
-class Part:
-    """A block in both forms; ``html`` is trusted markup."""
-
-    text: str
-    html: str
 
 
 # ---------------------------------------------------------------- ids
@@ -123,17 +112,6 @@ def _stylesheet() -> str:
 @cache
 def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
-
-
-def window_part(w: WindowView) -> Part:
-    """One window's table and work list, for pages outside mail (the window page)."""
-    module: Any = _env().get_template("macros.html").module
-    fragment = str(module.window(w))
-    text_module: Any = _env().get_template("macros.txt").module
-    return Part(
-        str(text_module.window(w)).rstrip(),
-        _inliner().inline_fragment(fragment, _stylesheet()),
-    )
 
 
 # ---------------------------------------------------------------- messages
