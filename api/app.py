@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from api import __version__, db
+from api.db_errors import explain
 from api.feeds.routes import feed_routes
 from api.graphql.routes import graphql_routes
 from api.notify import mailer as notify_mailer
@@ -57,7 +58,9 @@ async def readyz(request: Request) -> Response:
         await db.ping()
         pending = await db.pending_migrations()
     except Exception as exc:  # the database is down or unreachable: say so, do not crash
-        log.warning("readiness check failed: %s", exc)
+        # the operator's sentence goes to the log; probes only learn the kind of failure
+        problem = explain(exc, request.app.state.settings.database_url, connecting=True)
+        log.warning("readiness check failed: %s", problem or exc)
         return JSONResponse(
             {"status": "unavailable", "reason": f"database unreachable: {type(exc).__name__}"},
             status_code=503,
@@ -141,8 +144,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if manage_db:
-            await db.init(settings)
+        if manage_db:  # `fenster serve` checked the database before; /readyz reports it since
+            await db.init(settings, connect=False)
         tasks = []
         for name, every, run in background_loops(settings):
             if every > 0:

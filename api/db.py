@@ -10,6 +10,7 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.migrations.executor import MigrationExecutor
 
+from api.db_errors import connection_url, explain, parse_target
 from api.settings import Settings, get_settings
 
 __all__ = [
@@ -38,16 +39,9 @@ MODEL_MODULES = [
 MIGRATIONS_MODULE = "api.models.migrations"
 
 
-def _connection_url(url: str) -> str:
-    # Tortoise spells PostgreSQL "postgres://" (asyncpg); accept the libpq spelling too.
-    if url.startswith("postgresql://"):
-        return "postgres://" + url.removeprefix("postgresql://")
-    return url
-
-
 def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": _connection_url(database_url)},
+        "connections": {"default": connection_url(database_url)},
         "apps": {
             APP_LABEL: {
                 "models": list(MODEL_MODULES),
@@ -75,14 +69,28 @@ def _ensure_sqlite_dir(database_url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def init(settings: Settings, *, create_db: bool = False) -> None:
-    _ensure_sqlite_dir(settings.database_url)
-    # The global fallback lets request tasks see the connection opened in the lifespan task.
-    await Tortoise.init(
-        config=tortoise_config(settings.database_url),
-        _create_db=create_db,
-        _enable_global_fallback=True,
-    )
+async def init(settings: Settings, *, connect: bool = True, create_db: bool = False) -> None:
+    """Open the database. It must exist: commands never create one (``create_db`` is for
+    benchmarks that make their own). ``connect`` talks to the server at once, so that an
+    unreachable server, a refused role or a missing database is reported here as
+    `DatabaseUnavailable` instead of at the first query; a malformed URL is a SettingsError."""
+    parse_target(settings.database_url)
+    try:
+        _ensure_sqlite_dir(settings.database_url)
+        # The global fallback lets request tasks see the connection opened in the lifespan.
+        await Tortoise.init(
+            config=tortoise_config(settings.database_url),
+            _create_db=create_db,
+            _enable_global_fallback=True,
+        )
+        if connect:
+            await ping()
+    except Exception as exc:
+        problem = explain(exc, settings.database_url, connecting=True)
+        await close()
+        if problem is None:
+            raise
+        raise problem from exc
 
 
 async def close() -> None:

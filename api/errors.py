@@ -19,6 +19,7 @@ class FensterError(Exception):
     """Base class of every expected failure fenster reports to a user."""
 
     code = "error"
+    exit_code = 2  # what `fenster` exits with when a command stops on it
 
 
 @dataclass(frozen=True)

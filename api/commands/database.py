@@ -14,7 +14,10 @@ __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p = sub.add_parser(
+        "migrate",
+        help="create or upgrade the schema in an existing database (it never creates one)",
+    )
     p.add_argument("--check", action="store_true", help="only report pending migrations")
     p.set_defaults(func=migrate)
     p = sub.add_parser(
@@ -25,7 +28,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 async def migrate(args: argparse.Namespace, settings: Settings) -> int:
-    await db.init(settings, create_db=not settings.is_sqlite)
+    await db.init(settings)
     try:
         if args.check:
             pending = await db.pending_migrations()

@@ -64,7 +64,7 @@ async def load(settings: Settings) -> None:
     from api.feeds.urls import feed_url
     from api.models import ResourceGroup
 
-    await db.init(settings, create_db=not settings.is_sqlite)
+    await db.init(settings)
     try:
         applied = await db.migrate()
         if applied:

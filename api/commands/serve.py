@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
+import sys
 
+from api import db
 from api.settings import Settings
 
 __all__ = ["add_parsers", "serve"]
@@ -21,10 +24,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings.listening_on(args.host, args.port))
 
 
+async def preflight(settings: Settings) -> None:
+    """Stop before serving if the database cannot be used (the CLI reports why in one line);
+    warn when migrations are pending, since `/readyz` answers 503 until they are applied."""
+    async with db.database(settings):
+        pending = await db.pending_migrations()
+    if pending:
+        print(
+            f"fenster: warning: {len(pending)} migration(s) pending; /readyz answers 503 "
+            "until `fenster migrate` applies them",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+
+    asyncio.run(preflight(settings))
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
