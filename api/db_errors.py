@@ -104,7 +104,7 @@ _INVALID_AUTHORIZATION = "28000"
 _MISSING_DATABASE = "3D000"
 _INSUFFICIENT_PRIVILEGE = "42501"
 _UNDEFINED_TABLE = "42P01"
-_CONNECTION_CLASSES = ("08", "53", "57P")  # connection, resources, operator intervention
+_CONNECTION_CLASSES = ("08", "53300", "57P")  # connection, too many clients, shutting down
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
