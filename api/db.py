@@ -74,7 +74,7 @@ async def init(settings: Settings, *, connect: bool = True, create_db: bool = Fa
     benchmarks that make their own). ``connect`` talks to the server at once, so that an
     unreachable server, a refused role or a missing database is reported here as
     `DatabaseUnavailable` instead of at the first query; a malformed URL is a SettingsError."""
-    parse_target(settings.database_url)
+    parse_target(settings.database_url, settings.where("database_url"))
     try:
         _ensure_sqlite_dir(settings.database_url)
         # The global fallback lets request tasks see the connection opened in the lifespan.

@@ -54,18 +54,18 @@ def connection_url(url: str) -> str:
     return url
 
 
-def parse_target(url: str) -> Target:
-    """Read the URL the way the driver will; raise SettingsError naming what is malformed."""
+def parse_target(url: str, where: str = "FENSTER_DATABASE_URL") -> Target:
+    """Read the URL the way the driver will; raise SettingsError naming what is malformed
+    (``where``: how to name the setting, see `Settings.where`)."""
     try:
         creds = expand_db_url(connection_url(url))["credentials"]
     except (ConfigurationError, ValueError) as exc:
-        raise SettingsError(f"FENSTER_DATABASE_URL is malformed: {exc}") from None
+        raise SettingsError(f"{where} is malformed: {exc}") from None
     if url.startswith("sqlite://"):
         return Target("sqlite", str(creds["file_path"]))
     if not creds.get("database"):
         raise SettingsError(
-            "FENSTER_DATABASE_URL names no database: "
-            "postgres://USER:PASSWORD@HOST:PORT/DATABASE expected"
+            f"{where} names no database: postgres://USER:PASSWORD@HOST:PORT/DATABASE expected"
         )
     return Target(
         "postgres",
