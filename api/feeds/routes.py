@@ -29,6 +29,7 @@ from api.feeds.ics import build_calendar
 from api.feeds.query import FeedStamp, feed_stamp, groups_changed, window_views
 from api.feeds.values import CalendarView
 from api.models import ResourceGroup
+from api.models.keys import where
 from api.services import tokens
 from api.settings import Settings
 
@@ -112,8 +113,7 @@ async def group_feed(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     token = request.query_params.get("token", "")
     name = request.path_params["group"]
-    # PostgreSQL refuses NUL in text: such a name is simply unknown
-    group = await ResourceGroup.get_or_none(name=name) if "\x00" not in name else None
+    group = await where(ResourceGroup.all(), name=name).first()
     if (
         group is None
         or not token

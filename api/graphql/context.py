@@ -7,6 +7,7 @@ from typing import Any
 
 from api.graphql.loaders import Loaders
 from api.models import ApiToken
+from api.models.tokens import actor_name
 from api.services import tokens
 from api.settings import Settings
 
@@ -27,7 +28,7 @@ class Context:
         """Who the audit trail names for this request's changes."""
         if self.token is None:
             return "anonymous"
-        return f"{self.token.role}:{self.token.name}"
+        return actor_name(self.token.role, self.token.name)
 
     @property
     def host_id(self) -> int | None:

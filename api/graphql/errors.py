@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode
 from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 
@@ -24,6 +24,7 @@ __all__ = [
     "PermissionDeniedError",
     "ValidationErrorType",
     "camel",
+    "describes_request",
     "public_error",
     "to_union_member",
 ]
@@ -103,10 +104,22 @@ class _DeniedHandler(strawberry.ExceptionHandler[errors.PermissionDenied, Permis
 EXCEPTION_HANDLERS = (_NotFoundHandler(), _DeniedHandler(), _ValidationHandler())
 
 
+def describes_request(error: GraphQLError) -> bool:
+    """Is this an error in the request rather than the server: found by validation (no
+    underlying exception), or a variable's value refused on coercion (a wrong type, an integer
+    overflow, an unknown enum value or input field, 2027-02-30, null in [String!]), which
+    graphql-core reports at the variable's definition. Written inline, the same values are
+    refused by validation; variables get the same answer."""
+    if error.original_error is None:
+        return True
+    nodes = error.nodes or []
+    return bool(nodes) and all(isinstance(n, VariableDefinitionNode) for n in nodes)
+
+
 def public_error(error: GraphQLError) -> GraphQLError | None:
     """The client-facing form of an error from a query field, or None to mask it."""
     original = error.original_error
-    if original is None:
+    if describes_request(error):
         # Raised on purpose (a GraphQLError) or found by validation: syntax, unknown fields,
         # depth / alias / token limits. Their text describes the query, not the server.
         ext = dict(error.extensions or {})

@@ -12,26 +12,27 @@ from api.graphql.permissions import (
 )
 from api.graphql.relay import decode_id
 from api.models import Activity, Machine, ResourceGroup, Window
+from api.models.keys import where
 
 __all__ = ["activity", "group", "machine", "window"]
 
 
 async def group(ctx: Context, name: str) -> ResourceGroup:
-    found = await visible_groups(ctx).filter(name=name).first()
+    found = await where(visible_groups(ctx), name=name).first()
     if found is None:
         raise NotFound("resource group", name)
     return found
 
 
 async def machine(ctx: Context, name: str) -> Machine:
-    found = await visible_machines(ctx).filter(name=name).first()
+    found = await where(visible_machines(ctx), name=name).first()
     if found is None:
         raise NotFound("machine", name)
     return found
 
 
 async def window(ctx: Context, uid: str) -> Window:
-    found = await visible_windows(ctx).filter(uid=uid).first()
+    found = await where(visible_windows(ctx), uid=uid).first()
     if found is None:
         raise NotFound("window", uid)
     return found

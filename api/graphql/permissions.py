@@ -20,6 +20,7 @@ from tortoise.queryset import QuerySet
 from api import errors
 from api.graphql.arguments import CheckArguments
 from api.models import Activity, AuditEvent, Machine, ResourceGroup, Window
+from api.models.keys import nothing
 
 if TYPE_CHECKING:
     from strawberry.types.info import Info
@@ -118,7 +119,7 @@ def check_activity_kind(ctx: Context, kind: str) -> None:
 
 
 def _nothing(qs: QuerySet[Any]) -> QuerySet[Any]:
-    return qs.filter(id__lt=0)
+    return nothing(qs)
 
 
 def _scoped(qs: QuerySet[Any], ctx: Context, customer_filter: str) -> QuerySet[Any]:

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http.parse_content_type import parse_content_type
 
 from api.graphql.context import Context, build_context
 from api.graphql.ide import graphiql_html, serve_asset
@@ -26,6 +27,8 @@ MAX_BODY_BYTES = 1024 * 1024
 # would only exhaust Python's recursion somewhere later and fail as an internal error.
 MAX_JSON_DEPTH = 64
 TOO_DEEP = f"Request body nested more than {MAX_JSON_DEPTH} levels deep"
+NOT_UTF8 = "Request body must be JSON encoded as UTF-8"
+NOT_AN_OBJECT = 'Request body must be a JSON object such as {"query": "{ me { name } }"}'
 
 
 def _too_deep(value: object) -> bool:
@@ -50,11 +53,25 @@ class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
         )
         self.settings = settings
 
+    async def parse_http_body(self, request: Any) -> Any:
+        """Only UTF-8 (RFC 8259): a body declared in another charset is refused, not guessed."""
+        if request.method == "POST":
+            _, params = parse_content_type(request.content_type or "")
+            charset = params.get("charset", "utf-8").lower()
+            if charset not in ("utf-8", "utf8"):
+                raise HTTPException(400, NOT_UTF8)
+        return await super().parse_http_body(request)
+
     def decode_json(self, data: str | bytes) -> object:
         try:
-            value = json.loads(data)
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            value = json.loads(text)
+        except UnicodeDecodeError:
+            raise HTTPException(400, NOT_UTF8) from None
         except RecursionError:
             raise HTTPException(400, TOO_DEEP) from None
+        if not isinstance(value, dict | list):  # a list is a batch, refused as such later
+            raise HTTPException(400, NOT_AN_OBJECT)
         if _too_deep(value):
             raise HTTPException(400, TOO_DEEP)
         return value

@@ -22,7 +22,7 @@ from api.graphql.agents.mutations import AgentMutations
 from api.graphql.agents.queries import AgentQueries
 from api.graphql.audit.queries import AuditQueries
 from api.graphql.catalog.queries import CatalogQueries
-from api.graphql.errors import EXCEPTION_HANDLERS, public_error
+from api.graphql.errors import EXCEPTION_HANDLERS, describes_request, public_error
 from api.graphql.groups.mutations import GroupMutations
 from api.graphql.groups.queries import GroupQueries
 from api.graphql.machines.mutations import MachineMutations
@@ -100,7 +100,7 @@ class FensterSchema(strawberry.Schema):
         unexpected = [
             e
             for e in errors
-            if e.original_error is not None and not isinstance(e.original_error, FensterError)
+            if not describes_request(e) and not isinstance(e.original_error, FensterError)
         ]
         if unexpected:
             super().process_errors(unexpected, execution_context)

@@ -7,6 +7,7 @@ from tortoise.models import Model
 
 from api.errors import IllegalTransition, ValidationError
 from api.models.base import StatefulMixin
+from api.models.tokens import ACTOR_MAX_LENGTH
 from api.states import ACTIVITY
 
 __all__ = ["ACTIVITY_KINDS", "DEFAULT_ESTIMATES", "REBOOTING_KINDS", "Activity"]
@@ -65,7 +66,7 @@ class Activity(StatefulMixin, Model):
     attempts = fields.IntField(default=0)
     log = fields.TextField(null=True)
     requested_at = fields.DatetimeField(auto_now_add=True)
-    requested_by = fields.CharField(max_length=100, default="system")
+    requested_by = fields.CharField(max_length=ACTOR_MAX_LENGTH, default="system")
     finished_at = fields.DatetimeField(null=True)
 
     class Meta:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from api.models.tokens import ACTOR_MAX_LENGTH
+
 __all__ = ["AuditEvent"]
 
 
 class AuditEvent(Model):
     id = fields.IntField(primary_key=True)
     at = fields.DatetimeField(auto_now_add=True, db_index=True)
-    actor = fields.CharField(max_length=100)
+    actor = fields.CharField(max_length=ACTOR_MAX_LENGTH)
     action = fields.CharField(max_length=64)
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.IntField()

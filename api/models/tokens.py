@@ -8,10 +8,19 @@ import secrets
 from tortoise import fields
 from tortoise.models import Model
 
-__all__ = ["ROLES", "ApiToken", "hash_secret", "new_secret"]
+__all__ = ["MAX_NAME", "ROLES", "ApiToken", "actor_name", "hash_secret", "new_secret"]
 
 ROLES = ("admin", "customer", "agent")
 SECRET_PREFIX = "fst_"
+# The audit trail and activities name a token's changes "<role>:<name>" in a column of this
+# many characters; a token's name leaves room for the longest role.
+ACTOR_MAX_LENGTH = 100
+MAX_NAME = ACTOR_MAX_LENGTH - max(len(role) + 1 for role in ROLES)
+
+
+def actor_name(role: str, name: str) -> str:
+    """How the audit trail names a token: 'customer:acme ops'."""
+    return f"{role}:{name}"
 
 
 def new_secret() -> str:
@@ -25,7 +34,7 @@ def hash_secret(secret: str) -> str:
 
 class ApiToken(Model):
     id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=100)
+    name = fields.CharField(max_length=100)  # at most MAX_NAME through the service
     role = fields.CharField(max_length=16)
     prefix = fields.CharField(max_length=12)
     secret_hash = fields.CharField(max_length=64, unique=True)

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
 from api.models import Activity, Machine, ResourceGroup, Window
+from api.models.keys import where
 from api.notices import ActivityOutcome, WindowCompleted, WindowFailed
 from api.rules import Collector
 from api.services import audit, outbox
@@ -160,7 +161,7 @@ async def due_work(host_id: int, now: datetime | None = None) -> list[Window]:
 async def _own_window(host_id: int, uid: str, conn: BaseDBAsyncClient) -> Window:
     ids = await Machine.filter(_mine(host_id)).using_db(conn).values_list("id", flat=True)
     window = (
-        await Window.filter(uid=uid, machine_id__in=list(ids))
+        await where(Window.all(), uid=uid, machine_id__in=list(ids))
         .select_for_update()
         .using_db(conn)
         .first()

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from api.errors import FieldError, NotFound, ValidationError
 from api.models import ResourceGroup
 from api.models.groups import new_feed_token
+from api.models.keys import where
 from api.notices import GroupSettings
 from api.services import audit, outbox
 
@@ -42,7 +43,7 @@ POLICY_FIELDS = (
 
 
 async def get_group(name: str) -> ResourceGroup:
-    group = await ResourceGroup.get_or_none(name=name)
+    group = await where(ResourceGroup.all(), name=name).first()
     if group is None:
         raise NotFound("resource group", name)
     return group

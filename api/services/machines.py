@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
 from api.models import Activity, Machine, ResourceGroup, Window
+from api.models.keys import where
 from api.notices import WindowChanged
 from api.services import audit, outbox
 from api.services.activities import OPEN_STATES, queue_activity
@@ -35,7 +36,7 @@ DESIRED = {
 
 
 async def get_machine(name: str) -> Machine:
-    machine = await Machine.get_or_none(name=name)
+    machine = await where(Machine.all(), name=name).first()
     if machine is None:
         raise NotFound("machine", name)
     return machine

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from api.models import ROLES, ApiToken, Machine, ResourceGroup
-from api.models.tokens import hash_secret, new_secret
+from api.models.tokens import MAX_NAME, hash_secret, new_secret
 from api.rules import Collector
 from api.services import audit
 
@@ -35,8 +35,8 @@ async def create_token(
         c.add("host", "an agent token needs the VM host it runs on")
     if role != "agent" and host is not None:
         c.add("host", "only an agent token is scoped to a host")
-    if not name or len(name) > 100:
-        c.add("name", "give the token a name of 1 to 100 characters")
+    if not name or len(name) > MAX_NAME:
+        c.add("name", f"give the token a name of 1 to {MAX_NAME} characters")
     c.raise_if_any()
     secret = new_secret()
     async with in_transaction() as conn:

@@ -9,6 +9,7 @@ from api.graphql.activities.inputs import ActivityFilter
 from api.graphql.activities.types import ActivityType
 from api.graphql.permissions import allow, visible_activities
 from api.graphql.relay import Connection, paginate
+from api.models.keys import where
 
 __all__ = ["ActivityQueries"]
 
@@ -26,9 +27,9 @@ class ActivityQueries:
         qs = visible_activities(info.context)
         if filter is not None:
             if filter.machine is not None:
-                qs = qs.filter(machine__name=filter.machine)
+                qs = where(qs, machine__name=filter.machine)
             if filter.group is not None:
-                qs = qs.filter(machine__group__name=filter.group)
+                qs = where(qs, machine__group__name=filter.group)
             if filter.state is not None:
                 qs = qs.filter(state=filter.state.value)
             if filter.kind is not None:

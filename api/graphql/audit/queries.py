@@ -8,6 +8,7 @@ from strawberry.types.info import Info
 from api.graphql.audit.types import AuditEventType
 from api.graphql.permissions import allow, visible_audit
 from api.graphql.relay import Connection, paginate
+from api.models.keys import where
 
 __all__ = ["AuditQueries", "AuditSubjectInput"]
 
@@ -30,5 +31,5 @@ class AuditQueries:
     ) -> Connection[AuditEventType]:
         qs = visible_audit(info.context)
         if subject is not None:
-            qs = qs.filter(subject_type=subject.type, subject_name=subject.name)
+            qs = where(qs, subject_type=subject.type, subject_name=subject.name)
         return await paginate(qs.order_by("id"), first, after, AuditEventType.from_model)

@@ -9,6 +9,7 @@ from api.graphql.catalog.types import AnnouncementType, PackageReleaseType
 from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
 from api.models import Announcement, PackageRelease
+from api.models.keys import where
 
 __all__ = ["CatalogQueries"]
 
@@ -34,7 +35,7 @@ class CatalogQueries:
     ) -> Connection[PackageReleaseType]:
         qs = PackageRelease.all()
         if name is not None:
-            qs = qs.filter(name=name)
+            qs = where(qs, name=name)
         return await paginate(
             qs.order_by("name", "version", "id"), first, after, PackageReleaseType.from_model
         )

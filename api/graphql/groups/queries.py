@@ -8,6 +8,7 @@ from strawberry.types.info import Info
 from api.graphql.groups.types import GroupType
 from api.graphql.permissions import allow, visible_groups
 from api.graphql.relay import Connection, paginate
+from api.models.keys import where
 
 __all__ = ["GroupQueries"]
 
@@ -23,5 +24,5 @@ class GroupQueries:
 
     @strawberry.field(extensions=allow("read"), description="Null when unknown or not yours.")
     async def group(self, info: Info, name: str) -> GroupType | None:
-        g = await visible_groups(info.context).filter(name=name).first()
+        g = await where(visible_groups(info.context), name=name).first()
         return GroupType.from_model(g) if g is not None else None

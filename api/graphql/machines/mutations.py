@@ -22,6 +22,7 @@ from api.graphql.machines.inputs import (
 from api.graphql.machines.types import MachineType
 from api.graphql.permissions import allow
 from api.models import Machine, ResourceGroup
+from api.models.keys import where
 from api.services import machines as machine_service
 
 __all__ = ["KERNEL", "ChangeDesiredResultType", "MachineMutations"]
@@ -67,12 +68,12 @@ class MachineMutations:
     @strawberry.mutation(extensions=allow("machines.register"), description="Operators.")
     async def register_machine(self, info: Info, input: RegisterMachineInput) -> MachinePayload:
         _check_kernel(input.kernel)
-        group = await ResourceGroup.get_or_none(name=input.group)
+        group = await where(ResourceGroup.all(), name=input.group).first()
         if group is None:
             raise NotFound("resource group", input.group)
         host = None
         if input.host is not None:
-            host = await Machine.get_or_none(name=input.host)
+            host = await where(Machine.all(), name=input.host).first()
             if host is None:
                 raise NotFound("machine", input.host)
         machine = await machine_service.register_machine(

@@ -14,6 +14,7 @@ from api.graphql.machines.types import MachineType
 from api.graphql.permissions import allow, visible_machines
 from api.graphql.relay import Connection, paginate
 from api.models import Machine
+from api.models.keys import where
 
 __all__ = ["MACHINES_MAX_PAGE", "MachineQueries"]
 
@@ -26,13 +27,13 @@ def _filtered(qs: QuerySet[Machine], f: MachineFilter | None) -> QuerySet[Machin
     if f is None:
         return qs
     if f.group is not None:
-        qs = qs.filter(group__name=f.group)
+        qs = where(qs, group__name=f.group)
     if f.kind is not None:
         qs = qs.filter(kind=f.kind.value)
     if f.host is not None:
-        qs = qs.filter(host__name=f.host)
+        qs = where(qs, host__name=f.host)
     if f.name_contains:
-        qs = qs.filter(name__icontains=f.name_contains)
+        qs = where(qs, name__icontains=f.name_contains)
     if f.auto_schedule is not None:
         qs = qs.filter(auto_schedule=f.auto_schedule)
     return qs
@@ -84,5 +85,5 @@ class MachineQueries:
 
     @strawberry.field(extensions=allow("read"), description="Null when unknown or not yours.")
     async def machine(self, info: Info, name: str) -> MachineType | None:
-        m = await visible_machines(info.context).filter(name=name).first()
+        m = await where(visible_machines(info.context), name=name).first()
         return MachineType.from_model(m) if m is not None else None

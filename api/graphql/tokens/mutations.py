@@ -14,6 +14,7 @@ from api.graphql.relay import decode_id
 from api.graphql.tokens.inputs import CreateTokenInput, RevokeTokenInput
 from api.graphql.tokens.types import CreatedTokenType, TokenType
 from api.models import ApiToken, Machine, ResourceGroup
+from api.models.keys import where
 from api.services import tokens as token_service
 
 __all__ = ["TokenMutations"]
@@ -42,13 +43,13 @@ class TokenMutations:
     async def create_token(self, info: Info, input: CreateTokenInput) -> CreateTokenPayload:
         groups = []
         for name in input.groups:
-            group = await ResourceGroup.get_or_none(name=name)
+            group = await where(ResourceGroup.all(), name=name).first()
             if group is None:
                 raise NotFound("resource group", name)
             groups.append(group)
         host = None
         if input.host is not None:
-            host = await Machine.get_or_none(name=input.host)
+            host = await where(Machine.all(), name=input.host).first()
             if host is None:
                 raise NotFound("machine", input.host)
         token, secret = await token_service.create_token(

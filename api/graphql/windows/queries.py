@@ -13,6 +13,7 @@ from api.graphql.enums import WindowState
 from api.graphql.permissions import allow, visible_windows
 from api.graphql.relay import Connection, paginate
 from api.graphql.windows.types import WindowType
+from api.models.keys import where
 
 __all__ = ["WindowQueries"]
 
@@ -43,7 +44,7 @@ class WindowQueries:
         if to is not None:
             qs = qs.filter(starts_at__lt=to)
         if group is not None:
-            qs = qs.filter(machine__group__name=group)
+            qs = where(qs, machine__group__name=group)
         if state is not None:
             qs = qs.filter(state=state.value)
         return await paginate(qs.order_by("starts_at", "id"), first, after, WindowType.from_model)
