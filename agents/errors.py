@@ -8,6 +8,7 @@ __all__ = [
     "AgentError",
     "ApiError",
     "ConfigError",
+    "ConnectionLost",
     "DomainNotFound",
     "FieldProblem",
     "LockedError",
@@ -34,6 +35,11 @@ class VirtError(AgentError):
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class ConnectionLost(VirtError):
+    """The connection to libvirtd is gone (libvirtd restarted, socket closed): not the
+    operation's fault. The agent reconnects and carries on with the same window."""
 
 
 class DomainNotFound(VirtError):

@@ -43,6 +43,9 @@ class Entry:
     was_running: dict[str, bool] = field(default_factory=dict)
     progress: dict[str, dict[str, Any]] = field(default_factory=dict)
     results: list[dict[str, str]] | None = None
+    booted: dict[str, str] = field(default_factory=dict)  # machine -> XML that last booted
+    logs: dict[str, list[str]] = field(default_factory=dict)  # activity -> every attempt's lines
+    libvirt_losses: int = 0  # times libvirtd went away during this window (not interruptions)
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, **asdict(self)}
@@ -60,6 +63,9 @@ class Entry:
             was_running={str(k): bool(v) for k, v in data.get("was_running", {}).items()},
             progress=dict(data.get("progress", {})),
             results=data.get("results"),
+            booted={str(k): str(v) for k, v in data.get("booted", {}).items()},
+            logs={str(k): [str(x) for x in v] for k, v in data.get("logs", {}).items()},
+            libvirt_losses=int(data.get("libvirt_losses", 0)),
         )
 
 

@@ -3,6 +3,11 @@
 Each window: journal it, startWindow, apply, journal the results, finishWindow, clear the
 journal. A journal left by a killed agent is resumed before anything else. ``run`` repeats
 cycles until SIGTERM or SIGINT, finishing the window in hand first.
+
+libvirt must answer before a window starts or continues: a lost connection is reopened with
+backoff (``ensure_libvirt``), and the window in hand resumes where it was; if libvirt stays
+away, the cycle ends with the journal kept and no further window started. One domain that
+cannot be read or reported never keeps the cycle from its due work.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import dataclasses
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -20,6 +26,7 @@ from agents.errors import (
     AgentError,
     ApiError,
     ConfigError,
+    ConnectionLost,
     DomainNotFound,
     TransportError,
     VirtError,
@@ -33,6 +40,7 @@ __all__ = ["Agent", "CycleSummary", "WindowSummary", "inventory"]
 
 log = logging.getLogger("fenster.agent")
 OPEN = ("scheduled", "running")
+MAX_LOSSES = 5  # libvirt lost this often in one window and cycle: leave it for the next cycle
 
 
 @dataclass
@@ -78,7 +86,8 @@ def inventory(hv: Hypervisor) -> dict[str, Any]:
     """What the host's hypervisor runs, as reported to the API.
 
     A domain undefined between the listing and the reading of its values is left out (and
-    logged): it is gone, and the next report says so.
+    logged): it is gone, and the next report says so. A domain libvirt refuses to read is
+    left out and logged too; a lost connection is not (the cycle reconnects).
     """
     domains = []
     for g in hv.domains():
@@ -86,13 +95,21 @@ def inventory(hv: Hypervisor) -> dict[str, Any]:
             domains.append(DomainReport(g.name, g.state, g.memory_mib, g.vcpus, g.kernel))
         except DomainNotFound:
             log.warning("domain %s disappeared while it was being listed; skipped", g.name)
+        except ConnectionLost:
+            raise
+        except VirtError as e:
+            log.error("inventory: %s is left out: %s", g.name, e)
     return {"cpu_model": hv.cpu_model, "kernel": hv.kernel, "state": "running", "domains": domains}
 
 
 class Agent:
-    def __init__(self, client: Client, ctx: Context) -> None:
+    def __init__(
+        self, client: Client, ctx: Context, libvirt_wait: float = 60.0, backoff: float = 0.5
+    ) -> None:
         self.client = client
         self.ctx = ctx
+        self.libvirt_wait = libvirt_wait  # how long to wait for libvirt to come back
+        self.backoff = backoff
         self.stopping = threading.Event()
 
     @property
@@ -102,12 +119,14 @@ class Agent:
     def cycle(self) -> CycleSummary:
         summary = CycleSummary()
         try:
+            self.ensure_libvirt()
             summary.resumed = self.resume()
             summary.inventory = self.report()
             due = sorted(self.client.due_work(), key=_host_first)
             for window in due:
                 if self.stopping.is_set():
                     break
+                self.ensure_libvirt()
                 summary.windows.append(self.process(window))
             if summary.resumed or summary.windows:
                 summary.inventory = self.report()
@@ -131,13 +150,9 @@ class Agent:
                 log.error("API unreachable: %s", e)
             except ConfigError:
                 raise  # e.g. a damaged journal: waiting does not fix it
-            except VirtError as e:
-                log.error("libvirt: %s; reconnecting", e)
+            except VirtError as e:  # the next cycle reconnects first (ensure_libvirt)
+                log.error("libvirt: %s", e)
                 failed = True
-                try:
-                    self.ctx.hv.reconnect()
-                except VirtError as again:
-                    log.error("libvirt: %s", again)
             except AgentError as e:
                 log.error("cycle failed: %s", e)
                 failed = True
@@ -153,9 +168,38 @@ class Agent:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
 
+    def ensure_libvirt(self) -> None:
+        """libvirt answers: reconnect with backoff for up to ``libvirt_wait`` seconds, else
+        raise ConnectionLost (the journal keeps the window in hand)."""
+        hv = self.ctx.hv
+        if hv.alive:
+            return
+        deadline = time.monotonic() + self.libvirt_wait
+        delay = self.backoff
+        while True:
+            try:
+                hv.reconnect()
+                log.warning("libvirt: connected again to %s", hv.uri)
+                return
+            except VirtError as e:
+                if time.monotonic() + delay > deadline or self.stopping.is_set():
+                    raise ConnectionLost(
+                        f"libvirt did not answer within {self.libvirt_wait:g} s: {e}", e.code
+                    ) from e
+                log.warning("libvirt: %s; trying again in %.1f s", e, delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 10.0)
+
     def report(self) -> dict[str, list[str]]:
+        """Report inventory; a refused report is logged and the cycle goes on to its work."""
         seen = inventory(self.ctx.hv)
-        return self.client.report_inventory(**seen)
+        try:
+            return self.client.report_inventory(**seen)
+        except ApiError as e:
+            if isinstance(e, TransportError):
+                raise
+            log.error("the API refused the inventory report: %s", e)
+            return {}
 
     def resume(self) -> WindowSummary | None:
         entry = self.journal.load()
@@ -176,6 +220,18 @@ class Agent:
         self.journal.save(entry)
         return self._carry_out(entry)
 
+    def _apply(self, entry: Entry) -> list[Result]:
+        """apply_entry, resumed after libvirt went away and came back."""
+        for _ in range(MAX_LOSSES):
+            try:
+                return apply_entry(self.ctx, entry)
+            except ConnectionLost as e:
+                log.warning(
+                    "window %s: libvirt went away (%s); resuming when it answers", entry.uid, e
+                )
+                self.ensure_libvirt()
+        raise ConnectionLost(f"libvirt went away {MAX_LOSSES} times during window {entry.uid}")
+
     def _carry_out(self, entry: Entry) -> WindowSummary:
         summary = WindowSummary(entry.uid, entry.machine, "skipped")
         if entry.results is None:
@@ -191,7 +247,7 @@ class Agent:
                     return summary
                 entry.started = True
                 self.journal.save(entry)
-            results = apply_entry(self.ctx, entry)
+            results = self._apply(entry)
             entry.results = [dataclasses.asdict(r) for r in results]
             self.journal.save(entry)
         results = [Result(**r) for r in entry.results]

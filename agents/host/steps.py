@@ -15,14 +15,17 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from agents.errors import ConnectionLost, VirtError
 from agents.virt.libvirt import Guest
 
 __all__ = [
     "CRASH_ENV",
     "StepLog",
     "checkpoint",
+    "ensure_cpu_mode",
     "ensure_kernel",
     "ensure_memory",
     "ensure_restarted",
@@ -38,9 +41,11 @@ CRASH_ENV = "FENSTER_AGENT_TEST_CRASH_AFTER"
 
 @dataclass
 class StepLog:
-    """The lines an activity reports back (also sent to the agent's own log)."""
+    """The lines an activity reports back (also sent to the agent's own log, and to ``sink``,
+    which keeps them in the journal so a crash does not lose them)."""
 
     lines: list[str] = field(default_factory=list)
+    sink: Callable[[str], None] | None = None
 
     def step(self, machine: str, what: str, wanted: object, found: object, action: str) -> None:
         self.add(f"{what}: machine={machine} wanted={wanted} found={found} action={action}")
@@ -48,6 +53,8 @@ class StepLog:
     def add(self, line: str) -> None:
         log.info("%s", line)
         self.lines.append(line)
+        if self.sink is not None:
+            self.sink(line)
 
     @property
     def text(self) -> str:
@@ -60,15 +67,24 @@ def checkpoint(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def ensure_stopped(guest: Guest, out: StepLog) -> bool:
-    """The guest is shut off (gracefully). True if it had to be stopped."""
+def ensure_stopped(guest: Guest, out: StepLog, hard: bool = False) -> bool:
+    """The guest is shut off: gracefully (ACPI), and with ``hard`` powered off (destroy) when
+    it is still running after the shutdown timeout. True if it had to be stopped."""
     found = guest.state
     if found == "shut off":
         out.step(guest.name, "stop", "shut off", found, "none")
         changed = False
     else:
         out.step(guest.name, "stop", "shut off", found, "shutdown")
-        guest.shutdown()
+        try:
+            guest.shutdown()
+        except ConnectionLost:
+            raise
+        except VirtError as e:
+            if not hard:
+                raise
+            out.step(guest.name, "stop", "shut off", f"running ({e})", "destroy")
+            guest.destroy()
         changed = True
     checkpoint("ensure_stopped")
     return changed
@@ -88,17 +104,21 @@ def ensure_running(guest: Guest, out: StepLog) -> bool:
     return changed
 
 
-def ensure_memory(guest: Guest, mib: int, out: StepLog) -> bool:
+def ensure_memory(guest: Guest, mib: int, out: StepLog, hard: bool = False) -> bool:
     """The definition has ``mib`` MiB as current and maximum memory. Changing the maximum
-    needs the guest shut off, so a running guest is stopped first."""
+    needs the guest shut off, so a running guest is stopped first, once it is clear that
+    libvirt can apply the change (a definition with NUMA cells cannot be resized here)."""
     current, maximum = guest.config_memory_mib
     found = f"{current}MiB(max {maximum}MiB)"
     if (current, maximum) == (mib, mib):
         out.step(guest.name, "memory", f"{mib}MiB", found, "none")
         changed = False
     else:
+        if problem := guest.memory_problem():
+            out.step(guest.name, "memory", f"{mib}MiB", found, "refuse")
+            raise VirtError(f"{guest.name}: {problem}")
         if guest.running:
-            ensure_stopped(guest, out)
+            ensure_stopped(guest, out, hard)
         out.step(guest.name, "memory", f"{mib}MiB", found, "set-memory")
         guest.set_memory(mib)
         changed = True
@@ -134,6 +154,17 @@ def ensure_kernel(guest: Guest, version: str, out: StepLog) -> bool:
     return changed
 
 
+def ensure_cpu_mode(guest: Guest, mode: str, out: StepLog) -> bool:
+    """The definition shows the guest the host CPU (``host-model`` or ``host-passthrough``)."""
+    found = guest.cpu_mode
+    if found == mode:
+        out.step(guest.name, "cpu mode", mode, found, "none")
+        return False
+    out.step(guest.name, "cpu mode", mode, found, "set-cpu-mode")
+    guest.set_cpu_mode(mode)
+    return True
+
+
 def needs_restart(guest: Guest) -> list[str]:
     """What a running guest has that differs from its definition (empty: nothing)."""
     if not guest.running:
@@ -149,7 +180,7 @@ def needs_restart(guest: Guest) -> list[str]:
     return diffs
 
 
-def ensure_restarted(guest: Guest, out: StepLog) -> bool:
+def ensure_restarted(guest: Guest, out: StepLog, hard: bool = False) -> bool:
     """A running guest whose definition changed is stopped and started to boot it (a guest
     that is off boots the definition on its next start anyway)."""
     if not guest.running:
@@ -160,6 +191,6 @@ def ensure_restarted(guest: Guest, out: StepLog) -> bool:
         out.step(guest.name, "restart", "definition active", "definition active", "none")
         return False
     out.step(guest.name, "restart", "definition active", ", ".join(diffs), "restart")
-    ensure_stopped(guest, out)
+    ensure_stopped(guest, out, hard)
     ensure_running(guest, out)
     return True

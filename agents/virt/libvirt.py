@@ -1,8 +1,9 @@
 """The only module that imports libvirt: a thin Hypervisor and Guest over libvirt domains.
 
-Every libvirt call goes through ``Hypervisor.call``, which turns libvirt's error codes into
-the agent's exceptions (``DomainNotFound``, ``VirtError``). Stopping a stopped guest or
-starting a running one is success, not an error.
+Every libvirt call goes through ``call``, which turns libvirt's error codes into the agent's
+exceptions: ``DomainNotFound``, ``ConnectionLost`` (libvirtd went away: not the operation's
+fault) and ``VirtError`` (libvirt refused the operation). Stopping a stopped guest or starting
+a running one is success, not an error.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from typing import TypeVar
 
 import libvirt
 
-from agents.errors import DomainNotFound, VirtError
+from agents.errors import ConnectionLost, DomainNotFound, VirtError
 
-__all__ = ["Guest", "Hypervisor"]
+__all__ = ["CPU_MODES", "Guest", "Hypervisor"]
 
 T = TypeVar("T")
 KIB_PER_MIB = 1024
 CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
 VCPU_MAXIMUM = libvirt.VIR_DOMAIN_VCPU_MAXIMUM
 INACTIVE = libvirt.VIR_DOMAIN_XML_INACTIVE
+MIGRATABLE = libvirt.VIR_DOMAIN_XML_MIGRATABLE
+CPU_MODES = ("host-model", "host-passthrough")
+# libvirt's answers when the connection itself is gone (libvirtd killed, socket closed)
+LOST_CODES = {libvirt.VIR_ERR_INVALID_CONN, libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_RPC}
+LOST_FROM = {libvirt.VIR_FROM_RPC, libvirt.VIR_FROM_REMOTE}
 KERNEL_PATH = re.compile(r"^/boot/vmlinuz-(?P<version>[A-Za-z0-9._+-]+)$")
 VERSION = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
 STATES = {
@@ -56,16 +62,24 @@ def call(what: str, fn: Callable[[], T], *, domain: str | None = None) -> T:
         if code == libvirt.VIR_ERR_NO_DOMAIN and domain is not None:
             raise DomainNotFound(domain, code) from e
         message = e.get_error_message() or str(e)
+        if code in LOST_CODES or e.get_error_domain() in LOST_FROM:
+            raise ConnectionLost(f"{what}: {message}", code) from e
         raise VirtError(f"{what}: {message}", code) from e
 
 
 class Guest:
     """One libvirt domain: properties read live values, verbs change it."""
 
-    def __init__(self, domain: libvirt.virDomain, shutdown_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        domain: libvirt.virDomain,
+        shutdown_timeout: float = 120.0,
+        cpu_mode: str | None = None,
+    ) -> None:
         self._dom = domain
         self.name: str = domain.name()
         self.shutdown_timeout = shutdown_timeout
+        self.cpu_mode_wanted = cpu_mode  # set on every redefine (None: left as it is)
 
     def __repr__(self) -> str:
         return f"Guest({self.name!r})"
@@ -134,6 +148,8 @@ class Guest:
             return False
         try:
             self._call("shutdown", self._dom.shutdown)
+        except ConnectionLost:
+            raise
         except VirtError:
             if not self.running:  # it went down on its own meanwhile: the state we want
                 return True
@@ -141,21 +157,74 @@ class Guest:
         deadline = time.monotonic() + timeout
         while self.running:
             if time.monotonic() > deadline:
-                raise VirtError(f"{self.name}: still running {timeout:.0f} s after shutdown")
+                raise VirtError(f"{self.name}: still running {timeout:g} s after shutdown")
             time.sleep(poll)
         return True
 
+    def destroy(self) -> bool:
+        """Power off at once. Returns False if it was already off."""
+        if not self.running:
+            return False
+        try:
+            self._call("destroy", self._dom.destroy)
+        except VirtError:
+            if self.running:
+                raise
+        return True
+
     def start(self) -> bool:
-        """Start the guest. Returns False if it was already running."""
+        """Start the guest and check that it runs (booted means booted). Returns False if it
+        was already running."""
         if self.running:
             return False
         try:
             self._call("start", self._dom.create)
+        except ConnectionLost:
+            raise
         except VirtError:
             if self.running:
                 return False
             raise
+        if self.state not in ("running", "blocked"):
+            raise VirtError(f"{self.name}: started, but it is {self.state}, not running")
         return True
+
+    def definition(self) -> str:
+        """The XML to define to get this guest back as it is: for a running guest the
+        definition it booted (live XML without runtime details), else the persistent one."""
+        if self.running:
+            return self._call("read XML", lambda: self._dom.XMLDesc(MIGRATABLE))
+        return self._call("read XML", lambda: self._dom.XMLDesc(INACTIVE))
+
+    def define(self, xml: str) -> None:
+        """Make ``xml`` the persistent definition (the next boot uses it)."""
+        conn = self._call("connection", self._dom.connect)
+        self._dom = call(f"{self.name}: define", lambda: conn.defineXML(xml), domain=self.name)
+
+    def memory_problem(self) -> str | None:
+        """Why the agent cannot change this definition's memory (checked before stopping)."""
+        if self._xml(inactive=True).find("cpu/numa/cell") is not None:
+            return (
+                "the definition has NUMA cells; libvirt sizes their memory, not the agent: "
+                "change the cells by hand"
+            )
+        return None
+
+    @property
+    def cpu_mode(self) -> str | None:
+        """The definition's CPU mode (host-model, host-passthrough, custom; None: none set)."""
+        cpu = self._xml(inactive=True).find("cpu")
+        if cpu is None:
+            return None
+        return cpu.get("mode") or "custom"
+
+    def set_cpu_mode(self, mode: str) -> None:
+        """Show the guest the host CPU from its next boot: <cpu mode='MODE'/>."""
+        if mode not in CPU_MODES:
+            raise VirtError(f"{self.name}: {mode!r} is not one of {', '.join(CPU_MODES)}")
+        xml = self._xml(inactive=True)
+        _set_cpu_mode(xml, mode)
+        self.define(ET.tostring(xml, encoding="unicode"))
 
     def set_memory(self, mib: int) -> None:
         """Set current and maximum memory of the definition; the guest must be shut off."""
@@ -191,9 +260,17 @@ class Guest:
         if kernel is None:
             kernel = ET.SubElement(os_el, "kernel")
         kernel.text = f"/boot/vmlinuz-{version}"
-        text = ET.tostring(xml, encoding="unicode")
-        conn = self._call("connection", self._dom.connect)
-        self._dom = call(f"{self.name}: define", lambda: conn.defineXML(text), domain=self.name)
+        if self.cpu_mode_wanted:
+            _set_cpu_mode(xml, self.cpu_mode_wanted)
+        self.define(ET.tostring(xml, encoding="unicode"))
+
+
+def _set_cpu_mode(xml: ET.Element, mode: str) -> None:
+    old = xml.find("cpu")
+    keep = [] if old is None else [c for c in old if c.tag == "numa"]
+    if old is not None:
+        xml.remove(old)
+    ET.SubElement(xml, "cpu", {"mode": mode}).extend(keep)
 
 
 def _kib(xml: ET.Element, tag: str) -> int:
@@ -212,25 +289,47 @@ def _kernel_of(xml: ET.Element) -> str | None:
 
 
 class Hypervisor:
-    """One libvirt connection."""
+    """One libvirt connection. The host's capabilities are read once per connection."""
 
-    def __init__(self, conn: libvirt.virConnect, uri: str, shutdown_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        conn: libvirt.virConnect,
+        uri: str,
+        shutdown_timeout: float = 120.0,
+        cpu_mode: str | None = None,
+    ) -> None:
         self._conn = conn
         self.uri = uri
         self.shutdown_timeout = shutdown_timeout
+        self.cpu_mode = cpu_mode
+        self._caps: ET.Element | None = None
 
     @classmethod
-    def connect(cls, uri: str, shutdown_timeout: float = 120.0) -> Hypervisor:
-        return cls(call(f"connect to {uri}", lambda: libvirt.open(uri)), uri, shutdown_timeout)
+    def connect(
+        cls, uri: str, shutdown_timeout: float = 120.0, cpu_mode: str | None = None
+    ) -> Hypervisor:
+        conn = call(f"connect to {uri}", lambda: libvirt.open(uri))
+        return cls(conn, uri, shutdown_timeout, cpu_mode)
 
     def close(self) -> None:
-        call("close", self._conn.close)
+        with contextlib.suppress(ConnectionLost):
+            call("close", self._conn.close)
+
+    @property
+    def alive(self) -> bool:
+        """The connection is open and libvirtd answers (one cheap round trip)."""
+        try:
+            return bool(self._conn.isAlive()) and self._conn.getLibVersion() > 0
+        except libvirt.libvirtError:
+            return False
 
     def reconnect(self) -> None:
-        """Open a new connection (after libvirtd restarted, say); the old one is dropped."""
+        """Open a new connection (after libvirtd restarted, say); the old one is dropped.
+        If the new one cannot be opened, ``alive`` stays False and this raises."""
         with contextlib.suppress(libvirt.libvirtError):
             self._conn.close()
         self._conn = call(f"connect to {self.uri}", lambda: libvirt.open(self.uri))
+        self._caps = None
 
     def __enter__(self) -> Hypervisor:
         return self
@@ -239,23 +338,47 @@ class Hypervisor:
         self.close()
 
     @property
+    def local(self) -> bool:
+        return self.uri.startswith(("qemu:///", "qemu+unix:///"))
+
+    @property
     def cpu_model(self) -> str:
-        caps = ET.fromstring(call("read capabilities", self._conn.getCapabilities))
-        model = caps.findtext("host/cpu/model")
+        """The host CPU's own name: /proc/cpuinfo's model name on a local host, else the
+        capabilities' vendor and model (read once per connection)."""
+        if self.local and (name := _cpuinfo_model()):
+            return name
+        if self._caps is None:
+            self._caps = ET.fromstring(call("read capabilities", self._conn.getCapabilities))
+        model = (self._caps.findtext("host/cpu/model") or "").strip()
+        vendor = (self._caps.findtext("host/cpu/vendor") or "").strip()
         if model:
-            return model.strip()
+            return f"{vendor} {model}".strip()
         return str(call("read node info", self._conn.getInfo)[0])
 
     @property
     def kernel(self) -> str | None:
         """The host's own kernel: libvirt does not tell, the local uname does for a local
         qemu:/// connection; None for any other URI (remote, test driver)."""
-        return platform.release() if self.uri.startswith(("qemu:///", "qemu+unix:///")) else None
+        return platform.release() if self.local else None
 
     def domains(self) -> list[Guest]:
         doms = call("list domains", self._conn.listAllDomains)
-        return sorted((Guest(d, self.shutdown_timeout) for d in doms), key=lambda g: g.name)
+        return sorted((self._guest(d) for d in doms), key=lambda g: g.name)
 
     def guest(self, name: str) -> Guest:
-        dom = call("look up", lambda: self._conn.lookupByName(name), domain=name)
-        return Guest(dom, self.shutdown_timeout)
+        return self._guest(call("look up", lambda: self._conn.lookupByName(name), domain=name))
+
+    def _guest(self, dom: libvirt.virDomain) -> Guest:
+        return Guest(dom, self.shutdown_timeout, self.cpu_mode)
+
+
+def _cpuinfo_model(path: str = "/proc/cpuinfo") -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return " ".join(value.split())
+    except OSError:
+        return None
+    return None

@@ -154,19 +154,43 @@ def test_reboot_command_finishes_after_the_boot(hv: Hypervisor, tmp_path: Path) 
     assert hv.guest("web01").running and hv.guest("db01").running
 
 
-def test_host_reboot_starts_stopped_guests_again_when_one_will_not_stop(tmp_path: Path) -> None:
-    """web01 restarts when powered off (on_poweroff=restart), so its shutdown times out; db01,
-    stopped before it, must not be left shut off by the failed host reboot."""
+def acpi_deaf_node(tmp_path: Path) -> str:
+    """web01 restarts when asked to power off (on_poweroff=restart): a guest that ignores
+    ACPI shutdown, on the test driver."""
     xml = (NODES / "kvm01.xml").read_text()
     node = tmp_path / "kvm01.xml"
     node.write_text(
         xml.replace("<on_poweroff>destroy</on_poweroff>", "<on_poweroff>restart</on_poweroff>", 1)
     )
-    with Hypervisor.connect(f"test://{node}", shutdown_timeout=0.2) as hv:
+    return f"test://{node}"
+
+
+def test_host_reboot_powers_off_a_guest_that_ignores_acpi(tmp_path: Path) -> None:
+    with Hypervisor.connect(acpi_deaf_node(tmp_path), shutdown_timeout=0.2) as hv:
         ctx = ctx_for(hv, tmp_path, reboot_command="true")
-        [result] = apply_entry(ctx, window("kvm01", ("host_reboot", {})))
-        assert result.outcome == "failed"
-        assert "web01: still running" in result.log
-        assert "the host was not rebooted; its guests were started again" in result.log
-        assert hv.guest("db01").running and hv.guest("web01").running
-        assert ctx.rebooted_hosts == set()
+        entry = window("kvm01", ("host_reboot", {}))
+        with pytest.raises(RebootPending):
+            apply_entry(ctx, entry)
+        log = "\n".join(entry.progress["a0"]["log"])
+        assert "machine=web01 wanted=shut off found=running (web01: still running" in log
+        assert "action=destroy" in log
+        assert not hv.guest("web01").running and not hv.guest("db01").running
+
+
+@pytest.mark.parametrize(
+    "kind, params",
+    [("memory_resize", {"memory_mib": 8192}), ("kernel_update", {"kernel": "2.6.38"})],
+)
+def test_a_guest_that_ignores_acpi_is_powered_off_after_the_timeout(
+    tmp_path: Path, kind: str, params: dict
+) -> None:
+    with Hypervisor.connect(acpi_deaf_node(tmp_path), shutdown_timeout=0.2) as hv:
+        [result] = apply_entry(ctx_for(hv, tmp_path), window("web01", (kind, params)))
+        assert result.outcome == "done", result.log
+        assert result.log.count("action=destroy") == 1
+        web = hv.guest("web01")
+        assert web.running
+        assert (web.memory_mib, web.kernel) == (
+            params.get("memory_mib", 2048),
+            params.get("kernel", "2.6.32"),
+        )
