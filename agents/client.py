@@ -28,7 +28,9 @@ ERRORS = """
 """
 REPORT = (
     "mutation($input: ReportInventoryInput!) { reportInventory(input: $input) { __typename"
-    " ... on InventoryResult { updated unchanged unknown }" + ERRORS + "} }"
+    " ... on InventoryResult { updated unchanged unknown missing rejected { name reason } }"
+    + ERRORS
+    + "} }"
 )
 DUE = (
     "{ dueWork { uid state startsAt endsAt machine { name } activities { id kind params state } } }"
@@ -143,15 +145,19 @@ class Client:
                 {
                     "name": d.name,
                     "state": d.state,
-                    "memoryMib": d.memory_mib,
-                    "vcpus": d.vcpus,
+                    "memoryMib": _int32(d.memory_mib),  # the API rejects it, alone
+                    "vcpus": _int32(d.vcpus),
                     "kernel": d.kernel,
                 }
                 for d in domains
             ],
         }
         out = _payload(self.execute(REPORT, {"input": value}), "reportInventory")
-        return {k: list(out[k]) for k in ("updated", "unchanged", "unknown")}
+        seen = {k: list(out[k]) for k in ("updated", "unchanged", "unknown", "missing")}
+        seen["rejected"] = [f"{r['name']}: {r['reason']}" for r in out["rejected"]]
+        for line in seen["rejected"]:
+            log.error("the API rejected the report of domain %s", line)
+        return seen
 
     def due_work(self) -> list[DueWindow]:
         rows = self.execute(DUE)["dueWork"]
@@ -188,6 +194,11 @@ class Client:
         }
         out = _payload(self.execute(FINISH, {"input": value}), "finishWindow")
         return str(out["state"]).lower()
+
+
+def _int32(value: int) -> int:
+    """GraphQL's Int is 32-bit: a value beyond it would void the whole report."""
+    return max(-(2**31), min(value, 2**31 - 1))
 
 
 def _data(response: httpx.Response) -> dict[str, Any]:

@@ -20,7 +20,9 @@ __all__ = [
     "MACHINE_KINDS",
     "MAX_CORES",
     "MAX_I686_MEMORY_MIB",
+    "MAX_MEMORY_MIB",
     "MAX_WINDOW_MINUTES",
+    "MIN_MEMORY_MIB",
     "MIN_SWAP_MIB",
     "MIN_WINDOW_MINUTES",
     "Collector",
@@ -38,6 +40,9 @@ MAX_CORES = 12
 MAX_I686_MEMORY_MIB = 4096
 MIN_SWAP_MIB = 1024
 MIN_MEMORY_MIB = 256
+# No machine has more than 16 TiB (what inventory reports accept); a VM's own ceiling is
+# the lower of FENSTER_MAX_VM_MEMORY_MIB and its host's memory (check_machine's memory_cap).
+MAX_MEMORY_MIB = 16 * 1024 * 1024
 CORE_PRICE_EUR = 25
 MACHINE_KINDS = ("infrastructure", "host", "vm")
 ARCHES = ("x86_64", "i686")
@@ -207,8 +212,10 @@ def check_machine(
     swap_mib: object,
     has_host: bool,
     host_kind: str | None = None,
+    memory_cap: tuple[int, str] | None = None,
 ) -> None:
-    """Check a machine's desired configuration against the seed's limits."""
+    """Check a machine's desired configuration against the seed's limits. ``memory_cap``:
+    (MiB, why) the most a VM may have here (configured maximum, its host's memory)."""
     c = Collector()
     if problem := _name_problem(name):
         c.add("name", problem)
@@ -228,6 +235,10 @@ def check_machine(
             f"a 32-bit (i686) VM holds at most {MAX_I686_MEMORY_MIB} MiB of memory "
             f"(got {memory_mib} MiB)",
         )
+    elif memory_mib > MAX_MEMORY_MIB:
+        c.add("memory_mib", f"at most {MAX_MEMORY_MIB} MiB (16 TiB) (got {memory_mib} MiB)")
+    elif kind == "vm" and memory_cap is not None and memory_mib > memory_cap[0]:
+        c.add("memory_mib", f"at most {memory_cap[0]} MiB, {memory_cap[1]} (got {memory_mib} MiB)")
     if not _is_int(swap_mib) or swap_mib < 0:
         c.add("swap_mib", f"must be a whole number of MiB (got {swap_mib!r})")
     elif kind == "vm" and swap_mib < MIN_SWAP_MIB:

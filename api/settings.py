@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from api.rules import MAX_MEMORY_MIB, MIN_MEMORY_MIB
+
 __all__ = ["CONFIG_FILE", "DEFAULT", "DERIVED", "Settings", "SettingsError", "get_settings"]
 
 CONFIG_FILE = "fenster.toml"
@@ -92,6 +94,8 @@ class Settings:
     digest_threshold: int = 5
     reboot_allowance_minutes: int = 10
     horizon_days: int = 60
+    # the largest memory a VM may be given (also bounded by its host's memory)
+    max_vm_memory_mib: int = 1024 * 1024
     # mail
     maildir: str = "var/mail"
     mail_from: str = "fenster <maintenance@fenster.invalid>"
@@ -179,6 +183,11 @@ class Settings:
             raise SettingsError(f"{self.where('postpone_link_days')} must be at least 1")
         if self.link_secret and len(self.link_secret) < 32:
             raise SettingsError(f"{self.where('link_secret')} must be at least 32 characters")
+        if not MIN_MEMORY_MIB <= self.max_vm_memory_mib <= MAX_MEMORY_MIB:
+            raise SettingsError(
+                f"{self.where('max_vm_memory_mib')} must be between {MIN_MEMORY_MIB} and "
+                f"{MAX_MEMORY_MIB}"
+            )
 
     def where(self, name: str) -> str:
         """How to name setting ``name`` in a message: its variable, or the file's entry."""

@@ -44,7 +44,9 @@ class Machine(TimestampedModel):
     def __str__(self) -> str:
         return self.name
 
-    def check_rules(self, host_kind: str | None = None) -> None:
+    def check_rules(
+        self, host_kind: str | None = None, memory_cap: tuple[int, str] | None = None
+    ) -> None:
         rules.check_machine(
             name=self.name,
             kind=self.kind,
@@ -54,6 +56,7 @@ class Machine(TimestampedModel):
             swap_mib=self.desired_swap_mib,
             has_host=self.host_id is not None,  # type: ignore[attr-defined]
             host_kind=host_kind,
+            memory_cap=memory_cap,
         )
 
     @property

@@ -18,7 +18,7 @@ from api.errors import NotFound, ValidationError
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.models.keys import where
 from api.notices import ActivityOutcome, WindowCompleted, WindowFailed
-from api.rules import Collector
+from api.rules import MAX_MEMORY_MIB, Collector
 from api.services import audit, outbox
 
 __all__ = [
@@ -31,7 +31,9 @@ __all__ = [
     "start_window",
 ]
 
-MAX_TEXT = {"state": 32, "kernel": 64, "cpu_model": 200}
+MAX_TEXT = {"state": 32, "kernel": 64, "cpu_model": 200, "name": 200}
+MISSING = "missing"  # observed_state of a VM of this host that the host no longer has
+REJECTED = "report rejected"  # observed_state of a VM whose report could not be taken
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class InventoryOutcome:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (domain, why)
 
 
 def _mine(host_id: int) -> Q:
@@ -66,29 +70,33 @@ def _check_text(c: Collector, name: str, value: str | None, key: str) -> None:
         c.add(name, f"at most {MAX_TEXT[key]} printable characters")
 
 
-def _check_inventory(
-    cpu_model: str | None, kernel: str | None, state: str | None, domains: Sequence[DomainReport]
-) -> None:
+def _check_host(cpu_model: str | None, kernel: str | None, state: str | None) -> None:
     c = Collector()
     _check_text(c, "cpu_model", cpu_model, "cpu_model")
     _check_text(c, "kernel", kernel, "kernel")
     _check_text(c, "state", state, "state")
-    seen: set[str] = set()
-    for i, d in enumerate(domains):
-        if d.name in seen:
-            c.add(f"domains[{i}].name", f"'{d.name}' is reported twice")
-        seen.add(d.name)
-        if not 0 <= d.memory_mib <= 16 * 1024 * 1024:
-            c.add(f"domains[{i}].memory_mib", "must be between 0 and 16 TiB")
-        if not 0 <= d.vcpus <= 1024:
-            c.add(f"domains[{i}].vcpus", "must be between 0 and 1024")
-        _check_text(c, f"domains[{i}].state", d.state, "state")
-        _check_text(c, f"domains[{i}].kernel", d.kernel, "kernel")
     c.raise_if_any()
 
 
+def _domain_problems(d: DomainReport) -> list[str]:
+    """Why one domain's report cannot be taken (empty: it can)."""
+    c = Collector()
+    _check_text(c, "name", d.name, "name")
+    if not 0 <= d.memory_mib <= MAX_MEMORY_MIB:
+        c.add("memory_mib", "must be between 0 and 16 TiB")
+    if not 0 <= d.vcpus <= 1024:
+        c.add("vcpus", "must be between 0 and 1024")
+    _check_text(c, "state", d.state, "state")
+    _check_text(c, "kernel", d.kernel, "kernel")
+    return [f"{e.field}: {e.message}" for e in c.errors]
+
+
+CLEARED = object()  # a domain that boots no kernel of its own: the observed kernel is cleared
+
+
 def _apply(m: Machine, values: dict[str, object], now: datetime) -> bool:
-    changed = {k: v for k, v in values.items() if v is not None and getattr(m, k) != v}
+    values = {k: (None if v is CLEARED else v) for k, v in values.items() if v is not None}
+    changed = {k: v for k, v in values.items() if getattr(m, k) != v}
     for k, v in changed.items():
         setattr(m, k, v)
     if changed:
@@ -105,8 +113,10 @@ async def report_inventory(
     state: str | None = None,
     domains: Sequence[DomainReport] = (),
 ) -> InventoryOutcome:
-    """Store what the host's agent sees; only values that differ are written."""
-    _check_inventory(cpu_model, kernel, state, domains)
+    """Store what the host's agent sees; only values that differ are written. A domain whose
+    report cannot be taken is rejected alone (its VM marked, the reason audited); the VMs of
+    this host that the report does not name are marked missing."""
+    _check_host(cpu_model, kernel, state)
     now = datetime.now(UTC)
     result = InventoryOutcome()
     async with in_transaction() as conn:
@@ -119,22 +129,31 @@ async def report_inventory(
         reports: list[tuple[Machine, dict[str, object]]] = [
             (host, {"cpu_model": cpu_model, "observed_kernel": kernel, "observed_state": state})
         ]
+        seen: set[str] = set()
         for d in domains:
+            problems = _domain_problems(d)
+            if d.name in seen:
+                problems.append(f"'{d.name[:200]}' is reported twice")
+            seen.add(d.name)
             vm = machines.get(d.name)
-            if vm is None or vm.id == host_id:
+            if vm is not None and vm.id == host_id:
+                vm = None
+            if problems:
+                result.rejected.append((d.name[:200], "; ".join(problems)))
+                if vm is not None:
+                    reports.append((vm, {"observed_state": REJECTED}))
+                    await audit.record(
+                        actor, "machine.observe_rejected", vm, {"why": problems}, connection=conn
+                    )
+                continue
+            if vm is None:
                 result.unknown.append(d.name)
                 continue
-            reports.append(
-                (
-                    vm,
-                    {
-                        "observed_state": d.state,
-                        "observed_memory_mib": d.memory_mib,
-                        "observed_cores": d.vcpus,
-                        "observed_kernel": d.kernel,
-                    },
-                )
-            )
+            reports.append((vm, _observed(d)))
+        for vm in machines.values():
+            if vm.id != host_id and vm.name not in seen:
+                result.missing.append(vm.name)
+                reports.append((vm, {"observed_state": MISSING}))
         for machine, values in reports:
             before = {k: getattr(machine, k) for k in values}
             if _apply(machine, values, now):
@@ -143,9 +162,18 @@ async def report_inventory(
                 diff = {k: [before[k], after[k]] for k in values if before[k] != after[k]}
                 await audit.record(actor, "machine.observe", machine, diff, connection=conn)
                 result.updated.append(machine.name)
-            else:
+            elif machine.name not in result.updated:
                 result.unchanged.append(machine.name)
     return result
+
+
+def _observed(d: DomainReport) -> dict[str, object]:
+    return {
+        "observed_state": d.state,
+        "observed_memory_mib": d.memory_mib,
+        "observed_cores": d.vcpus,
+        "observed_kernel": d.kernel or CLEARED,
+    }
 
 
 async def due_work(host_id: int, now: datetime | None = None) -> list[Window]:

@@ -14,8 +14,16 @@ from api.notices import WindowChanged
 from api.services import audit, outbox
 from api.services.activities import OPEN_STATES, queue_activity
 from api.services.window_ops import cancel_activities
+from api.settings import get_settings
 
-__all__ = ["FLAG_FIELDS", "change_desired", "get_machine", "register_machine", "set_flags"]
+__all__ = [
+    "FLAG_FIELDS",
+    "change_desired",
+    "get_machine",
+    "memory_cap",
+    "register_machine",
+    "set_flags",
+]
 
 FLAG_FIELDS = ("auto_schedule", "representative", "redundancy", "capacity")
 CONFIG_FIELDS = (
@@ -33,6 +41,17 @@ DESIRED = {
     "desired_cores": ("observed_cores", "cpu_change", "cores"),
     "desired_kernel": ("observed_kernel", "kernel_update", "kernel"),
 }
+
+
+async def memory_cap(host_id: int | None) -> tuple[int, str]:
+    """The most memory a VM may have: the configured maximum, and no more than its host."""
+    cap = (get_settings().max_vm_memory_mib, "the provider's maximum for a VM")
+    host = await Machine.get_or_none(id=host_id) if host_id is not None else None
+    if host is not None:
+        host_mib = host.observed_memory_mib or host.desired_memory_mib
+        if host_mib < cap[0]:
+            cap = (host_mib, f"the memory of its host {host.name}")
+    return cap
 
 
 async def get_machine(name: str) -> Machine:
@@ -65,7 +84,10 @@ async def register_machine(
     if unknown:
         raise ValidationError.single(sorted(unknown)[0], "is not a machine setting")
     machine = Machine(name=name, group=group, kind=kind, host=host, **config)
-    machine.check_rules(host_kind=host.kind if host else None)
+    machine.check_rules(
+        host_kind=host.kind if host else None,
+        memory_cap=await memory_cap(host.id if host else None),
+    )
     _check_capacity(machine.capacity)
     async with in_transaction() if connection is None else _same(connection) as conn:
         if await Machine.filter(name=name).using_db(conn).exists():
@@ -91,7 +113,7 @@ async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[A
     changes = {k: v for k, v in changes.items() if v is not None}
     current = {f: getattr(machine, f) for f in CONFIG_FIELDS}
     candidate = Machine(**{**current, **changes}, host_id=machine.host_id)  # type: ignore[attr-defined]
-    candidate.check_rules()
+    candidate.check_rules(memory_cap=await memory_cap(machine.host_id))  # type: ignore[attr-defined]
     touched: list[Activity] = []
     withdrawn: list[Activity] = []
     async with in_transaction() as conn:

@@ -301,22 +301,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], str, str | None]] = [
         "ValidationError",
         "host",
     ),
-    (
-        "negative memory",
-        "agent_1",
-        INVENTORY,
-        {"domains": [{**DOMAIN, "memoryMib": -1}]},
-        "ValidationError",
-        "domains[0].memoryMib",
-    ),
-    (
-        "domain twice",
-        "agent_1",
-        INVENTORY,
-        {"domains": [DOMAIN, DOMAIN]},
-        "ValidationError",
-        "domains[1].name",
-    ),
+    # a bad domain in an inventory report is rejected alone: tests/graphql/test_inventory.py
     (
         "NUL in a title",
         "customer_a",

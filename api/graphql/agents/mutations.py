@@ -9,7 +9,7 @@ from strawberry.types.info import Info
 
 from api.errors import PermissionDenied
 from api.graphql.agents.inputs import FinishWindowInput, ReportInventoryInput, StartWindowInput
-from api.graphql.agents.types import InventoryResultType
+from api.graphql.agents.types import InventoryResultType, RejectedDomainType
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.permissions import allow
 from api.graphql.relay import decode_id
@@ -51,7 +51,11 @@ class AgentMutations:
             ],
         )
         return InventoryResultType(
-            updated=outcome.updated, unchanged=outcome.unchanged, unknown=outcome.unknown
+            updated=outcome.updated,
+            unchanged=outcome.unchanged,
+            unknown=outcome.unknown,
+            missing=outcome.missing,
+            rejected=[RejectedDomainType(name=n, reason=r) for n, r in outcome.rejected],
         )
 
     @strawberry.mutation(extensions=allow("agent"), description="Agents: begin a due window.")
