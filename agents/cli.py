@@ -27,7 +27,7 @@ from agents.errors import (
 from agents.host.apply import Context
 from agents.host.journal import Journal, StateLock
 from agents.host.loop import Agent, inventory
-from agents.virt.libvirt import Hypervisor
+from agents.virt.libvirt import CPU_MODES, Hypervisor
 
 __all__ = ["EX_CONFIG", "EX_FAILED", "EX_TEMPFAIL", "build_parser", "main"]
 
@@ -35,6 +35,7 @@ EX_FAILED = 1
 EX_CONFIG = 2
 EX_TEMPFAIL = 75
 DEFAULT_API = "http://127.0.0.1:8000/graphql"
+DEFAULT_STATE_DIR = Path("/var/lib/fenster-agent")
 
 log = logging.getLogger("fenster.agent")
 
@@ -54,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--uri", default="qemu:///system", help="libvirt URI (default %(default)s)")
     p.add_argument(
-        "--state-dir", type=Path, default=Path("var/agent"), help="journal and lock (%(default)s)"
+        "--state-dir",
+        type=Path,
+        default=Path(os.environ.get("FENSTER_AGENT_STATE_DIR") or DEFAULT_STATE_DIR),
+        help="journal, lock and agent identity; one per host (FENSTER_AGENT_STATE_DIR or "
+        "%(default)s)",
     )
     p.add_argument(
         "--reboot-command",
@@ -69,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=120.0,
         help="seconds a guest gets to shut down gracefully (%(default)s)",
+    )
+    p.add_argument(
+        "--libvirt-wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for libvirt to answer again before giving up a cycle (%(default)s)",
+    )
+    p.add_argument(
+        "--cpu-mode",
+        choices=CPU_MODES,
+        default="host-model",
+        help="CPU the guests see, set on every restart (%(default)s)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log every step")
     sub = p.add_subparsers(dest="command", required=True)
@@ -122,6 +139,8 @@ def _work(args: argparse.Namespace) -> int:
         raise ConfigError("--retries cannot be negative")
     if args.shutdown_timeout <= 0:
         raise ConfigError("--shutdown-timeout must be positive")
+    if args.libvirt_wait < 0:
+        raise ConfigError("--libvirt-wait cannot be negative")
     token = _token(args)
     state = _state_dir(args.state_dir)
     with (
@@ -129,8 +148,10 @@ def _work(args: argparse.Namespace) -> int:
         Hypervisor.connect(args.uri, args.shutdown_timeout) as hv,
         Client(args.api, token, retries=args.retries) as client,
     ):
-        ctx = Context(hv, Journal(state), reboot_command=args.reboot_command)
-        agent = Agent(client, ctx)
+        ctx = Context(
+            hv, Journal(state), reboot_command=args.reboot_command, cpu_mode=args.cpu_mode
+        )
+        agent = Agent(client, ctx, libvirt_wait=args.libvirt_wait)
         if args.command == "run":
             return agent.run(args.interval)
         agent.install_signals()
