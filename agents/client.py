@@ -136,11 +136,13 @@ class Client:
         kernel: str | None,
         state: str | None,
         domains: Sequence[DomainReport],
+        memory_mib: int | None = None,
     ) -> dict[str, list[str]]:
         value = {
             "cpuModel": cpu_model,
             "kernel": kernel,
             "state": state,
+            "memoryMib": memory_mib,
             "domains": [
                 {
                     "name": d.name,

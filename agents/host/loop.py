@@ -99,7 +99,13 @@ def inventory(hv: Hypervisor) -> dict[str, Any]:
             raise
         except VirtError as e:
             log.error("inventory: %s is left out: %s", g.name, e)
-    return {"cpu_model": hv.cpu_model, "kernel": hv.kernel, "state": "running", "domains": domains}
+    return {
+        "cpu_model": hv.cpu_model,
+        "kernel": hv.kernel,
+        "state": "running",
+        "memory_mib": hv.memory_mib,
+        "domains": domains,
+    }
 
 
 class Agent:

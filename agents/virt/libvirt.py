@@ -356,6 +356,11 @@ class Hypervisor:
         return str(call("read node info", self._conn.getInfo)[0])
 
     @property
+    def memory_mib(self) -> int:
+        """The host's memory."""
+        return int(call("read node info", self._conn.getInfo)[1])
+
+    @property
     def kernel(self) -> str | None:
         """The host's own kernel: libvirt does not tell, the local uname does for a local
         qemu:/// connection; None for any other URI (remote, test driver)."""

@@ -70,8 +70,12 @@ def _check_text(c: Collector, name: str, value: str | None, key: str) -> None:
         c.add(name, f"at most {MAX_TEXT[key]} printable characters")
 
 
-def _check_host(cpu_model: str | None, kernel: str | None, state: str | None) -> None:
+def _check_host(
+    cpu_model: str | None, kernel: str | None, state: str | None, memory_mib: int | None
+) -> None:
     c = Collector()
+    if memory_mib is not None and not 0 < memory_mib <= MAX_MEMORY_MIB:
+        c.add("memory_mib", "must be between 1 MiB and 16 TiB")
     _check_text(c, "cpu_model", cpu_model, "cpu_model")
     _check_text(c, "kernel", kernel, "kernel")
     _check_text(c, "state", state, "state")
@@ -111,12 +115,13 @@ async def report_inventory(
     cpu_model: str | None = None,
     kernel: str | None = None,
     state: str | None = None,
+    memory_mib: int | None = None,
     domains: Sequence[DomainReport] = (),
 ) -> InventoryOutcome:
     """Store what the host's agent sees; only values that differ are written. A domain whose
     report cannot be taken is rejected alone (its VM marked, the reason audited); the VMs of
     this host that the report does not name are marked missing."""
-    _check_host(cpu_model, kernel, state)
+    _check_host(cpu_model, kernel, state, memory_mib)
     now = datetime.now(UTC)
     result = InventoryOutcome()
     async with in_transaction() as conn:
@@ -127,7 +132,15 @@ async def report_inventory(
         if host is None:
             raise NotFound("machine", host_id)
         reports: list[tuple[Machine, dict[str, object]]] = [
-            (host, {"cpu_model": cpu_model, "observed_kernel": kernel, "observed_state": state})
+            (
+                host,
+                {
+                    "cpu_model": cpu_model,
+                    "observed_kernel": kernel,
+                    "observed_state": state,
+                    "observed_memory_mib": memory_mib,
+                },
+            )
         ]
         seen: set[str] = set()
         for d in domains:

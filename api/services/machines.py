@@ -44,11 +44,12 @@ DESIRED = {
 
 
 async def memory_cap(host_id: int | None) -> tuple[int, str]:
-    """The most memory a VM may have: the configured maximum, and no more than its host."""
+    """The most memory a VM may have: the configured maximum, and no more than its host has
+    (as its agent reported it)."""
     cap = (get_settings().max_vm_memory_mib, "the provider's maximum for a VM")
     host = await Machine.get_or_none(id=host_id) if host_id is not None else None
-    if host is not None:
-        host_mib = host.observed_memory_mib or host.desired_memory_mib
+    if host is not None and host.observed_memory_mib is not None:
+        host_mib = host.observed_memory_mib
         if host_mib < cap[0]:
             cap = (host_mib, f"the memory of its host {host.name}")
     return cap

@@ -16,9 +16,14 @@ SEL = "... on InventoryResult { updated unchanged unknown missing rejected { nam
 
 
 async def report(
-    client: httpx.AsyncClient, world: World, domains: list[dict[str, Any]]
+    client: httpx.AsyncClient, world: World, domains: list[dict[str, Any]], **host: Any
 ) -> dict[str, Any]:
-    value = {"cpuModel": "AMD EPYC 7302P 16-Core Processor", "state": "running", "domains": domains}
+    value = {
+        "cpuModel": "AMD EPYC 7302P 16-Core Processor",
+        "state": "running",
+        "domains": domains,
+        **host,
+    }
     return await mutate(
         client, world, "agent_1", "reportInventory", "ReportInventoryInput", value, SEL
     )
@@ -75,12 +80,14 @@ async def test_a_vanished_domain_is_missing_and_no_kernel_clears_the_kernel(
     "mib, message",
     [
         (2147483647, "at most 16777216 MiB (16 TiB)"),
-        (131073, "at most 131072 MiB, the memory of its host host1"),
+        (65537, "at most 65536 MiB, the memory of its host host1"),
     ],
 )
 async def test_desired_memory_is_bounded(
     client: httpx.AsyncClient, world: World, mib: int, message: str
 ) -> None:
+    vm = {"name": "alpha-web", "state": "running", "memoryMib": 2048, "vcpus": 2}
+    await report(client, world, [vm], memoryMib=65536)  # the host's agent tells its memory
     value = {"machine": "alpha-web", "memoryMib": mib}
     sel = "... on ValidationError { fields { field message } }"
     out = await mutate(client, world, "admin", "changeDesired", "ChangeDesiredInput", value, sel)

@@ -29,6 +29,9 @@ class ReportInventoryInput:
     cpu_model: str | None = None
     kernel: str | None = strawberry.field(default=None, description="The host's own kernel.")
     state: str | None = None
+    memory_mib: int | None = strawberry.field(
+        default=None, description="The host's own memory (bounds its VMs' desired memory)."
+    )
     domains: list[DomainInput] = strawberry.field(default_factory=list)
 
 

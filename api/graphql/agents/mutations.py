@@ -45,6 +45,7 @@ class AgentMutations:
             cpu_model=input.cpu_model,
             kernel=input.kernel,
             state=input.state,
+            memory_mib=input.memory_mib,
             domains=[
                 agents.DomainReport(d.name, d.state, d.memory_mib, d.vcpus, d.kernel)
                 for d in input.domains
