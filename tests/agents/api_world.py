@@ -1,11 +1,13 @@
 """Serve a real fenster API for the agent's end-to-end tests (run as a subprocess):
 
-    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE [changes|host-reboot]
+    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE [changes|host-reboot|real]
 
 Migrates a fresh SQLite database, builds host kvm01 with the VMs of nodes/kvm01.xml through
 api.services and gives them windows that started five minutes ago: "changes" (default):
 web01 memory, cores and kernel changed (three activities), db01 a reboot; "host-reboot": the
-forced host reboot windows of window_ops.force_host_reboot. Then it writes an agent token for
+forced host reboot windows of window_ops.force_host_reboot; "real" (the real-hypervisor tier's
+small guests): web01 memory 256 -> 320 MiB and 1 -> 2 cores, db01 a reboot, k01 kernel
+fenster-a -> fenster-b, bad01 a kernel that is not in /boot. Then it writes an agent token for
 kvm01 to TOKEN_FILE and serves the app with uvicorn on 127.0.0.1:PORT until terminated.
 """
 
@@ -27,7 +29,9 @@ from api.settings import Settings
 __all__ = ["build", "main"]
 
 
-async def _vm(host: Machine, group: object, name: str, cores: int, mib: int) -> Machine:
+async def _vm(
+    host: Machine, group: object, name: str, cores: int, mib: int, kernel: str | None = "2.6.32"
+) -> Machine:
     vm = await machines.register_machine(
         "test",
         name=name,
@@ -35,10 +39,10 @@ async def _vm(host: Machine, group: object, name: str, cores: int, mib: int) -> 
         host=host,
         desired_cores=cores,
         desired_memory_mib=mib,
-        desired_kernel="2.6.32",
+        desired_kernel=kernel,
     )
     vm.observed_cores, vm.observed_memory_mib = cores, mib
-    vm.observed_kernel, vm.observed_state = "2.6.32", "running"
+    vm.observed_kernel, vm.observed_state = kernel, "running"
     await vm.save()
     return vm
 
@@ -76,9 +80,15 @@ async def build(settings: Settings, scenario: str = "changes") -> str:
             desired_memory_mib=65536,
             auto_schedule=False,
         )
+        now = datetime.now(UTC)
+        if scenario == "real":
+            await _real(host, ops, now)
+            _, secret = await tokens.create_token(
+                "test", name="kvm01 agent", role="agent", host=host
+            )
+            return secret
         web = await _vm(host, ops, "web01", 2, 2048)
         dbvm = await _vm(host, ops, "db01", 1, 1024)
-        now = datetime.now(UTC)
         if scenario == "host-reboot":
             forced = await window_ops.force_host_reboot(
                 "test", host, now + timedelta(seconds=1), settings=settings
@@ -97,6 +107,21 @@ async def build(settings: Settings, scenario: str = "changes") -> str:
     finally:
         await db.close()
     return secret
+
+
+async def _real(host: Machine, ops: object, now: datetime) -> None:
+    web = await _vm(host, ops, "web01", 1, 256, None)
+    await _window(
+        web,
+        await machines.change_desired("test", web, desired_memory_mib=320, desired_cores=2),
+        now,
+    )
+    dbvm = await _vm(host, ops, "db01", 1, 256, None)
+    await _window(dbvm, [await activities.queue_activity("test", dbvm, "reboot")], now)
+    k01 = await _vm(host, ops, "k01", 1, 256, "fenster-a")
+    await _window(k01, await machines.change_desired("test", k01, desired_kernel="fenster-b"), now)
+    bad = await _vm(host, ops, "bad01", 1, 256, None)
+    await _window(bad, await machines.change_desired("test", bad, desired_kernel="2.6.39"), now)
 
 
 def main(argv: list[str]) -> int:
