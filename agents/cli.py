@@ -25,7 +25,7 @@ from agents.errors import (
     TransportError,
 )
 from agents.host.apply import Context
-from agents.host.journal import Journal, StateLock
+from agents.host.journal import Journal, StateLock, agent_identity
 from agents.host.loop import Agent, inventory
 from agents.virt.libvirt import CPU_MODES, Hypervisor
 
@@ -146,7 +146,7 @@ def _work(args: argparse.Namespace) -> int:
     with (
         StateLock(state),
         Hypervisor.connect(args.uri, args.shutdown_timeout) as hv,
-        Client(args.api, token, retries=args.retries) as client,
+        Client(args.api, token, retries=args.retries, agent=agent_identity(state)) as client,
     ):
         ctx = Context(
             hv, Journal(state), reboot_command=args.reboot_command, cpu_mode=args.cpu_mode

@@ -33,7 +33,8 @@ REPORT = (
     + "} }"
 )
 DUE = (
-    "{ dueWork { uid state startsAt endsAt machine { name } activities { id kind params state } } }"
+    "query($agent: String) { dueWork(agent: $agent) { uid state startsAt endsAt machine { name }"
+    " activities { id kind params state } } }"
 )
 START = (
     "mutation($input: StartWindowInput!) { startWindow(input: $input) { __typename"
@@ -91,8 +92,10 @@ class Client:
         retries: int = 4,
         backoff: float = 0.5,
         transport: httpx.BaseTransport | None = None,
+        agent: str | None = None,
     ) -> None:
         self.url = url
+        self.agent = agent  # this agent's identity: its claim on the windows it starts
         self.retries = retries
         self.backoff = backoff
         self._http = httpx.Client(
@@ -162,7 +165,7 @@ class Client:
         return seen
 
     def due_work(self) -> list[DueWindow]:
-        rows = self.execute(DUE)["dueWork"]
+        rows = self.execute(DUE, {"agent": self.agent})["dueWork"]
         return [
             DueWindow(
                 uid=w["uid"],
@@ -182,13 +185,15 @@ class Client:
 
     def start_window(self, uid: str) -> str:
         """Returns the window's state (RUNNING)."""
-        out = _payload(self.execute(START, {"input": {"window": uid}}), "startWindow")
+        value = {"window": uid, "agent": self.agent}
+        out = _payload(self.execute(START, {"input": value}), "startWindow")
         return str(out["state"]).lower()
 
     def finish_window(self, uid: str, results: Sequence[Result]) -> str:
         """Returns the window's state (completed or failed)."""
         value = {
             "window": uid,
+            "agent": self.agent,
             "results": [
                 {"activity": r.activity, "outcome": r.outcome.upper(), "log": r.log}
                 for r in results

@@ -13,13 +13,15 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agents.errors import ConfigError, LockedError
 
-__all__ = ["Entry", "Journal", "JournalActivity", "StateLock"]
+__all__ = ["Entry", "Journal", "JournalActivity", "StateLock", "agent_identity"]
 
 VERSION = 1
 
@@ -108,6 +110,21 @@ class Journal:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def agent_identity(state_dir: Path) -> str:
+    """This agent's identity, ``<hostname>/<random>``, made once and kept in
+    ``<state dir>/agent-id``: the same agent after a restart, another with another state dir."""
+    path = state_dir / "agent-id"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    identity = f"{socket.gethostname()[:60]}/{uuid.uuid4().hex[:16]}"
+    tmp = path.with_name(f".agent-id.{os.getpid()}.tmp")
+    tmp.write_text(identity + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return identity
 
 
 class StateLock:

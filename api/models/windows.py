@@ -34,6 +34,7 @@ class Window(StatefulMixin, TimestampedModel):
     postpone_deadline = fields.DatetimeField(null=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+    claimed_by = fields.CharField(max_length=100, null=True)  # the agent that started it
 
     class Meta:
         table = "maintenance_window"

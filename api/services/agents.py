@@ -189,14 +189,34 @@ def _observed(d: DomainReport) -> dict[str, object]:
     }
 
 
-async def due_work(host_id: int, now: datetime | None = None) -> list[Window]:
-    """Windows of the host and its VMs that are running, or planned and whose start has come."""
+async def due_work(
+    host_id: int, now: datetime | None = None, agent: str | None = None
+) -> list[Window]:
+    """Windows of the host and its VMs that are running, or planned and whose start has come.
+    With ``agent``, running windows claimed by another agent are left out."""
     now = now or datetime.now(UTC)
     ids = await Machine.filter(_mine(host_id)).values_list("id", flat=True)
+    running = Q(state="running")
+    if agent is not None:
+        running &= Q(claimed_by=agent) | Q(claimed_by__isnull=True)
     return await Window.filter(
-        Q(state="running") | Q(state="planned", starts_at__lte=now, ends_at__gt=now),
+        running | Q(state="planned", starts_at__lte=now, ends_at__gt=now),
         machine_id__in=list(ids),
     ).order_by("starts_at", "id")
+
+
+def _check_claim(window: Window, agent: str | None) -> None:
+    """One window, one agent: refuse an agent other than the one that started the window."""
+    c = Collector()
+    _check_text(c, "agent", agent, "name")
+    c.raise_if_any()
+    if window.claimed_by is not None and agent != window.claimed_by:
+        raise ValidationError.single(
+            "window",
+            f"is claimed by agent {window.claimed_by} (started "
+            f"{window.started_at.isoformat() if window.started_at else 'earlier'}); "
+            "leave its guests alone",
+        )
 
 
 async def _own_window(host_id: int, uid: str, conn: BaseDBAsyncClient) -> Window:
@@ -212,19 +232,25 @@ async def _own_window(host_id: int, uid: str, conn: BaseDBAsyncClient) -> Window
     return window
 
 
-async def start_window(actor: str, host_id: int, uid: str, now: datetime | None = None) -> Window:
-    """planned -> running (its scheduled activities too). Starting a running window is a no-op."""
+async def start_window(
+    actor: str, host_id: int, uid: str, now: datetime | None = None, agent: str | None = None
+) -> Window:
+    """planned -> running (its scheduled activities too), claimed by ``agent``. The same agent
+    starting it again is a no-op; another agent is refused (ValidationError)."""
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
         window = await _own_window(host_id, uid, conn)
         if window.state == "running":
+            _check_claim(window, agent)
             return window
         if window.state == "planned" and now < window.starts_at:
             raise ValidationError.single("window", f"starts at {window.starts_at.isoformat()}")
         if window.state == "planned" and now >= window.ends_at:
             raise ValidationError.single("window", "has already ended; it will be rescheduled")
+        _check_claim(window, agent)
         window.transition("running")
         window.started_at = now
+        window.claimed_by = agent
         await window.save(using_db=conn)
         for activity in await Activity.filter(window_id=window.id, state="scheduled").using_db(
             conn
@@ -232,7 +258,7 @@ async def start_window(actor: str, host_id: int, uid: str, now: datetime | None 
             activity.transition("running")
             activity.attempts += 1
             await activity.save(using_db=conn)
-        await audit.record(actor, "window.start", window, connection=conn)
+        await audit.record(actor, "window.start", window, {"agent": agent}, connection=conn)
     return window
 
 
@@ -242,12 +268,15 @@ async def finish_window(
     uid: str,
     results: Sequence[ActivityResult],
     now: datetime | None = None,
+    agent: str | None = None,
 ) -> Window:
     """Record each activity's outcome and log; the window completes when every one is done,
     fails otherwise. The outbox tells the group. Repeating the same report changes nothing."""
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
         window = await _own_window(host_id, uid, conn)
+        if agent is not None:
+            _check_claim(window, agent)
         activities = {a.id: a for a in await Activity.filter(window_id=window.id).using_db(conn)}
         _check_results(window, activities, results)
         if window.state in ("completed", "failed"):
@@ -272,6 +301,7 @@ async def finish_window(
             {
                 "outcome": window.state,
                 "activities": {str(r.activity_id): r.outcome for r in results},
+                "agent": agent,
             },
             connection=conn,
         )

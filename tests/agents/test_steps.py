@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agents.errors import VirtError
 from agents.host import steps
 from agents.host.steps import StepLog
 from agents.virt.libvirt import Hypervisor
+
+from .conftest import NODES
 
 
 def test_memory_up_stops_sets_and_is_then_a_no_op(hv: Hypervisor) -> None:
@@ -91,3 +95,16 @@ def test_impossible_vcpus_raise_virt_error(hv: Hypervisor) -> None:
     with pytest.raises(VirtError):
         steps.ensure_vcpus(web, 64, StepLog())  # the (test) host supports 32
     assert web.config_vcpus == 2
+
+
+def test_memory_of_a_numa_guest_is_refused_before_it_is_stopped(tmp_path: Path) -> None:
+    numa = "<cpu><numa><cell id='0' cpus='0-1' memory='2048' unit='MiB'/></numa></cpu>"
+    xml = (NODES / "kvm01.xml").read_text().replace("<os>", numa + "<os>", 1)
+    (tmp_path / "kvm01.xml").write_text(xml)
+    with Hypervisor.connect(f"test://{tmp_path / 'kvm01.xml'}") as hv:
+        web = hv.guest("web01")
+        out = StepLog()
+        with pytest.raises(VirtError, match="NUMA cells"):
+            steps.ensure_memory(web, 8192, out)
+        assert web.running  # not stopped for a change libvirt would refuse
+        assert "action=shutdown" not in out.text and "action=refuse" in out.text

@@ -38,6 +38,11 @@ class ReportInventoryInput:
 @strawberry.input
 class StartWindowInput:
     window: str = strawberry.field(description="The window's uid (from dueWork).")
+    agent: str | None = strawberry.field(
+        default=None,
+        description="The calling agent's identity: the first agent to start a window claims "
+        "it; another agent is refused, the same one may start it again.",
+    )
 
 
 @strawberry.input
@@ -51,3 +56,6 @@ class ActivityResultInput:
 class FinishWindowInput:
     window: str
     results: list[ActivityResultInput]
+    agent: str | None = strawberry.field(
+        default=None, description="The calling agent's identity (see startWindow)."
+    )

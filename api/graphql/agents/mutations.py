@@ -61,7 +61,9 @@ class AgentMutations:
 
     @strawberry.mutation(extensions=allow("agent"), description="Agents: begin a due window.")
     async def start_window(self, info: Info, input: StartWindowInput) -> WindowPayload:
-        window = await agents.start_window(info.context.actor, _host(info), input.window)
+        window = await agents.start_window(
+            info.context.actor, _host(info), input.window, agent=input.agent
+        )
         return WindowType.from_model(window)
 
     @strawberry.mutation(
@@ -72,5 +74,7 @@ class AgentMutations:
             agents.ActivityResult(decode_id(r.activity, "Activity")[1], r.outcome.value, r.log)
             for r in input.results
         ]
-        window = await agents.finish_window(info.context.actor, _host(info), input.window, results)
+        window = await agents.finish_window(
+            info.context.actor, _host(info), input.window, results, agent=input.agent
+        )
         return WindowType.from_model(window)

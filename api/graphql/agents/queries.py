@@ -18,10 +18,11 @@ class AgentQueries:
         extensions=allow("agent"),
         description="Agents: windows of this host's machines whose start has come.",
     )
-    async def due_work(self, info: Info) -> list[WindowType]:
+    async def due_work(self, info: Info, agent: str | None = None) -> list[WindowType]:
+        """With ``agent``, running windows another agent claimed are left out."""
         host_id = info.context.host_id
         if host_id is None:
             return []
-        rows = await agents.due_work(host_id)
+        rows = await agents.due_work(host_id, agent=agent)
         info.context.loaders.prime_windows(rows)
         return [WindowType.from_model(w) for w in rows]
