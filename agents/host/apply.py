@@ -99,7 +99,7 @@ def _logger(ctx: Context, entry: Entry, activity_id: str, head: list[str]) -> St
 
     def sink(line: str) -> None:
         kept.append(line)
-        ctx.journal.save(entry)
+        ctx.journal.save(entry, durable=False)  # survives SIGKILL; state saves fsync
 
     out = StepLog(list(head), sink)
     kept.extend(head)

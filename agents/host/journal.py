@@ -87,17 +87,22 @@ class Journal:
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"{self.path} is damaged ({e}); inspect and remove it") from e
 
-    def save(self, entry: Entry) -> None:
-        data = json.dumps(entry.to_json(), indent=2, sort_keys=True).encode()
+    def save(self, entry: Entry, durable: bool = True) -> None:
+        """Replace the journal atomically. ``durable=False`` skips the fsyncs: the new
+        journal survives the agent's death (SIGKILL, OOM), not a power loss (used for log
+        lines, which are written often and matter less than the state)."""
+        data = json.dumps(entry.to_json(), sort_keys=True).encode()
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
-        self._sync_dir()
+        if durable:
+            self._sync_dir()
 
     def clear(self) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -160,10 +160,21 @@ class Daemon:
     def stop(self) -> None:
         """Destroy every guest's QEMU, stop libvirtd, remove the directory."""
         self.kill()
-        for pidfile in (self.root / "run/libvirt/qemu").glob("*.pid"):
-            with contextlib.suppress(ValueError, ProcessLookupError, OSError):
-                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+        for pid in self.guest_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def guest_pids(self) -> list[int]:
+        """The QEMU processes of this daemon's guests (their command lines name its dir)."""
+        mark = str(self.root).encode()
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if mark in (proc / "cmdline").read_bytes():
+                        pids.append(int(proc.name))
+        return pids
 
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):

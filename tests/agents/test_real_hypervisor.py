@@ -231,3 +231,21 @@ def test_libvirtd_killed_and_restarted_mid_window(
     assert "resumed after libvirt came back" in log and "interrupted" not in log, log
     web = libvirt.open(daemon.uri).lookupByName("web01")
     assert web.isActive() and web.info()[2] == 320 * 1024
+
+
+def test_two_agents_for_one_host(
+    api: Api, daemon: Daemon, conn: libvirt.virConnect, tmp_path: Path
+) -> None:
+    first = agent(api, daemon, "once", FENSTER_AGENT_TEST_CRASH_AFTER="ensure_vcpus")
+    assert first.returncode == -signal.SIGKILL  # web01's window: claimed, guest stopped
+    other = ["--state-dir", str(tmp_path / "second")]
+    second = agent(api, daemon, *other, "once")
+    machines = [w["machine"] for w in json.loads(second.stdout)["windows"]]
+    assert "web01" not in machines and machines, second.stderr
+    assert not conn.lookupByName("web01").isActive()  # the second agent left it alone
+    resumed = agent(api, daemon, "once")
+    assert json.loads(resumed.stdout)["resumed"]["state"] == "completed", resumed.stderr
+    web = conn.lookupByName("web01")
+    assert web.isActive() and web.info()[2] == 320 * 1024
+    [(attempts,)] = api.rows("SELECT attempts FROM activity WHERE kind = 'memory_resize'")
+    assert attempts == 1
