@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from api import __version__, db
 from api.db_errors import explain
@@ -22,7 +19,8 @@ from api.feeds.routes import feed_routes
 from api.graphql.routes import graphql_routes
 from api.notify import mailer as notify_mailer
 from api.pages.routes import page_routes
-from api.services import scheduling
+from api.publish.routes import site_routes
+from api.services import scheduling, site
 from api.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -46,6 +44,7 @@ def background_loops(settings: Settings) -> list[tuple[str, int, LoopRun]]:
     loops: list[tuple[str, int, LoopRun]] = []
     loops.append(("mailer", settings.mail_interval, notify_mailer.run_once))
     loops.append(("scheduler", settings.schedule_interval, scheduling.run_periodic))
+    loops.append(("site", settings.site_interval, site.run_periodic))
     return loops
 
 
@@ -77,46 +76,6 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-# What the landing page lists: (path, link or None, what it is).
-ENTRY_POINTS = [
-    ("/graphql", "/graphql", "the GraphQL API (GraphiQL in a browser when enabled)"),
-    ("/feeds/{group}.ics?token=…", None, "a resource group's maintenance calendar (iCalendar)"),
-    ("/feeds/all.ics", None, "every group's windows, for operators (admin token)"),
-    ("/docs/", "/docs/", "the documentation site (after `make docs`)"),
-    ("/healthz", "/healthz", "liveness: the process is up"),
-    ("/readyz", "/readyz", "readiness: database reachable and fully migrated"),
-]
-
-
-def _landing(settings: Settings, has_docs: bool) -> Callable[[Request], Awaitable[Response]]:
-    rows = []
-    for path, link, what in ENTRY_POINTS:
-        if path == "/docs/" and not has_docs:
-            continue
-        if path == "/graphql" and settings.graphiql:
-            what = "the GraphQL API; open it in a browser for GraphiQL"
-        label = f"<code>{html.escape(path)}</code>"
-        if link:
-            label = f"<a href='{html.escape(link)}'>{label}</a>"
-        rows.append(f"<tr><td>{label}</td><td>{html.escape(what)}</td></tr>")
-    body = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<title>fenster</title><style>body{font-family:system-ui,sans-serif;max-width:48rem;"
-        "margin:2rem auto;padding:0 1rem}td{padding:.3rem 1rem .3rem 0;vertical-align:top}"
-        "</style></head><body>"
-        f"<h1>fenster {html.escape(__version__)}</h1>"
-        "<p>The maintenance directory: maintenance windows, notices, rollouts and host "
-        "agents.</p>"
-        f"<table>{''.join(rows)}</table></body></html>"
-    )
-
-    async def landing(request: Request) -> Response:
-        return HTMLResponse(body)
-
-    return landing
-
-
 async def _loop(name: str, every: int, run: LoopRun, settings: Settings) -> None:
     while True:
         try:
@@ -136,11 +95,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         Route("/readyz", readyz),
     ]
     routes.extend(area_routes(settings))
-    site = Path(settings.site_dir)
-    has_docs = (site / "index.html").is_file()
-    if has_docs:
-        routes.append(Mount("/docs", app=StaticFiles(directory=site, html=True), name="docs"))
-    routes.append(Route("/", _landing(settings, has_docs)))
+    routes.extend(site_routes(settings))  # last: the site answers what nothing else does
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "api.commands.scheduling",
     "api.commands.graphql",
     "api.commands.mail",
+    "api.commands.site",
 ]
 
 

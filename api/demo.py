@@ -6,14 +6,14 @@ twice leaves the database as running it once did.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
-from api.models import Activity, Announcement, ApiToken, Machine, PackageRelease, ResourceGroup
+from api.demo_notices import load_notices
+from api.models import Activity, ApiToken, Machine, ResourceGroup
 from api.services import groups as group_service
 from api.services import machines as machine_service
 from api.services import tokens as token_service
@@ -52,14 +52,6 @@ ROLES = [
     ("batch01", 12, 8192, "x86_64", None),
     ("mail01", 1, 1536, "i686", None),
 ]
-PACKAGES = [
-    ("linux", "2.6.38", "Linux kernel; 2.6.39 was held back (iSCSI storage incompatibility)"),
-    ("python", "2.5.4", "Python 2.5 maintenance release"),
-    ("python", "2.6.6", "Python 2.6 maintenance release"),
-    ("python", "2.7.1", "Python 2.7 maintenance release"),
-    ("python", "3.1.3", "Python 3.1 maintenance release"),
-    ("postgresql", "9.0", "PostgreSQL 9.0; configuration now in /etc/postgresql-9.0"),
-]
 OLD_KERNEL = "2.6.32"
 NEW_KERNEL = "2.6.38"
 
@@ -76,13 +68,8 @@ class DemoReport:
         return out
 
 
-def demo_checksum(name: str, version: str) -> str:
-    """Stand-in for the build system's checksum of the package archive (demo data only)."""
-    return hashlib.sha256(f"{name}-{version}.tar.bz2".encode()).hexdigest()
-
-
 async def load_demo(token_dir: Path | None = None) -> DemoReport:
-    created = {"groups": 0, "machines": 0, "activities": 0, "packages": 0, "announcements": 0}
+    created = {"groups": 0, "machines": 0, "activities": 0}
     groups: dict[str, ResourceGroup] = {}
     for name, tz, start, minutes, notice, weekdays, title in DEMO_GROUPS:
         group = await ResourceGroup.get_or_none(name=name)
@@ -188,26 +175,8 @@ async def load_demo(token_dir: Path | None = None) -> DemoReport:
                 )
 
     async with in_transaction() as conn:
-        for name, version, summary in PACKAGES:
-            if not await PackageRelease.filter(name=name, version=version).using_db(conn).exists():
-                await PackageRelease.create(
-                    name=name,
-                    version=version,
-                    sha256=demo_checksum(name, version),
-                    released_at=datetime(2011, 8, 22, tzinfo=UTC),
-                    summary=summary,
-                    using_db=conn,
-                )
-                created["packages"] += 1
-        if not await Announcement.filter(slug="system-updates-2011-08").using_db(conn).exists():
-            await Announcement.create(
-                slug="system-updates-2011-08",
-                title="System updates between August 29th and September 2nd",
-                body=ANNOUNCEMENT,
-                published_at=datetime(2011, 8, 22, 12, 0, tzinfo=UTC),
-                using_db=conn,
-            )
-            created["announcements"] += 1
+        for kind, n in (await load_notices(conn)).items():
+            created[kind] = created.get(kind, 0) + n
 
     if token_dir is None:
         return DemoReport(created, None)
@@ -238,26 +207,3 @@ def _write_secret(path: Path, secret: str) -> Path:
     path.write_text(secret + "\n")
     path.chmod(0o600)
     return path
-
-
-ANNOUNCEMENT = """\
-We will perform the pending system updates during the week of August 29th to September 2nd.
-
-## Order of events
-
-- **Monday morning:** update of infrastructure machines; no downtime expected.
-- **Monday evening:** update of a representative set of machines, including selected customer VMs.
-- **Tuesday evening:** update of 20 % of all machines.
-- **Wednesday evening:** update of 30 % of all machines.
-- **Thursday evening:** update of the remaining machines.
-- **Saturday:** reboot of all VM hosts.
-
-Every VM is rebooted twice: once in its regular maintenance window to activate Linux 2.6.38,
-and once on Saturday, outside its regular window, for the restart of the KVM hosts.
-
-## Automatic maintenance scheduling
-
-Every resource group now has settings for its technical contacts, its timezone, a daily
-maintenance window and the notice it needs. Every machine can be allowed or refused automatic
-scheduling. You receive an email with your group's settings first, then one per window.
-"""

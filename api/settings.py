@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from api.rules import MAX_MEMORY_MIB, MIN_MEMORY_MIB
 
@@ -113,6 +114,10 @@ class Settings:
     link_secret: str = field(default="", repr=False)
     link_secret_file: str = "var/link-secret"
     postpone_link_days: int = 14
+    site_title: str = "Maintenance notices"
+    site_timezone: str = "UTC"  # the operators' zone, shown beside UTC on the site
+    site_manual: bool = False  # put fenster's own manual on the public site too
+    site_interval: int = 5  # seconds between checks for changes to rebuild from; 0 disables
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -176,7 +181,19 @@ class Settings:
             )
         if self.smtp_security not in {"none", "starttls", "tls"}:
             raise SettingsError(f"{self.where('smtp_security')} must be none, starttls or tls")
-        for name in ("port", "schedule_interval", "mail_interval", "digest_threshold"):
+        try:
+            ZoneInfo(self.site_timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise SettingsError(
+                f"{self.where('site_timezone')} must be an IANA zone, got {self.site_timezone!r}"
+            ) from None
+        for name in (
+            "port",
+            "schedule_interval",
+            "mail_interval",
+            "digest_threshold",
+            "site_interval",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{self.where(name)} cannot be negative")
         if self.postpone_link_days < 1:

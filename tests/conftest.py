@@ -93,6 +93,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         schedule_interval=0,
         mail_interval=0,
         link_secret="test-link-secret-" + "x" * 32,
+        site_interval=0,
     )
 
 

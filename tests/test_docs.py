@@ -32,3 +32,12 @@ def test_every_doc_page_is_in_the_nav() -> None:
     pages = [p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")]
     missing = [p for p in pages if p not in nav]
     assert not missing, f"add these pages to the nav in mkdocs.yml: {missing}"
+
+
+def test_every_doc_page_is_either_customer_guide_or_manual() -> None:
+    """A new page is not public by accident: it must be placed in api/publish/layout.py."""
+    from api.publish import layout
+
+    pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
+    placed = layout.GUIDE_PAGES | layout.MANUAL_PAGES | {layout.HOME}
+    assert pages == placed, f"place these in GUIDE_PAGES or MANUAL_PAGES: {pages ^ placed}"

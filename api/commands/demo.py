@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,9 +42,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's operators sit in Berlin, as the seed's provider did (unless configured)."""
+    if "FENSTER_SITE_TIMEZONE" in os.environ:
+        return settings
+    return dataclasses.replace(settings, site_timezone="Europe/Berlin")
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    settings = demo_settings(settings)
     served = dataclasses.replace(settings.listening_on(args.host, args.port), graphiql=True)
     asyncio.run(load(served))
     if args.no_serve:
@@ -63,6 +72,7 @@ async def load(settings: Settings) -> None:
     from api.demo import CUSTOMER_GROUP, load_demo
     from api.feeds.urls import feed_url
     from api.models import ResourceGroup
+    from api.services import site
 
     await db.init(settings)
     try:
@@ -74,6 +84,11 @@ async def load(settings: Settings) -> None:
         for line in report.lines():
             print(line, flush=True)
         group = await ResourceGroup.get(name=CUSTOMER_GROUP)
+        built = await site.build_site(settings)
+        if built.ok:
+            print(f"notice site built into {settings.site_dir}", flush=True)
+        else:
+            print(f"notice site build failed (fenster site status):\n{built.error}", flush=True)
     finally:
         await db.close()
     if report.admin_token_file:

@@ -134,6 +134,7 @@ def main(argv: list[str]) -> int:
         site_dir=str(path.parent / "site"),
         schedule_interval=0,
         mail_interval=0,
+        site_interval=0,
     )
     token_file.write_text(asyncio.run(build(settings, scenario)) + "\n")
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

@@ -67,14 +67,21 @@ async def test_landing_lists_what_is_served(client: httpx.AsyncClient) -> None:
     assert "/docs/" not in r.text  # no site built in this test's site_dir
 
 
-async def test_docs_site_is_served_when_built(
+async def test_site_is_served_at_the_root_once_built_without_a_restart(
     db: TortoiseContext, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     import dataclasses
 
     site = tmp_path_factory.mktemp("site")
-    (site / "index.html").write_text("<h1>fenster docs</h1>")
     async with asgi_client(dataclasses.replace(settings, site_dir=str(site))) as c:
-        assert "/docs/" in (await c.get("/")).text
-        page = await c.get("/docs/")
-        assert page.status_code == 200 and "fenster docs" in page.text
+        before = await c.get("/")
+        assert "/graphql" in before.text and "fenster site build" in before.text
+        assert (await c.get("/announcements/")).status_code == 404
+        (site / "announcements").mkdir()
+        (site / "index.html").write_text("<h1>notice site</h1>")
+        (site / "announcements" / "index.html").write_text("<h1>announcements</h1>")
+        assert "notice site" in (await c.get("/")).text
+        assert "announcements" in (await c.get("/announcements/")).text
+        moved = await c.get("/docs/announcements/")
+        assert moved.status_code == 308 and moved.headers["location"] == "/announcements/"
+        assert (await c.get("/healthz")).json()["status"] == "ok"  # the API still answers

@@ -310,7 +310,7 @@ async def measure(
 async def run(windows: int, runs: int, database_url: str | None) -> list[Goal]:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
-        settings = Settings(database_url=url, mail_interval=0, schedule_interval=0)
+        settings = Settings(database_url=url, mail_interval=0, schedule_interval=0, site_interval=0)
         # Tortoise caches each model's SQL per connection name, not per dialect: a PostgreSQL
         # run after the SQLite one in this process would reuse SQLite's statements
         EXECUTOR_CACHE.clear()

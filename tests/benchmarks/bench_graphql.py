@@ -136,7 +136,7 @@ async def throughput(client: httpx.AsyncClient, request: dict[str, Any], count: 
 async def run(count: int, runs: int, database_url: str | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
-        settings = Settings(database_url=url, mail_interval=0, schedule_interval=0)
+        settings = Settings(database_url=url, mail_interval=0, schedule_interval=0, site_interval=0)
         await db.init(settings, create_db=database_url is not None)
         try:
             await db.migrate()

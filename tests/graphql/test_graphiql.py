@@ -27,7 +27,7 @@ import sys, uvicorn
 from api.app import create_app
 from api.settings import Settings
 settings = Settings(database_url="sqlite://" + sys.argv[2], graphiql=True,
-                    schedule_interval=0, mail_interval=0)
+                    schedule_interval=0, mail_interval=0, site_interval=0)
 uvicorn.run(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), log_level="info")
 """
 

@@ -1,0 +1,1 @@
+"""The notice site: directory values -> Markdown pages (pure), and the MkDocs build step."""
