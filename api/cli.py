@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "api.commands.graphql",
     "api.commands.mail",
     "api.commands.site",
+    "api.commands.announce",
+    "api.commands.catalog",
 ]
 
 

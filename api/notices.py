@@ -27,6 +27,7 @@ __all__ = [
     "NOTICES",
     "NOTICE_KINDS",
     "ActivityOutcome",
+    "AnnouncementPublished",
     "GroupSettings",
     "Notice",
     "Scope",
@@ -221,6 +222,19 @@ class WindowsDigest(Notice):
         return self.windows
 
 
+@dataclass(frozen=True)
+class AnnouncementPublished(Notice):
+    """An operator published an announcement: its Markdown, and where it is on the site."""
+
+    kind = "announcement"
+    subject = "{{ notice.title }}"
+    scope = Scope.GROUP
+
+    slug: str
+    title: str
+    body: str  # Markdown
+
+
 NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
     {
         cls.kind: cls
@@ -234,6 +248,7 @@ NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
             WindowCompleted,
             WindowFailed,
             WindowsDigest,
+            AnnouncementPublished,
         )
     }
 )

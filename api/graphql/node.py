@@ -18,7 +18,7 @@ from api.graphql.machines.types import MachineType
 from api.graphql.relay import Node, decode_id
 from api.graphql.rollouts.types import RolloutType
 from api.graphql.windows.types import WindowType
-from api.models import Announcement, PackageRelease, Rollout
+from api.models import PackageRelease, Rollout
 
 __all__ = ["NodeQueries"]
 
@@ -47,7 +47,10 @@ FINDERS: dict[str, tuple[Finder, Callable[[Any], Node]]] = {
         ActivityType.from_model,
     ),
     "Rollout": (lambda c, pk: Rollout.get_or_none(id=pk), RolloutType.from_model),
-    "Announcement": (lambda c, pk: Announcement.get_or_none(id=pk), AnnouncementType.from_model),
+    "Announcement": (
+        lambda c, pk: _first(permissions.visible_announcements(c).filter(id=pk)),
+        AnnouncementType.from_model,
+    ),
     "PackageRelease": (
         lambda c, pk: PackageRelease.get_or_none(id=pk),
         PackageReleaseType.from_model,

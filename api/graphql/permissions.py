@@ -19,7 +19,7 @@ from tortoise.queryset import QuerySet
 
 from api import errors
 from api.graphql.arguments import CheckArguments
-from api.models import Activity, AuditEvent, Machine, ResourceGroup, Window
+from api.models import Activity, Announcement, AuditEvent, Machine, ResourceGroup, Window
 from api.models.keys import nothing
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ __all__ = [
     "check_activity_kind",
     "require",
     "visible_activities",
+    "visible_announcements",
     "visible_audit",
     "visible_groups",
     "visible_machines",
@@ -68,6 +69,9 @@ RULES: dict[str, frozenset[str]] = {
     "windows.force_host_reboot": ADMIN,
     "tokens.create": ADMIN,
     "tokens.revoke": ADMIN,
+    "announcements.write": ADMIN,  # create, update, publish; and reading drafts
+    "catalog.import": ADMIN,
+    "site.status": ADMIN,
     "agent": AGENT,
 }
 # Activity kinds only an operator may queue.
@@ -172,3 +176,11 @@ def can_see_machine(ctx: Context, machine: Machine) -> bool:
 def can_see_feed(ctx: Context, group_id: int) -> bool:
     """Feed URLs go to the group's customers and to operators, never to agents."""
     return can_see_group(ctx, group_id)
+
+
+def visible_announcements(ctx: Context) -> QuerySet[Announcement]:
+    """Published announcements; drafts too for those who may write them (operators)."""
+    role = _role(ctx)
+    if role is not None and role in RULES["announcements.write"]:
+        return Announcement.all()
+    return Announcement.filter(published_at__not_isnull=True)

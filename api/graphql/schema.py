@@ -21,6 +21,7 @@ from api.graphql.activities.queries import ActivityQueries
 from api.graphql.agents.mutations import AgentMutations
 from api.graphql.agents.queries import AgentQueries
 from api.graphql.audit.queries import AuditQueries
+from api.graphql.catalog.mutations import CatalogMutations
 from api.graphql.catalog.queries import CatalogQueries
 from api.graphql.errors import EXCEPTION_HANDLERS, describes_request, public_error
 from api.graphql.groups.mutations import GroupMutations
@@ -65,6 +66,7 @@ class Mutation(
     WindowMutations,
     TokenMutations,
     AgentMutations,
+    CatalogMutations,
 ):
     pass
 

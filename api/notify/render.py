@@ -18,13 +18,16 @@ from email.utils import format_datetime
 from functools import cache
 
 import css_inline
+import markdown
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
+from markupsafe import Markup
 
 from api.feeds.ics import build_calendar, format_local
 from api.feeds.values import CalendarView, WindowView
 from api.notices import Notice, Scope
 from api.notify import views
 from api.notify.views import GroupView, MailContext, duration_text
+from api.publish.layout import announcement_path, page_url
 
 __all__ = [
     "GroupView",
@@ -72,6 +75,15 @@ def _local(at: datetime, window: WindowView) -> str:
     return format_local(at, window.timezone)
 
 
+def _markdown(text: str) -> Markup:
+    """An operator's announcement (trusted Markdown) as HTML."""
+    return Markup(markdown.markdown(text, extensions=["tables"]))
+
+
+def _page_url(site: MailContext, slug: str) -> str:
+    return page_url(site.public_url, announcement_path(slug))
+
+
 @cache
 def _env() -> Environment:
     env = Environment(
@@ -82,9 +94,12 @@ def _env() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(local=_local, duration=duration_text, wrap=views.paragraph)
+    env.filters.update(
+        local=_local, duration=duration_text, wrap=views.paragraph, markdown=_markdown
+    )
     env.globals.update(
         aligned=views.aligned,
+        page_url=_page_url,
         activity_line=views.activity_line,
         digest_line=views.digest_line,
         lead=views.lead_text,

@@ -25,6 +25,7 @@ __all__ = [
     "announcement_path",
     "catalog_letter",
     "catalog_path",
+    "page_url",
     "rollout_path",
 ]
 
@@ -71,3 +72,9 @@ def catalog_letter(package: str) -> str:
 
 def catalog_path(letter: str) -> str:
     return f"catalog/{letter}.md"
+
+
+def page_url(public_url: str, path: str) -> str:
+    """The address of a generated page: 'announcements/x.md' -> '<public>/announcements/x/'."""
+    stem = path.removesuffix(".md").removesuffix("index")
+    return f"{public_url}/{stem}/".replace("//", "/").replace(":/", "://", 1)

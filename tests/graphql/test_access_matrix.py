@@ -163,7 +163,7 @@ QUERIES = [
     Op(
         "announcements",
         "{ announcements { totalCount } }",
-        readers(1, 1, 1),
+        readers(2, 1, 1),  # operators see the draft too
         lambda d: d["totalCount"],
     ),
     Op(
@@ -172,6 +172,7 @@ QUERIES = [
         readers(["linux"], ["linux"], ["linux"]),
         node_names,
     ),
+    Op("siteStatus", "{ siteStatus { ok } }", cells(admin=None), lambda d: d),
     Op(
         "auditEvents",
         '{ auditEvents(subject: {type: "machine", name: "host1"}) { totalCount } }',
@@ -289,6 +290,30 @@ MUTATIONS = [
         mutation("revokeToken", "RevokeTokenInput"),
         cells(admin="Token"),
         variables=token_b,
+    ),
+    Op(
+        "createAnnouncement",
+        mutation("createAnnouncement", "CreateAnnouncementInput"),
+        cells(admin="Announcement"),
+        variables=given({"slug": "new-one", "title": "New", "body": "Text."}),
+    ),
+    Op(
+        "updateAnnouncement",
+        mutation("updateAnnouncement", "UpdateAnnouncementInput"),
+        cells(admin="Announcement"),
+        variables=given({"slug": "draft", "body": "Changed."}),
+    ),
+    Op(
+        "publishAnnouncement",
+        mutation("publishAnnouncement", "PublishAnnouncementInput"),
+        cells(admin="Announcement"),
+        variables=given({"slug": "draft", "groups": ["alpha"]}),
+    ),
+    Op(
+        "importPackages",
+        mutation("importPackages", "ImportPackagesInput"),
+        cells(admin="ImportResult"),
+        variables=given({"packages": [{"name": "zlib", "version": "1.2.5", "sha256": "a" * 64}]}),
     ),
     Op(
         "reportInventory",

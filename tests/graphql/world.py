@@ -140,6 +140,8 @@ async def build_world() -> World:
         name="linux", version="2.6.38", sha256="a" * 64, released_at=now, summary="kernel"
     )
     await Announcement.create(slug="updates", title="Updates", body="Soon.", published_at=now)
+    draft = await Announcement.create(slug="draft", title="Draft", body="Not yet.")
+    w.ids["announcement:draft"] = draft.id
     rollout = await Rollout.create(name="r2011", title="August updates", target="2.6.38")
     await Wave.create(
         rollout=rollout, position=0, name="infrastructure", selector="infrastructure", starts_at=now

@@ -20,6 +20,7 @@ from api.feeds.values import ActivityView, WindowView
 from api.notices import (
     NOTICES,
     ActivityOutcome,
+    AnnouncementPublished,
     GroupSettings,
     Notice,
     WindowCancelled,
@@ -85,6 +86,14 @@ SAMPLES: dict[str, tuple[Notice, tuple[WindowView, ...]]] = {
     ),
     "window_failed": (WindowFailed(outcome="failed", message="host agent gave up"), (FAILED,)),
     "windows_digest": (WindowsDigest(tuple(w.uid for w in DIGEST)), DIGEST),
+    "announcement": (
+        AnnouncementPublished(
+            "kernel-2-6-38",
+            "Kernel update <on Monday>",
+            "We update **Linux** to 2.6.38.\n\n| wave | when |\n|---|---|\n| one | Monday |\n",
+        ),
+        (),
+    ),
 }
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.types.info import Info
 
-from api.graphql.catalog.types import AnnouncementType, PackageReleaseType
-from api.graphql.permissions import allow
+from api.graphql.catalog.types import AnnouncementType, PackageReleaseType, SiteStatusType
+from api.graphql.permissions import allow, visible_announcements
 from api.graphql.relay import Connection, paginate
-from api.models import Announcement, PackageRelease
+from api.models import PackageRelease
 from api.models.keys import where
+from api.services import site
 
 __all__ = ["CatalogQueries"]
 
@@ -17,13 +20,30 @@ __all__ = ["CatalogQueries"]
 @strawberry.type
 class CatalogQueries:
     @strawberry.field(
-        extensions=allow("read"), description="Published announcements, newest first."
+        extensions=allow("read"),
+        description="Published announcements, newest first; operators see drafts too.",
     )
     async def announcements(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AnnouncementType]:
-        qs = Announcement.filter(published_at__not_isnull=True).order_by("-published_at", "-id")
+        qs = visible_announcements(info.context).order_by("-published_at", "-id")
         return await paginate(qs, first, after, AnnouncementType.from_model)
+
+    @strawberry.field(
+        extensions=allow("site.status"),
+        description="Operators: the last build of the public notice site (null before any).",
+    )
+    def site_status(self, info: Info) -> SiteStatusType | None:
+        found = site.status(info.context.settings)
+        if found is None:
+            return None
+        return SiteStatusType(
+            ok=found.ok,
+            finished_at=datetime.fromisoformat(found.finished_at),
+            seconds=found.seconds,
+            error=found.error,
+            built_at=datetime.fromisoformat(found.built_at) if found.built_at else None,
+        )
 
     @strawberry.field(extensions=allow("read"), description="Released package versions.")
     async def packages(

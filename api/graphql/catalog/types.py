@@ -9,7 +9,7 @@ import strawberry
 from api.graphql.relay import Node, encode_id
 from api.models import Announcement, PackageRelease
 
-__all__ = ["AnnouncementType", "PackageReleaseType"]
+__all__ = ["AnnouncementType", "ImportResultType", "PackageReleaseType", "SiteStatusType"]
 
 
 @strawberry.type(name="Announcement")
@@ -17,7 +17,7 @@ class AnnouncementType(Node):
     slug: str
     title: str
     body: str = strawberry.field(description="Markdown.")
-    published_at: datetime | None
+    published_at: datetime | None = strawberry.field(description="null for a draft")
 
     @classmethod
     def from_model(cls, a: Announcement) -> AnnouncementType:
@@ -48,3 +48,18 @@ class PackageReleaseType(Node):
             released_at=p.released_at,
             summary=p.summary,
         )
+
+
+@strawberry.type(name="ImportResult")
+class ImportResultType:
+    added: int
+    unchanged: int = strawberry.field(description="rows the catalog held already, identical")
+
+
+@strawberry.type(name="SiteStatus", description="The last build of the public notice site.")
+class SiteStatusType:
+    ok: bool
+    finished_at: datetime
+    seconds: float
+    error: str = strawberry.field(description="the end of mkdocs' output when the build failed")
+    built_at: datetime | None = strawberry.field(description="when the site now served was built")
