@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 from strawberry.types.info import Info
+from tortoise.expressions import Case, When
 
 from api.graphql.catalog.types import AnnouncementType, PackageReleaseType, SiteStatusType
 from api.graphql.permissions import allow, visible_announcements
@@ -26,7 +27,12 @@ class CatalogQueries:
     async def announcements(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AnnouncementType]:
-        qs = visible_announcements(info.context).order_by("-published_at", "-id")
+        # Published first, newest first, then drafts (NULLs sort differently per database).
+        qs = (
+            visible_announcements(info.context)
+            .annotate(draft=Case(When(published_at__isnull=True, then="1"), default="0"))
+            .order_by("draft", "-published_at", "-id")
+        )
         return await paginate(qs, first, after, AnnouncementType.from_model)
 
     @strawberry.field(
