@@ -10,6 +10,7 @@ site. A failed build leaves the link (the last good site) alone and records the 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import re
@@ -162,9 +163,25 @@ async def build(
     Returns the status written (``ok`` False with the error on failure); never raises for a
     failed ``mkdocs build``.
     """
-    began = time.monotonic()
     builds = _builds_dir(site_dir)
     builds.mkdir(parents=True, exist_ok=True)
+    with (builds / "lock").open("w") as lock:
+        # One build at a time per site (two processes, e.g. replicas or a CLI run beside
+        # `fenster serve`): the old-build cleanup must not remove another's build in progress.
+        await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+        return await _build_locked(pages, site_dir, builds, env, stamp, manual, config)
+
+
+async def _build_locked(
+    pages: dict[str, str | bytes],
+    site_dir: Path,
+    builds: Path,
+    env: dict[str, str],
+    stamp: str,
+    manual: bool,
+    config: Path,
+) -> SiteStatus:
+    began = time.monotonic()
     previous = read_status(site_dir)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix=".source-", dir=builds) as source:

@@ -17,6 +17,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     environ = dict(os.environ)
     environ["FENSTER_DATABASE_URL"] = f"sqlite://{tmp_path / 'f.sqlite3'}"
     environ["FENSTER_MAILDIR"] = str(tmp_path / "mail")
+    environ["FENSTER_SITE_DIR"] = str(tmp_path / "site")
     subprocess.run([FENSTER, "demo", "--no-serve"], env=environ, check=True, capture_output=True)
     return environ
 
