@@ -8,9 +8,10 @@ writing; the models call them again in ``save()`` so no path through the ORM ski
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Iterable, Sequence
 from datetime import time
+
+import pytz
 
 from api.errors import FieldError, ValidationError
 
@@ -31,6 +32,7 @@ __all__ = [
     "check_machine",
     "check_name",
     "check_timezone",
+    "common_timezones",
     "monthly_price_eur",
 ]
 
@@ -48,10 +50,12 @@ MACHINE_KINDS = ("infrastructure", "host", "vm")
 ARCHES = ("x86_64", "i686")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# Every pattern is used with fullmatch: '$' also matches before a final newline, and a group
+# named "sec-nl\n" ended the header block of the settings mail early.
 # A pragmatic address check: one @, a local part without spaces, a dotted domain of DNS labels.
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
-_DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}")
+_DOMAIN_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 class Collector:
@@ -79,7 +83,7 @@ def _name_problem(value: object) -> str | None:
         return f"'{value}' is reserved; choose another name"
     if len(value) > 63:
         return "must be at most 63 characters (a DNS label)"
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         return (
             "may contain only lower-case letters a-z, digits and '-', "
             "and must start and end with a letter or digit"
@@ -101,10 +105,14 @@ def _address_problem(address: object) -> str | None:
     if address.count("@") != 1:
         return f"'{address}' is not an email address (it needs exactly one @)"
     local, domain = address.split("@")
-    if not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+    if not _LOCAL.fullmatch(local) or local.startswith(".") or local.endswith(".") or ".." in local:
         return f"'{address}' has an invalid part before the @"
     labels = domain.split(".")
-    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(lbl) for lbl in labels) or len(domain) > 253:
+    if (
+        len(labels) < 2
+        or not all(_DOMAIN_LABEL.fullmatch(lbl) for lbl in labels)
+        or len(domain) > 253
+    ):
         return f"'{address}' has an invalid domain"
     return None
 
@@ -138,14 +146,15 @@ def _timezone_problem(name: object) -> str | None:
     return f"'{name}' is not a known IANA timezone (for example Europe/Berlin)"
 
 
-_ZONES: frozenset[str] | None = None
-
-
 def _valid_zones() -> frozenset[str]:
-    global _ZONES
-    if _ZONES is None:
-        _ZONES = frozenset(zoneinfo.available_timezones())
-    return _ZONES
+    """The IANA tz database's names as pytz carries them: no 'localtime' (which follows the
+    server's own zone) and no 'Factory'."""
+    return pytz.all_timezones_set  # type: ignore[no-any-return]
+
+
+def common_timezones() -> list[str]:
+    """The zones to offer in a picker (pytz.common_timezones)."""
+    return list(pytz.common_timezones)
 
 
 def check_timezone(name: object, field: str = "timezone") -> None:

@@ -11,7 +11,7 @@ from api.errors import ValidationError
 
 __all__ = ["PackageRelease"]
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class PackageRelease(Model):
@@ -28,6 +28,6 @@ class PackageRelease(Model):
         ordering = ["name", "version"]
 
     async def save(self, *args: object, **kwargs: object) -> None:
-        if not _SHA256.match(self.sha256 or ""):
+        if not _SHA256.fullmatch(self.sha256 or ""):
             raise ValidationError.single("sha256", "must be 64 lower-case hexadecimal digits")
         await super().save(*args, **kwargs)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from api.graphql.permissions import allow, visible_announcements
 from api.graphql.relay import Connection, paginate
 from api.models import PackageRelease
 from api.models.keys import where
+from api.rules import common_timezones
 from api.services import site
 
 __all__ = ["CatalogQueries"]
@@ -50,6 +51,14 @@ class CatalogQueries:
             error=found.error,
             built_at=datetime.fromisoformat(found.built_at) if found.built_at else None,
         )
+
+    @strawberry.field(
+        extensions=allow("read"),
+        description="IANA timezone names to offer for a group (pytz's common zones); any "
+        "name of the tz database is accepted.",
+    )
+    def timezones(self) -> list[str]:
+        return common_timezones()
 
     @strawberry.field(extensions=allow("read"), description="Released package versions.")
     async def packages(
