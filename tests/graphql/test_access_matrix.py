@@ -174,6 +174,12 @@ QUERIES = [
     ),
     Op("siteStatus", "{ siteStatus { ok } }", cells(admin=None), lambda d: d),
     Op(
+        "timezones",
+        "{ timezones }",
+        readers(True, True, True),
+        lambda d: "Europe/Berlin" in d,
+    ),
+    Op(
         "auditEvents",
         '{ auditEvents(subject: {type: "machine", name: "host1"}) { totalCount } }',
         cells(admin=1),
