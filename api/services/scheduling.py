@@ -6,6 +6,7 @@ Only one pass runs at a time per database: PostgreSQL takes a transaction-scoped
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time as clock
@@ -131,7 +132,9 @@ async def _run_pass(
             f"loaded {len(inp.activities)} queued activities, {len(inp.machines)} machines, "
             f"{len(inp.windows)} open windows ({t1 - t0:.2f} s)"
         )
-        result = plan(inp)
+        # the pure planner is the pass's longest step: in a worker thread, so that a pass
+        # inside `fenster serve` leaves the event loop free to answer requests meanwhile
+        result = await asyncio.to_thread(plan, inp)
         t2 = clock.perf_counter()
         report.timings["plan"] = t2 - t1
         say(
