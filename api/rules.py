@@ -19,6 +19,7 @@ __all__ = [
     "ARCHES",
     "CORE_PRICE_EUR",
     "MACHINE_KINDS",
+    "MAX_CONTACTS",
     "MAX_CORES",
     "MAX_I686_MEMORY_MIB",
     "MAX_MEMORY_MIB",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 MIN_WINDOW_MINUTES = 15
+MAX_CONTACTS = 20  # every change to a group mails each of them
 MAX_WINDOW_MINUTES = 24 * 60
 MAX_CORES = 12
 MAX_I686_MEMORY_MIB = 4096
@@ -126,6 +128,9 @@ def check_contacts(contacts: object, field: str = "contacts") -> None:
 def _contacts_into(c: Collector, contacts: object, field: str) -> None:
     if not isinstance(contacts, list | tuple) or not contacts:
         c.add(field, "at least one technical contact address is required")
+        return
+    if len(contacts) > MAX_CONTACTS:
+        c.add(field, f"at most {MAX_CONTACTS} technical contact addresses")
         return
     seen: set[str] = set()
     for i, address in enumerate(contacts):

@@ -23,6 +23,7 @@ from api.graphql.agents.queries import AgentQueries
 from api.graphql.audit.queries import AuditQueries
 from api.graphql.catalog.mutations import CatalogMutations
 from api.graphql.catalog.queries import CatalogQueries
+from api.graphql.cost import QueryCost
 from api.graphql.errors import EXCEPTION_HANDLERS, describes_request, public_error
 from api.graphql.groups.mutations import GroupMutations
 from api.graphql.groups.queries import GroupQueries
@@ -115,6 +116,7 @@ def build_schema(introspection: bool = True) -> FensterSchema:
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        QueryCost,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -6,7 +6,14 @@ checks of the manual operations.
 """
 
 from api.scheduling.fit import Freeze, Work, first_freeze, needed_minutes
-from api.scheduling.manual import check_postpone, check_start, containing, postpone_deadline
+from api.scheduling.manual import (
+    Reach,
+    check_postpone,
+    check_start,
+    containing,
+    postpone_deadline,
+    reach,
+)
 from api.scheduling.occurrences import Occurrence, Policy, occurrence, occurrences, zone
 from api.scheduling.planner import (
     ActivityIn,
@@ -39,6 +46,7 @@ __all__ = [
     "Plan",
     "PlanInput",
     "Policy",
+    "Reach",
     "SlotFinder",
     "WindowIn",
     "Work",
@@ -52,5 +60,6 @@ __all__ = [
     "occurrences",
     "plan",
     "postpone_deadline",
+    "reach",
     "zone",
 ]

@@ -5,20 +5,54 @@ Each check returns the problems it found as sentences; the service turns them in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from api.scheduling.occurrences import Occurrence, Policy, occurrence, zone
 from api.scheduling.texts import day_label, duration_label, local_label
 
 __all__ = [
+    "OPERATOR_REACH_DAYS",
     "POSTPONE_DEADLINE_DAYS",
+    "Reach",
     "check_postpone",
     "check_start",
     "containing",
     "postpone_deadline",
+    "reach",
 ]
 
 POSTPONE_DEADLINE_DAYS = 30
+# How far ahead an operator may set an instant (a forced window, a not-before time, a freeze).
+OPERATOR_REACH_DAYS = 2 * 365
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The instants a client may give for scheduling: from ``earliest`` up to ``latest``."""
+
+    earliest: datetime
+    latest: datetime
+    why: str
+
+    def problem(self, instant: datetime) -> str | None:
+        if self.earliest <= instant <= self.latest:
+            return None
+        if instant < self.earliest:
+            return f"must not lie in the past (before {self.earliest:%Y-%m-%d %H:%M} UTC)"
+        return f"must lie before {self.latest:%Y-%m-%d %H:%M} UTC ({self.why})"
+
+
+def reach(now: datetime, *, by_customer: bool, horizon_days: int) -> Reach:
+    """Customers reach as far as the scheduler plans (its horizon); operators two years.
+
+    Each bound keeps the work a request causes in proportion: a window in the year 8999 made
+    the group's calendar feed cover seven millennia of timezone transitions."""
+    if by_customer:
+        days, why = horizon_days, f"the planning horizon of {horizon_days} days"
+    else:
+        days, why = OPERATOR_REACH_DAYS, f"at most {OPERATOR_REACH_DAYS} days ahead"
+    return Reach(now, now + timedelta(days=days), why)
 
 
 def containing(policy: Policy, start: datetime) -> Occurrence | None:

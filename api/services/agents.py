@@ -34,6 +34,7 @@ __all__ = [
 MAX_TEXT = {"state": 32, "kernel": 64, "cpu_model": 200, "name": 200}
 MISSING = "missing"  # observed_state of a VM of this host that the host no longer has
 REJECTED = "report rejected"  # observed_state of a VM whose report could not be taken
+MAX_DOMAINS = 1000  # VMs one host reports at once
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,11 @@ def _check_text(c: Collector, name: str, value: str | None, key: str) -> None:
 
 
 def _check_host(
-    cpu_model: str | None, kernel: str | None, state: str | None, memory_mib: int | None
+    cpu_model: str | None,
+    kernel: str | None,
+    state: str | None,
+    memory_mib: int | None,
+    domains: Sequence[DomainReport],
 ) -> None:
     c = Collector()
     if memory_mib is not None and not 0 < memory_mib <= MAX_MEMORY_MIB:
@@ -79,6 +84,8 @@ def _check_host(
     _check_text(c, "cpu_model", cpu_model, "cpu_model")
     _check_text(c, "kernel", kernel, "kernel")
     _check_text(c, "state", state, "state")
+    if len(domains) > MAX_DOMAINS:
+        c.add("domains", f"at most {MAX_DOMAINS} domains in one report")
     c.raise_if_any()
 
 
@@ -121,7 +128,7 @@ async def report_inventory(
     """Store what the host's agent sees; only values that differ are written. A domain whose
     report cannot be taken is rejected alone (its VM marked, the reason audited); the VMs of
     this host that the report does not name are marked missing."""
-    _check_host(cpu_model, kernel, state, memory_mib)
+    _check_host(cpu_model, kernel, state, memory_mib, domains)
     now = datetime.now(UTC)
     result = InventoryOutcome()
     async with in_transaction() as conn:
@@ -331,6 +338,9 @@ def _check_results(
     finished = window.state in ("completed", "failed")
     if window.state not in ("running", "completed", "failed"):
         c.add("window", f"is {window.state}; start it first")
+        c.raise_if_any()
+    if len(results) > len(activities):
+        c.add("results", f"one result for each of the window's {len(activities)} activities")
         c.raise_if_any()
     seen: set[int] = set()
     for i, r in enumerate(results):

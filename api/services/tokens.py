@@ -7,12 +7,21 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from api.errors import ValidationError
 from api.models import ROLES, ApiToken, Machine, ResourceGroup
 from api.models.tokens import MAX_NAME, hash_secret, new_secret
 from api.rules import Collector
 from api.services import audit
 
-__all__ = ["authenticate", "create_token", "revoke_token"]
+__all__ = ["MAX_GROUPS", "authenticate", "check_group_count", "create_token", "revoke_token"]
+
+MAX_GROUPS = 100  # groups one customer token is scoped to
+
+
+def check_group_count(count: int) -> None:
+    """Before the groups are looked up, one by one."""
+    if count > MAX_GROUPS:
+        raise ValidationError.single("groups", f"at most {MAX_GROUPS} groups for one token")
 
 
 async def create_token(
@@ -24,6 +33,7 @@ async def create_token(
     host: Machine | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns it with its secret, which is never stored or shown again."""
+    check_group_count(len(groups or []))
     c = Collector()  # every offending field at once
     if role not in ROLES:
         c.add("role", f"must be one of {', '.join(ROLES)}")

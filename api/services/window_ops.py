@@ -18,7 +18,7 @@ from api.errors import FieldError, ValidationError
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.models.activities import DEFAULT_ESTIMATES
 from api.notices import WindowCancelled, WindowChanged, WindowScheduled, WindowsDigest
-from api.scheduling import check_start, needed_minutes, postpone_deadline
+from api.scheduling import check_start, needed_minutes, postpone_deadline, reach
 from api.scheduling.texts import duration_label
 from api.services import audit, outbox
 from api.services.scheduling import lock
@@ -41,6 +41,7 @@ async def schedule_at(
     start: datetime,
     *,
     force: bool = False,
+    by_customer: bool = False,
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> Window:
@@ -55,6 +56,10 @@ async def schedule_at(
     if start.tzinfo is None:
         raise ValidationError.single("starts_at", "must include a timezone")
     start = start.astimezone(UTC)
+    if problem := reach(now, by_customer=by_customer, horizon_days=settings.horizon_days).problem(
+        start
+    ):
+        raise ValidationError.single("starts_at", problem)
     async with in_transaction() as conn:
         await lock(conn)
         group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
@@ -83,6 +88,12 @@ async def schedule_at(
                 f"{when_label(group, start)} is before the requested not-before time "
                 f"{when_label(group, not_before)}"
             )
+        deadline = postpone_deadline(min(a.requested_at for a in acts))
+        if by_customer and start > deadline:  # what postponing may not do, this may not either
+            problems.append(
+                f"{when_label(group, start)} is past the postpone deadline "
+                f"{when_label(group, deadline)}"
+            )
         regular = occ is not None and not problems
         end = occ.ends_at if regular and occ is not None else start + timedelta(minutes=needed)
         finder = await slot_finder(conn, machine)
@@ -105,7 +116,7 @@ async def schedule_at(
             ends_at=end,
             reason=reason,
             forced=forced,
-            postpone_deadline=postpone_deadline(min(a.requested_at for a in acts)),
+            postpone_deadline=deadline,
             using_db=conn,
         )
         await _attach(conn, acts, window)
@@ -235,6 +246,8 @@ async def force_host_reboot(
     if start.tzinfo is None:
         raise ValidationError.single("starts_at", "must include a timezone")
     start = start.astimezone(UTC)
+    if problem := reach(now, by_customer=False, horizon_days=settings.horizon_days).problem(start):
+        raise ValidationError.single("starts_at", problem)
     async with in_transaction() as conn:
         await lock(conn)
         guests = await Machine.filter(host_id=host.id, kind="vm").using_db(conn).order_by("name")

@@ -72,7 +72,7 @@ async def test_create_group_and_duplicate(client: httpx.AsyncClient, world: Worl
 
 
 async def test_update_policy_with_freezes(client: httpx.AsyncClient, world: World) -> None:
-    start = datetime(2030, 12, 20, tzinfo=UTC)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=300)  # within two years
     value = {
         "group": "alpha",
         "windowMinutes": 90,

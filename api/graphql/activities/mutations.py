@@ -41,6 +41,7 @@ class ActivityMutations:
                 "kind", f"a {input.kind.value} follows the desired value: use changeDesired"
             )
         permissions.check_activity_kind(info.context, input.kind.value)
+        ops.check_reach(info.context, {"not_before": input.not_before})
         machine = await lookup.machine(info.context, input.machine)
         activity = await activity_service.queue_activity(
             info.context.actor,

@@ -15,6 +15,7 @@ from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationE
 from api.graphql.groups.inputs import CreateGroupInput, RotateFeedTokenInput, UpdatePolicyInput
 from api.graphql.groups.types import FeedUrlType, GroupType
 from api.graphql.permissions import allow
+from api.graphql.windows.ops import check_reach
 from api.services import freezes as freeze_service
 from api.services import groups as group_service
 
@@ -90,8 +91,10 @@ class GroupMutations:
             periods = [
                 freeze_service.Period(f.starts_at, f.ends_at, f.reason) for f in input.freezes or []
             ]
+            ends = {f"freezes[{i}].ends_at": p.ends_at for i, p in enumerate(periods)}
             try:
                 freeze_service.check_periods(periods)
+                check_reach(info.context, ends, customer_horizon=False)  # once each is a period
             except ValidationError as exc:
                 found.extend(exc.errors)
         if found:

@@ -41,6 +41,7 @@ async def _describe(token: ApiToken) -> TokenType:
 class TokenMutations:
     @strawberry.mutation(extensions=allow("tokens.create"), description="Operators.")
     async def create_token(self, info: Info, input: CreateTokenInput) -> CreateTokenPayload:
+        token_service.check_group_count(len(input.groups))
         groups = []
         for name in input.groups:
             group = await where(ResourceGroup.all(), name=name).first()

@@ -3,18 +3,45 @@ the work: api.services.window_ops)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from api.errors import PermissionDenied, ValidationError
+from api.errors import FieldError, PermissionDenied, ValidationError
 from api.graphql.context import Context
 from api.models import Activity, Machine, Window
+from api.scheduling import reach
 from api.services import postponing, window_ops
 
-__all__ = ["cancel", "cancel_activity", "force_host_reboot", "postpone", "schedule_at"]
+__all__ = [
+    "cancel",
+    "cancel_activity",
+    "check_reach",
+    "force_host_reboot",
+    "postpone",
+    "schedule_at",
+]
 
 
 def _is_operator(ctx: Context) -> bool:
     return ctx.token is not None and ctx.token.role == "admin"
+
+
+def check_reach(
+    ctx: Context, instants: dict[str, datetime | None], *, customer_horizon: bool = True
+) -> None:
+    """Refuse instants later than this token may set (api.scheduling.reach), naming each.
+
+    Without ``customer_horizon`` customers reach as far as operators (freezes: a customer
+    announces the holidays before the scheduler plans that far)."""
+    by_customer = customer_horizon and not _is_operator(ctx)
+    bound = reach(
+        datetime.now(UTC), by_customer=by_customer, horizon_days=ctx.settings.horizon_days
+    )
+    found = []
+    for field, instant in instants.items():
+        if instant is not None and instant.tzinfo is not None and instant > bound.latest:
+            found.append(FieldError(field, bound.problem(instant) or ""))
+    if found:
+        raise ValidationError(found)
 
 
 async def schedule_at(
@@ -23,7 +50,12 @@ async def schedule_at(
     if force and not _is_operator(ctx):
         raise PermissionDenied("only an operator may force a window outside the policy")
     return await window_ops.schedule_at(
-        ctx.actor, machine, starts_at, force=force, settings=ctx.settings
+        ctx.actor,
+        machine,
+        starts_at,
+        force=force,
+        by_customer=not _is_operator(ctx),
+        settings=ctx.settings,
     )
 
 
