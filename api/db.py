@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,10 +64,14 @@ def __getattr__(name: str) -> Any:
 
 
 def _ensure_sqlite_dir(database_url: str) -> None:
+    """The folder, and the file readable by its owner only (mode 0600): it holds the feed
+    tokens. SQLite gives its journal and WAL files the database file's mode."""
     if database_url.startswith("sqlite://"):
         path = database_url.removeprefix("sqlite://").split("?", 1)[0]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)
 
 
 async def init(settings: Settings, *, connect: bool = True, create_db: bool = False) -> None:

@@ -42,6 +42,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.logs import uvicorn_log_config
 
     asyncio.run(preflight(settings))
 
@@ -60,6 +61,7 @@ def serve(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=uvicorn_log_config(),
         proxy_headers=False,
     )
     Server(config).run()

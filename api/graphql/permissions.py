@@ -21,6 +21,7 @@ from api import errors
 from api.graphql.arguments import CheckArguments
 from api.models import Activity, Announcement, AuditEvent, Machine, ResourceGroup, Window
 from api.models.keys import nothing
+from api.scheduling.texts import audit_actor
 
 if TYPE_CHECKING:
     from strawberry.types.info import Info
@@ -34,7 +35,10 @@ __all__ = [
     "can_see_group",
     "can_see_machine",
     "check_activity_kind",
+    "for_customers",
     "require",
+    "shown_actor",
+    "shown_details",
     "visible_activities",
     "visible_announcements",
     "visible_audit",
@@ -151,6 +155,25 @@ def visible_windows(ctx: Context) -> QuerySet[Window]:
 
 def visible_activities(ctx: Context) -> QuerySet[Activity]:
     return _scoped(Activity.all(), ctx, "machine__group_id__in")
+
+
+# details, params and actors name VM hosts and operators' tokens; customers read them without
+# (api.scheduling.texts words the rest); operators and agents, who work on the hosts, keep them
+HOST_DETAILS = frozenset({"host", "host_reboot"})
+
+
+def for_customers(ctx: Context) -> bool:
+    return _role(ctx) == "customer"
+
+
+def shown_details(ctx: Context, details: Any) -> Any:
+    if for_customers(ctx) and isinstance(details, dict):
+        return {k: v for k, v in details.items() if k not in HOST_DETAILS}
+    return details
+
+
+def shown_actor(ctx: Context, actor: str) -> str:
+    return audit_actor(actor) if for_customers(ctx) else actor
 
 
 def can_see_audit_trail(ctx: Context) -> bool:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,11 +15,13 @@ from strawberry.asgi import GraphQL
 from strawberry.http.parse_content_type import parse_content_type
 
 from api.graphql.context import Context, build_context
-from api.graphql.ide import graphiql_html, serve_asset
+from api.graphql.ide import graphiql_headers, graphiql_html, serve_asset
 from api.graphql.schema import build_schema
 from api.settings import Settings
 
 __all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "FensterGraphQL", "graphql_routes"]
+
+log = logging.getLogger(__name__)
 
 # Inputs are small; an agent's finishWindow with its logs is the largest honest request.
 MAX_BODY_BYTES = 1024 * 1024
@@ -81,7 +84,7 @@ class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
         return await build_context(self.settings, header, request, response)
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(graphiql_html())
+        return HTMLResponse(graphiql_html(), headers=graphiql_headers())
 
 
 class LimitBody:
@@ -114,6 +117,12 @@ class LimitBody:
             await self.app(scope, counted, send)
         except _TooLarge:
             await self._refuse(send)
+        except ClientDisconnect:  # nobody is left to answer; not a fault of the server
+            log.info(
+                "client disconnected before its request arrived: %s %s",
+                scope.get("method"),
+                scope.get("path"),
+            )
 
     async def _refuse(self, send: Send) -> None:
         body = f"Request body larger than {self.limit} bytes".encode()

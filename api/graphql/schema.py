@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -94,6 +95,20 @@ class PublicErrors(MaskErrors):
         )
 
 
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
+class PublicErrorsWithoutSuggestions(PublicErrors):
+    """With introspection off, "Did you mean 'auditEvents'?" would list the schema's names one
+    guess at a time: the hint goes, the refusal stays."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        out = super()._process_errors(errors)
+        for error in out:
+            error.message = _SUGGESTION.sub("", error.message)
+        return out
+
+
 class FensterSchema(strawberry.Schema):
     """Logs only the errors that are bugs. Expected failures, and a client's malformed or
     refused query (a GraphQLError without an underlying exception), are the client's business
@@ -112,7 +127,7 @@ class FensterSchema(strawberry.Schema):
 @lru_cache(maxsize=4)
 def build_schema(introspection: bool = True) -> FensterSchema:
     extensions: list[object] = [
-        PublicErrors,
+        PublicErrors if introspection else PublicErrorsWithoutSuggestions,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

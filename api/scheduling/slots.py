@@ -12,6 +12,7 @@ from typing import Any
 from api.scheduling.fit import Freeze, first_freeze
 from api.scheduling.ledger import Ledger
 from api.scheduling.occurrences import Occurrence, Policy, occurrences
+from api.scheduling.texts import HOST_FULL, host_full
 
 __all__ = ["Conflict", "HostIn", "MachineIn", "Skip", "SlotFinder"]
 
@@ -35,8 +36,13 @@ class MachineIn:
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
-    category: str  # short, for summaries: "frozen (year end)", "host kvm02 full", ...
-    text: str  # for the reason: "host kvm02 already has 2 VMs in maintenance"
+    category: str  # short, for summaries: "frozen (year end)", "host full", ...
+    text: str  # for the reason, which customers read (api.scheduling.texts)
+    operator_text: str | None = None  # the same for operators, naming what customers may not see
+
+    @property
+    def for_operators(self) -> str:
+        return self.operator_text or self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +139,7 @@ class SlotFinder:
             name = host.name if host else f"#{m.host_id}"
             busy = ledger.scan(on_host, s, e, m.id)
             if len(busy) >= capacity:
-                vms = "VM" if len(busy) == 1 else "VMs"
-                return Conflict(
-                    f"host {name} full",
-                    f"host {name} already has {len(busy)} {vms} in maintenance",
-                )
+                return Conflict(HOST_FULL, host_full(len(busy)), host_full(len(busy), name))
         if m.redundancy and in_set:
             busy = ledger.scan(in_set, s, e, m.id)
             if busy:

@@ -1,10 +1,48 @@
-"""How the scheduler words dates and durations for customers (English, locale-independent)."""
+"""How the scheduler words dates, durations and causes for customers (English,
+locale-independent).
+
+Customer-facing texts (window reasons, blocked reasons, mail, feeds, the window page) never
+name a VM host or an operator's token: a host name tells one customer about another's
+machines, and the token names are the provider's business. This module is their one home;
+operators get the names where they read (errors of their own requests, the audit trail)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-__all__ = ["day_label", "duration_label", "local_label"]
+__all__ = [
+    "HOST_FULL",
+    "audit_actor",
+    "day_label",
+    "duration_label",
+    "host_full",
+    "local_label",
+    "who",
+]
+
+# a busy host, as customers read it (a summary category and a sentence)
+HOST_FULL = "host full"
+
+
+def host_full(busy: int, host_name: str | None = None) -> str:
+    """Why a host has no room; with ``host_name`` only for operators."""
+    if host_name is None:
+        return "this machine's host already has the most machines in maintenance that it allows"
+    vms = "VM" if busy == 1 else "VMs"
+    return f"host {host_name} already has {busy} {vms} in maintenance"
+
+
+def who(by_customer: bool) -> str:
+    """Who made a change, in a reason a customer reads."""
+    return "the customer" if by_customer else "the operators"
+
+
+def audit_actor(actor: str) -> str:
+    """An audit actor ('<role>:<token name>') as a customer reads it: customers' own tokens by
+    name, the operators' and the host agents' by their role."""
+    role, _, _ = actor.partition(":")
+    return {"admin": "the operators", "agent": "the host agent"}.get(role, actor)
+
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

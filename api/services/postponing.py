@@ -19,7 +19,7 @@ from api.notices import WindowPostponed
 from api.scheduling import Occurrence, Policy, check_postpone, dst_note, needed_minutes
 from api.scheduling import postpone_deadline as deadline_of
 from api.scheduling.slots import Skip
-from api.scheduling.texts import day_label
+from api.scheduling.texts import day_label, who
 from api.services import audit
 from api.services.scheduling import lock
 from api.services.window_base import (
@@ -80,8 +80,8 @@ def _refusals(
         rebooting = machine.name if a.kind == "host_reboot" else (a.params or {}).get("host_reboot")
         if rebooting:
             return [
-                f"this window is part of the host reboot of {rebooting}, which moves only "
-                "as a whole: cancel its activities and force a new host reboot"
+                "this window is part of a host reboot, which moves only as a whole: "
+                "cancel its activities and force a new host reboot"
             ]
     return []
 
@@ -209,7 +209,6 @@ async def _move(
 ) -> Window:
     window, group, policy = plan.window, plan.group, plan.policy
     previous = window.starts_at
-    who = "the customer" if by_customer else actor
     to = (
         f"the {policy.label} window of {day_label(target.local_date)}, which they chose"
         if chosen
@@ -218,7 +217,7 @@ async def _move(
     dst = dst_note(policy, target)
     window.reason = "; ".join(
         [
-            f"postponed by {who} from {when_label(group, previous)} to {to}",
+            f"postponed by {who(by_customer)} from {when_label(group, previous)} to {to}",
             *notes,
             *([dst] if dst else []),
         ]

@@ -19,7 +19,7 @@ from api.models import Activity, Machine, ResourceGroup, Window
 from api.models.activities import DEFAULT_ESTIMATES
 from api.notices import WindowCancelled, WindowChanged, WindowScheduled, WindowsDigest
 from api.scheduling import check_start, needed_minutes, postpone_deadline, reach
-from api.scheduling.texts import duration_label
+from api.scheduling.texts import audit_actor, duration_label, who
 from api.services import audit, outbox
 from api.services.scheduling import lock
 from api.services.window_base import (
@@ -98,17 +98,21 @@ async def schedule_at(
         end = occ.ends_at if regular and occ is not None else start + timedelta(minutes=needed)
         finder = await slot_finder(conn, machine)
         clash = finder.conflict(machine_in(machine), start, end)
+        told = list(problems)  # what the requester reads: operators see the host's name
         if clash is not None:
             problems.append(clash.text)
+            told.append(clash.text if by_customer else clash.for_operators)
         if problems and not force:
-            raise ValidationError([FieldError("starts_at", p) for p in problems])
+            raise ValidationError([FieldError("starts_at", p) for p in told])
         forced = bool(problems)
         if forced:
-            reason = f"forced by {actor} for {when_label(group, start)}: " + "; ".join(problems)
+            reason = f"forced by {who(False)} for {when_label(group, start)}: " + "; ".join(
+                problems
+            )
         else:
             reason = (
-                f"scheduled by {actor} for {when_label(group, start)}, inside the regular "
-                f"{policy.label} window"
+                f"scheduled by {who(by_customer)} for {when_label(group, start)}, inside the "
+                f"regular {policy.label} window"
             )
         window = await Window.create(
             machine=machine,
@@ -130,7 +134,7 @@ async def schedule_at(
                 "ends_at": end,
                 "activities": [a.id for a in acts],
                 "forced": forced,
-                "overridden": problems,
+                "overridden": told,
             },
             connection=conn,
         )
@@ -184,7 +188,7 @@ async def cancel_activities(
             group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
             left = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
             window.touch()
-            why = reason or f"cancelled by {actor}"
+            why = reason or f"cancelled by {audit_actor(actor)}"
             if not left:
                 window.transition("cancelled")
                 await window.save(using_db=conn)
@@ -221,7 +225,7 @@ async def _check_host_reboots(conn: BaseDBAsyncClient, rows: Sequence[Activity])
         if still:
             raise ValidationError.single(
                 "activities",
-                f"activity #{a.id} goes down with the reboot of host {host} anyway; "
+                f"activity #{a.id} goes down with its host's reboot anyway; "
                 "cancel the host reboot together with it",
             )
 
@@ -306,8 +310,8 @@ async def force_host_reboot(
                 else "announced at once (the group asks for no notice)"
             )
             reason = (
-                f"forced: host {host.name} reboots at {when_label(g, start)}; outside the regular "
-                f"window, {notice}"
+                f"forced: {'this host' if m is host else 'its host'} reboots at "
+                f"{when_label(g, start)}; outside the regular window, {notice}"
             )
             window = await Window.create(
                 machine=m,

@@ -52,6 +52,16 @@ def test_migrate_then_check(tmp_path: Path) -> None:
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
+def test_the_sqlite_file_is_for_its_owner_only(tmp_path: Path) -> None:
+    """It holds the feed tokens: mode 0600 whatever the umask, also for a file made before."""
+    db = tmp_path / "f.sqlite3"
+    assert run(["migrate"], db).returncode == 0
+    assert db.stat().st_mode & 0o777 == 0o600
+    db.chmod(0o644)
+    assert run(["migrate"], db).returncode == 0
+    assert db.stat().st_mode & 0o777 == 0o600
+
+
 def test_demo_is_idempotent(tmp_path: Path) -> None:
     db = tmp_path / "var" / "f.sqlite3"
     first = run(["demo", "--no-serve"], db)

@@ -327,3 +327,38 @@ async def test_every_token_name_fits_the_audit_trail(
         secret,
     )
     assert out["data"]["queueActivity"]["__typename"] == "Activity", out
+
+
+async def test_a_client_that_disconnects_is_one_info_line(
+    client: httpx.AsyncClient, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from api.app import create_app
+
+    app = create_app(settings, manage_db=False)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"40")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    with caplog.at_level(logging.DEBUG):
+        await app(scope, receive, send)
+    [line] = [r for r in caplog.records if "disconnected" in r.getMessage()]
+    assert line.levelno == logging.INFO and line.exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -75,7 +75,8 @@ def test_host_capacity_skips_a_day_and_says_so() -> None:
     third = next(w for w in result.new if w.machine_id == 12)
     assert third.reason == (
         "first 02:00-04:00 Europe/Berlin window at least 7 days after the request; "
-        "Mon 30 Nov skipped: host kvm02 already has 2 VMs in maintenance"
+        "Mon 30 Nov skipped: this machine's host already has the most machines in maintenance "
+        "that it allows"
     )
 
 

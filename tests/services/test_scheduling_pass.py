@@ -51,7 +51,8 @@ async def test_pass_creates_windows_audit_and_outbox(
         (utc(2026, 12, 1, 1), utc(2026, 12, 1, 3)),
     ]
     assert windows[2].reason.endswith(
-        "Mon 30 Nov skipped: host kvm02 already has 2 VMs in maintenance"
+        "Mon 30 Nov skipped: this machine's host already has the most machines in maintenance "
+        "that it allows"
     )
     assert all(w.state == "planned" and w.sequence == 0 for w in windows)
     assert windows[0].postpone_deadline == utc(2026, 12, 23)

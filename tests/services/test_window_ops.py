@@ -51,7 +51,7 @@ async def test_schedule_at_inside_a_regular_window(db: TortoiseContext, settings
         False,
     )
     assert w.reason == (
-        "scheduled by op for Thu 3 Dec 02:30 Europe/Berlin, inside the regular "
+        "scheduled by the operators for Thu 3 Dec 02:30 Europe/Berlin, inside the regular "
         "02:00-04:00 Europe/Berlin window"
     )
     assert await Activity.filter(window_id=w.id, state="scheduled").count() == 1
@@ -165,7 +165,7 @@ async def test_force_host_reboot_gives_every_vm_a_forced_window(
         w.forced and w.starts_at == start and w.ends_at == utc(2026, 12, 5, 10, 30) for w in windows
     )
     assert windows[-1].reason == (  # vm2, ordered by name after beta1
-        "forced: host kvm02 reboots at Sat 5 Dec 11:00 Europe/Berlin; outside the regular window, "
+        "forced: its host reboots at Sat 5 Dec 11:00 Europe/Berlin; outside the regular window, "
         "announced with the group's notice of 7 days"
     )
     kinds = sorted((n.kind, n.group_id) for n in await Notification.all())  # type: ignore[attr-defined]
@@ -271,7 +271,7 @@ async def test_a_host_reboot_window_is_not_postponed_apart_from_its_vms(
     _, host, _ = await setup(vms=2)
     windows = await force_host_reboot("op", host, utc(2026, 12, 5, 10), now=NOW, settings=settings)
     for w in windows:  # host first, then each VM
-        with pytest.raises(ValidationError, match="host reboot of kvm02"):
+        with pytest.raises(ValidationError, match="part of a host reboot"):
             await postpone("op", w, by_customer=False, now=NOW, settings=settings)
     assert {w.starts_at for w in await Window.all()} == {utc(2026, 12, 5, 10)}
 
@@ -284,7 +284,7 @@ async def test_a_vms_part_of_a_host_reboot_is_not_cancelled_while_the_host_still
     _, host, _ = await setup(vms=2)
     await force_host_reboot("op", host, utc(2026, 12, 5, 10), now=NOW, settings=settings)
     reboots = await Activity.filter(kind="reboot").order_by("id")
-    with pytest.raises(ValidationError, match="goes down with the reboot of host kvm02"):
+    with pytest.raises(ValidationError, match="goes down with its host's reboot"):
         await cancel_activities("op", reboots[:1])
     assert await Window.filter(state="cancelled").count() == 0
     whole = [*await Activity.filter(kind="host_reboot"), *reboots]

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.info import Info
 
+from api.graphql import permissions
 from api.graphql.enums import ActivityKind, ActivityState
 from api.graphql.relay import Node, encode_id
 from api.models import Activity
@@ -28,14 +29,12 @@ class ActivityType(Node):
     kind: ActivityKind
     state: ActivityState
     estimate_minutes: int
-    params: JSON
     needs_reboot: bool
     not_before: datetime | None
     blocked_reason: str | None = strawberry.field(description="Why it has no window yet.")
     attempts: int
     log: str | None
     requested_at: datetime
-    requested_by: str
     finished_at: datetime | None
     a: strawberry.Private[Activity]
 
@@ -46,17 +45,23 @@ class ActivityType(Node):
             kind=ActivityKind(a.kind),
             state=ActivityState(a.state),
             estimate_minutes=a.estimate_minutes,
-            params=a.params,
             needs_reboot=a.needs_reboot,
             not_before=a.not_before,
             blocked_reason=a.blocked_reason,
             attempts=a.attempts,
             log=a.log,
             requested_at=a.requested_at,
-            requested_by=a.requested_by,
             finished_at=a.finished_at,
             a=a,
         )
+
+    @strawberry.field
+    def params(self, info: Info) -> JSON:
+        return permissions.shown_details(info.context, self.a.params)
+
+    @strawberry.field
+    def requested_by(self, info: Info) -> str:
+        return permissions.shown_actor(info.context, self.a.requested_by)
 
     @strawberry.field
     async def machine(self, info: Info) -> MachineRef | None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import strawberry
 from strawberry.types.info import Info
+from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
 from api.graphql.loaders import Loaders
@@ -23,7 +24,11 @@ MACHINES_MAX_PAGE = 1000
 MACHINE_COLUMNS = (*sorted(Machine._meta.db_fields - {"updated_at"}), "group_id", "host_id")
 
 
-def _filtered(qs: QuerySet[Machine], f: MachineFilter | None) -> QuerySet[Machine]:
+def _filtered(
+    qs: QuerySet[Machine], f: MachineFilter | None, hosts: QuerySet[Machine]
+) -> QuerySet[Machine]:
+    """``hosts``: the machines the token may see; a host it may not see matches nothing, so
+    the filter cannot tell a customer which host names exist."""
     if f is None:
         return qs
     if f.group is not None:
@@ -31,7 +36,7 @@ def _filtered(qs: QuerySet[Machine], f: MachineFilter | None) -> QuerySet[Machin
     if f.kind is not None:
         qs = qs.filter(kind=f.kind.value)
     if f.host is not None:
-        qs = where(qs, host__name=f.host)
+        qs = qs.filter(host_id__in=Subquery(where(hosts, name=f.host).values("id")))
     if f.name_contains:
         qs = where(qs, name__icontains=f.name_contains)
     if f.auto_schedule is not None:
@@ -73,7 +78,8 @@ class MachineQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[MachineType]:
-        qs = _filtered(visible_machines(info.context), filter).order_by("name")
+        visible = visible_machines(info.context)
+        qs = _filtered(visible, filter, visible).order_by("name")
         want_host = selects(info.selected_fields, "host")
 
         async def fetch(page: QuerySet[Machine]) -> list[dict[str, Any]]:

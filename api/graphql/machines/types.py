@@ -167,4 +167,12 @@ class MachineType(Node):
         if not permissions.can_see_audit_trail(info.context):
             return paginate_list([], first, after, AuditEventType.from_model)
         rows = await info.context.loaders.audit_by_subject.load(("machine", self.pk))
-        return paginate_list(rows, first, after, AuditEventType.from_model)
+        ctx = info.context
+
+        def wrap(e: Any) -> AuditEventType:
+            shown = AuditEventType.from_model(e)
+            shown.actor = permissions.shown_actor(ctx, e.actor)
+            shown.details = permissions.shown_details(ctx, e.details)
+            return shown
+
+        return paginate_list(rows, first, after, wrap)
