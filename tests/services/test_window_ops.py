@@ -183,7 +183,7 @@ async def test_a_host_reboot_for_a_group_without_notice_says_so(
     await group.save()
     [_, vm] = await force_host_reboot("op", host, utc(2026, 11, 23, 10), now=NOW, settings=settings)
     assert vm.reason == (
-        "forced: host kvm02 reboots at Mon 23 Nov 11:00 Europe/Berlin; outside the regular window, "
+        "forced: its host reboots at Mon 23 Nov 11:00 Europe/Berlin; outside the regular window, "
         "announced at once (the group asks for no notice)"
     )
 
