@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.error import GraphQLSyntaxError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
+    ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 
@@ -42,6 +48,10 @@ __all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "Mutation", "Query", "build
 MAX_DEPTH = 12
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
+# Agents send the same few documents on every poll: parsing and validating each text once
+# saves most of a small request's cost. The caches are bounded (least recently used out), so
+# a client sending ever new texts only evicts, never grows memory.
+DOCUMENT_CACHE_SIZE = 256
 
 
 @strawberry.type
@@ -71,6 +81,18 @@ class Mutation(
     CatalogMutations,
 ):
     pass
+
+
+class DocumentCache(ParserCache):
+    """Strawberry's parser cache, except that a text which does not parse (a syntax error,
+    over the token limit) is left to Strawberry's own parse step: raised from this hook, the
+    error would bypass the error masking and reach the client without its ``code``."""
+
+    def on_parse(self) -> Iterator[None]:
+        with contextlib.suppress(GraphQLSyntaxError):
+            ctx = self.execution_context
+            ctx.graphql_document = self.cached_parse_document(ctx.query, **ctx.parse_options)
+        yield
 
 
 class PublicErrors(MaskErrors):
@@ -126,11 +148,18 @@ class FensterSchema(strawberry.Schema):
 
 @lru_cache(maxsize=4)
 def build_schema(introspection: bool = True) -> FensterSchema:
+    # The limiters build a new rule class per instance; build them once so that the
+    # validation cache sees the same rules on every request (its key includes them).
+    rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     extensions: list[object] = [
         PublicErrors if introspection else PublicErrorsWithoutSuggestions,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),  # a parse option, not a rule
+        lambda: DocumentCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         QueryCost,
     ]
     if not introspection:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from api.graphql.cost import MAX_COST
+from api.graphql.schema import DOCUMENT_CACHE_SIZE
 from api.scheduling import Policy, occurrences
 from tests.graphql.test_bad_inputs import counts
 from tests.graphql.world import World, gql
@@ -153,3 +154,27 @@ async def test_inventory_domains_have_a_maximum(client: httpx.AsyncClient, world
     ]
     doc = m("reportInventory", "ReportInventoryInput")
     assert await refused(client, world.tokens["agent_1"], doc, {"domains": domains}) == ["domains"]
+
+
+async def test_a_repeated_document_is_parsed_and_validated_once(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Agents poll with the same text: the second time is answered from the parse and
+    validation caches (the limiters' rules must be the same objects on every request, or the
+    validation cache would miss every time). A text that does not parse keeps its code."""
+    from strawberry.extensions.parser_cache import _get_parse_cache
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    parsed, validated = (
+        _get_parse_cache(DOCUMENT_CACHE_SIZE),
+        _get_validate_cache(DOCUMENT_CACHE_SIZE),
+    )
+    doc = "query SameEveryPoll { me { name role } }"
+    first = await gql(client, doc, {}, world.tokens["admin"])
+    hits = parsed.cache_info().hits, validated.cache_info().hits
+    second = await gql(client, doc, {}, world.tokens["admin"])
+    assert second == first and "errors" not in second
+    assert parsed.cache_info().hits == hits[0] + 1
+    assert validated.cache_info().hits == hits[1] + 1
+    bad = await gql(client, "{ me { name", {}, world.tokens["admin"])
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_QUERY"
