@@ -23,6 +23,7 @@ from agents.host import steps
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.host.steps import StepLog
 from agents.virt.libvirt import Guest, Hypervisor
+from api.kinds import FOR_HOST_REBOOT, KINDS, ActivityKind, Executor, spec
 
 __all__ = ["BOOT_ID", "Context", "RebootPending", "apply_entry"]
 
@@ -31,24 +32,21 @@ log = logging.getLogger("fenster.agent.apply")
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 MAX_ATTEMPTS = 3
 REBOOT_GRACE_SECONDS = 15 * 60
-GUEST_KINDS = ("memory_resize", "cpu_change", "kernel_update", "reboot")
+# kinds the host agent carries out on a VM (api.kinds: the host agent's, and not the host's own)
+GUEST_KINDS = frozenset(
+    k for k, s in KINDS.items() if s.executor is Executor.HOST_AGENT and not s.host_only
+)
 # Every kind the host agent carries out stops guests only inside the window the customer was
 # told about, and none of them is done until the guest boots again: a guest still running
 # after the shutdown timeout (it ignores ACPI) is powered off (destroy), as nova does, rather
 # than failing the activity and waiting the full timeout again on every retry.
 # docs/agents.md lists this per activity kind.
 HARD_STOP = {
-    "memory_resize": True,
-    "cpu_change": True,
-    "kernel_update": True,
-    "reboot": True,
-    "host_reboot": True,  # every guest of the host, before the host reboots once
-}
-NOT_OURS = {
-    "system_update": (
-        "system_update is not the host agent's job: system updates run inside the VM "
-        "(guest agent or by hand); the host agent did nothing"
-    ),
+    ActivityKind.MEMORY_RESIZE: True,
+    ActivityKind.CPU_CHANGE: True,
+    ActivityKind.KERNEL_UPDATE: True,
+    ActivityKind.REBOOT: True,
+    ActivityKind.HOST_REBOOT: True,  # every guest of the host, before the host reboots once
 }
 
 
@@ -80,7 +78,7 @@ def apply_entry(ctx: Context, entry: Entry) -> list[Result]:
     if entry.libvirt_losses:
         head.append(f"resumed after libvirt came back ({entry.libvirt_losses} time(s))")
     try:
-        if any(a.kind == "host_reboot" for a in entry.activities):
+        if any(a.kind == ActivityKind.HOST_REBOOT for a in entry.activities):
             if entry.attempts > MAX_ATTEMPTS:
                 return _host_gave_up(ctx, entry, head)
             return _host_window(ctx, entry, head)
@@ -195,15 +193,19 @@ def _guest_activity(
     ctx: Context, entry: Entry, guest: Guest, activity: JournalActivity, out: StepLog
 ) -> None:
     params = activity.params
-    if activity.kind in NOT_OURS:
-        raise AgentError(NOT_OURS[activity.kind])
-    if activity.kind == "memory_resize":
+    known = spec(activity.kind)
+    if known is not None and known.executor is not Executor.HOST_AGENT:
+        raise AgentError(
+            f"{activity.kind} is not the host agent's job: the {known.executor.value} carries "
+            "it out inside the VM (or it is done by hand); the host agent did nothing"
+        )
+    if activity.kind == ActivityKind.MEMORY_RESIZE:
         steps.ensure_memory(guest, _int(params, "memory_mib"), out, HARD_STOP[activity.kind])
-    elif activity.kind == "cpu_change":
+    elif activity.kind == ActivityKind.CPU_CHANGE:
         steps.ensure_vcpus(guest, _int(params, "cores"), out)
-    elif activity.kind == "kernel_update":
+    elif activity.kind == ActivityKind.KERNEL_UPDATE:
         steps.ensure_kernel(guest, str(params["kernel"]), out)
-    elif activity.kind == "reboot":
+    elif activity.kind == ActivityKind.REBOOT:
         _reboot(ctx, entry, guest, activity, out)
     else:
         raise AgentError(f"{activity.kind} is not something a VM's window can do here")
@@ -213,7 +215,7 @@ def _reboot(
     ctx: Context, entry: Entry, guest: Guest, activity: JournalActivity, out: StepLog
 ) -> None:
     progress = entry.progress.setdefault(activity.id, {})
-    host = activity.params.get("host_reboot")
+    host = activity.params.get(FOR_HOST_REBOOT)
     if host and host in ctx.rebooted_hosts:
         out.add(f"{guest.name} was rebooted with host {host}; no second reboot")
     elif not entry.was_running[entry.machine]:
@@ -231,10 +233,10 @@ def _host_window(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
     for activity in entry.activities:
         out = StepLog(list(head))
         try:
-            if activity.kind != "host_reboot":
+            if activity.kind != ActivityKind.HOST_REBOOT:
                 raise AgentError(
                     f"{activity.kind} on the host itself is not the host agent's job; "
-                    "it only performs host_reboot there; nothing was done"
+                    f"it only performs {ActivityKind.HOST_REBOOT} there; nothing was done"
                 )
             _host_reboot(ctx, entry, activity, out, head)
             results.append(Result(activity.id, "done", out.text))
@@ -307,7 +309,7 @@ def _after_reboot_command(
 
 
 def _stop_hard(guest: Guest, out: StepLog) -> bool:
-    return steps.ensure_stopped(guest, out, HARD_STOP["host_reboot"])
+    return steps.ensure_stopped(guest, out, HARD_STOP[ActivityKind.HOST_REBOOT])
 
 
 def _host_gave_up(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:

@@ -35,6 +35,7 @@ from agents.host.apply import Context, RebootPending, apply_entry
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.host.steps import checkpoint
 from agents.virt.libvirt import Hypervisor
+from api.kinds import ActivityKind
 
 __all__ = ["Agent", "CycleSummary", "WindowSummary", "inventory"]
 
@@ -276,5 +277,5 @@ class Agent:
 
 
 def _host_first(window: DueWindow) -> tuple[int, str]:
-    is_host = any(a.kind == "host_reboot" for a in window.activities)
+    is_host = any(a.kind == ActivityKind.HOST_REBOOT for a in window.activities)
     return (0 if is_host else 1, window.starts_at)

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from api.feeds.values import ActivityView, WindowView
+from api.kinds import ActivityKind, needs_reboot
 from api.models import Window
-from api.models.activities import REBOOTING_KINDS
 from api.services.bulk import as_utc, dialect, fetch, json_value, to_db_time
 
 __all__ = [
@@ -48,14 +48,14 @@ def window_url(public_url: str, uid: str) -> str:
 
 def activity_detail(kind: str, params: dict[str, Any]) -> str:
     """A few words on what the activity changes, from its parameters."""
-    if kind == "memory_resize" and "memory_mib" in params:
+    if kind == ActivityKind.MEMORY_RESIZE and "memory_mib" in params:
         return f"to {params['memory_mib']} MiB"
-    if kind == "cpu_change" and "cores" in params:
+    if kind == ActivityKind.CPU_CHANGE and "cores" in params:
         n = params["cores"]
         return f"to {n} core" + ("" if n == 1 else "s")
-    if kind == "kernel_update" and params.get("kernel"):
+    if kind == ActivityKind.KERNEL_UPDATE and params.get("kernel"):
         return f"to Linux {params['kernel']}"
-    if kind == "system_update" and params.get("release"):
+    if kind == ActivityKind.SYSTEM_UPDATE and params.get("release"):
         return f"release {params['release']}"
     return ""
 
@@ -67,11 +67,10 @@ def _outcome(log: str | None) -> str:
 
 def _activity(kind: str, minutes: int, params: Any, state: str, log: str | None) -> ActivityView:
     params = json_value(params) or {}
-    reboot = params.get("reboot")
     return ActivityView(
         kind=kind,
         estimate_minutes=minutes,
-        needs_reboot=reboot if isinstance(reboot, bool) else kind in REBOOTING_KINDS,
+        needs_reboot=needs_reboot(kind, params),
         state=state,
         detail=activity_detail(kind, params) if params else "",
         outcome=_outcome(log) if state in {"done", "failed"} else "",

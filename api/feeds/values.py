@@ -5,28 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from api import kinds
+
 __all__ = [
     "ActivityView",
     "CalendarView",
     "WindowView",
-    "activity_label",
     "impact",
     "maintnote_status",
 ]
-
-_LABELS = {
-    "memory_resize": "memory resize",
-    "cpu_change": "CPU change",
-    "kernel_update": "kernel update",
-    "system_update": "system update",
-    "reboot": "reboot",
-    "host_reboot": "host reboot",
-}
-
-
-def activity_label(kind: str) -> str:
-    """'kernel_update' -> 'kernel update'."""
-    return _LABELS.get(kind, kind.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -40,7 +27,7 @@ class ActivityView:
 
     @property
     def label(self) -> str:
-        return activity_label(self.kind)
+        return kinds.label(self.kind)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from tortoise.queryset import QuerySet
 
 from api import errors
 from api.graphql.arguments import CheckArguments
+from api.kinds import FOR_HOST_REBOOT, KINDS, ActivityKind
 from api.models import Activity, Announcement, AuditEvent, Machine, ResourceGroup, Window
 from api.models.keys import nothing
 from api.scheduling.texts import audit_actor
@@ -78,8 +79,6 @@ RULES: dict[str, frozenset[str]] = {
     "site.status": ADMIN,
     "agent": AGENT,
 }
-# Activity kinds only an operator may queue.
-OPERATOR_KINDS = frozenset({"host_reboot"})
 
 
 def _role(ctx: Context) -> str | None:
@@ -118,8 +117,8 @@ def allow(action: str) -> list[FieldExtension]:
     ]
 
 
-def check_activity_kind(ctx: Context, kind: str) -> None:
-    if kind in OPERATOR_KINDS and _role(ctx) != "admin":
+def check_activity_kind(ctx: Context, kind: ActivityKind) -> None:
+    if KINDS[kind].operator_only and _role(ctx) != "admin":
         raise errors.PermissionDenied(f"only an operator may queue a {kind}")
 
 
@@ -159,7 +158,7 @@ def visible_activities(ctx: Context) -> QuerySet[Activity]:
 
 # details, params and actors name VM hosts and operators' tokens; customers read them without
 # (api.scheduling.texts words the rest); operators and agents, who work on the hosts, keep them
-HOST_DETAILS = frozenset({"host", "host_reboot"})
+HOST_DETAILS = frozenset({"host", FOR_HOST_REBOOT})
 
 
 def for_customers(ctx: Context) -> bool:

@@ -1,6 +1,6 @@
 """Tortoise models, one module per aggregate. Import models from here."""
 
-from api.models.activities import ACTIVITY_KINDS, Activity
+from api.models.activities import Activity
 from api.models.announcements import Announcement
 from api.models.audit import AuditEvent
 from api.models.groups import Freeze, ResourceGroup
@@ -12,7 +12,6 @@ from api.models.tokens import ROLES, ApiToken
 from api.models.windows import Window
 
 __all__ = [
-    "ACTIVITY_KINDS",
     "NOTIFICATION_KINDS",
     "ROLES",
     "Activity",

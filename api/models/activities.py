@@ -6,41 +6,12 @@ from tortoise import fields
 from tortoise.models import Model
 
 from api.errors import IllegalTransition, ValidationError
+from api.kinds import label, needs_reboot, require
 from api.models.base import StatefulMixin
 from api.models.tokens import ACTOR_MAX_LENGTH
 from api.states import ACTIVITY
 
-__all__ = ["ACTIVITY_KINDS", "DEFAULT_ESTIMATES", "REBOOTING_KINDS", "Activity"]
-
-ACTIVITY_KINDS = (
-    "memory_resize",
-    "cpu_change",
-    "kernel_update",
-    "system_update",
-    "reboot",
-    "host_reboot",
-)
-# Minutes of work each kind needs unless the requester says otherwise.
-DEFAULT_ESTIMATES = {
-    "memory_resize": 5,
-    "cpu_change": 5,
-    "kernel_update": 15,
-    "system_update": 30,
-    "reboot": 5,
-    "host_reboot": 20,
-}
-# Kinds whose effect needs the machine restarted (the scheduler adds a reboot allowance).
-REBOOTING_KINDS = frozenset(
-    {"memory_resize", "cpu_change", "kernel_update", "reboot", "host_reboot"}
-)
-KIND_LABELS = {
-    "memory_resize": "memory resize",
-    "cpu_change": "CPU change",
-    "kernel_update": "kernel update",
-    "system_update": "system update",
-    "reboot": "reboot",
-    "host_reboot": "host reboot",
-}
+__all__ = ["Activity"]
 
 
 class Activity(StatefulMixin, Model):
@@ -78,14 +49,11 @@ class Activity(StatefulMixin, Model):
 
     @property
     def needs_reboot(self) -> bool:
-        explicit = (self.params or {}).get("reboot")
-        if isinstance(explicit, bool):
-            return explicit
-        return self.kind in REBOOTING_KINDS
+        return needs_reboot(self.kind, self.params)
 
     @property
     def label(self) -> str:
-        return KIND_LABELS.get(self.kind, self.kind)
+        return label(self.kind)
 
     def transition(self, wanted: str) -> None:
         if self.state == "failed" and wanted == "queued" and self.attempts >= self.MAX_ATTEMPTS:
@@ -98,8 +66,7 @@ class Activity(StatefulMixin, Model):
         super().transition(wanted)
 
     async def save(self, *args: object, **kwargs: object) -> None:
-        if self.kind not in ACTIVITY_KINDS:
-            raise ValidationError.single("kind", f"must be one of {', '.join(ACTIVITY_KINDS)}")
+        require(self.kind)
         if not isinstance(self.estimate_minutes, int) or not 1 <= self.estimate_minutes <= 1440:
             raise ValidationError.single(
                 "estimate_minutes", "an estimate is between 1 minute and 24 hours"

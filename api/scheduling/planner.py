@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from api.kinds import manual_because
 from api.scheduling.fit import (
     DEFAULT_REBOOT_ALLOWANCE,
     Freeze,
@@ -40,13 +41,6 @@ __all__ = [
 ]
 
 HORIZON_DAYS = 60
-# Kinds an operator schedules by hand: a host reboot takes every VM on the host down, so it gets
-# forced windows for all of them at once (api.services.window_ops.force_host_reboot).
-MANUAL_KINDS = frozenset({"host_reboot"})
-MANUAL_ONLY = (
-    "a host reboot is scheduled by an operator, who gives every VM on the host its own "
-    "announced window for it"
-)
 SHOWN_SKIPS = 3
 RECENT_REQUEST = timedelta(days=1)
 
@@ -186,8 +180,9 @@ def plan(inp: PlanInput) -> Plan:
     unchanged = 0
     for mid in order:
         acts = sorted(queued[mid], key=lambda a: a.id)
-        waiting = [(a, MANUAL_ONLY) for a in acts if a.kind in MANUAL_KINDS]
-        acts = [a for a in acts if a.kind not in MANUAL_KINDS]
+        manual = {a.id: m for a in acts if (m := manual_because(a.kind)) is not None}
+        waiting = [(a, manual[a.id]) for a in acts if a.id in manual]
+        acts = [a for a in acts if a.id not in manual]
         outcome = _plan_machine(ctx, mid, acts) if acts else None
         if isinstance(outcome, NewWindow):
             new.append(outcome)

@@ -9,8 +9,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import ValidationError
-from api.models import ACTIVITY_KINDS, Activity, Machine
-from api.models.activities import DEFAULT_ESTIMATES
+from api.kinds import KINDS, require
+from api.models import Activity, Machine
 from api.services import audit
 
 __all__ = ["OPEN_STATES", "queue_activity"]
@@ -29,16 +29,15 @@ async def queue_activity(
     connection: BaseDBAsyncClient | None = None,
 ) -> Activity:
     """Queue one activity; the scheduler gives it a window on its next pass."""
-    if kind not in ACTIVITY_KINDS:
-        raise ValidationError.single("kind", f"must be one of {', '.join(ACTIVITY_KINDS)}")
-    if kind == "host_reboot" and machine.kind != "host":
-        raise ValidationError.single("kind", "only a VM host can have a host reboot")
+    spec = KINDS[require(kind)]
+    if spec.host_only and machine.kind != "host":
+        raise ValidationError.single("kind", f"only a VM host can have a {spec.label}")
     if not_before is not None and not_before.tzinfo is None:
         raise ValidationError.single("not_before", "must include a timezone")
     activity = Activity(
         machine=machine,
         kind=kind,
-        estimate_minutes=DEFAULT_ESTIMATES[kind] if estimate_minutes is None else estimate_minutes,
+        estimate_minutes=spec.default_estimate if estimate_minutes is None else estimate_minutes,
         params=params or {},
         not_before=not_before,
         requested_by=actor,

@@ -8,6 +8,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
+from api.kinds import BY_DESIRED_FIELD
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.models.keys import where
 from api.notices import WindowChanged
@@ -35,12 +36,6 @@ CONFIG_FIELDS = (
     "desired_swap_mib",
     "desired_kernel",
 )
-# desired field -> (observed field, activity kind, params key)
-DESIRED = {
-    "desired_memory_mib": ("observed_memory_mib", "memory_resize", "memory_mib"),
-    "desired_cores": ("observed_cores", "cpu_change", "cores"),
-    "desired_kernel": ("observed_kernel", "kernel_update", "kernel"),
-}
 
 
 async def memory_cap(host_id: int | None) -> tuple[int, str]:
@@ -108,7 +103,7 @@ async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[A
     """Change desired memory, cores or kernel; a difference from the observed value queues
     the matching activity (one open activity per kind, updated in place), and going back to
     the observed value cancels it. Returns the activities queued or updated."""
-    unknown = set(changes) - set(DESIRED)
+    unknown = set(changes) - set(BY_DESIRED_FIELD)
     if unknown:
         raise ValidationError.single(sorted(unknown)[0], "cannot be changed this way")
     changes = {k: v for k, v in changes.items() if v is not None}
@@ -119,8 +114,9 @@ async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[A
     withdrawn: list[Activity] = []
     async with in_transaction() as conn:
         for field, value in changes.items():
-            observed_field, kind, key = DESIRED[field]
-            observed = getattr(machine, observed_field)
+            kind, desired = BY_DESIRED_FIELD[field]
+            key = desired.param
+            observed = getattr(machine, desired.observed)
             old = getattr(machine, field)
             setattr(machine, field, value)
             open_ = (

@@ -14,6 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
+from api.kinds import FOR_HOST_REBOOT, ActivityKind
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.notices import WindowPostponed
 from api.scheduling import Occurrence, Policy, check_postpone, dst_note, needed_minutes
@@ -77,7 +78,11 @@ def _refusals(
     if by_customer and window.forced:
         return ["a forced window can only be moved by an operator"]
     for a in acts:  # the host's window and its VMs' windows only move together
-        rebooting = machine.name if a.kind == "host_reboot" else (a.params or {}).get("host_reboot")
+        rebooting = (
+            machine.name
+            if a.kind == ActivityKind.HOST_REBOOT
+            else (a.params or {}).get(FOR_HOST_REBOOT)
+        )
         if rebooting:
             return [
                 "this window is part of a host reboot, which moves only as a whole: "

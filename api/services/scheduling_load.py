@@ -9,7 +9,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from api.models.activities import REBOOTING_KINDS
+from api.kinds import needs_reboot
 from api.scheduling import (
     ActivityIn,
     FreezeIn,
@@ -23,7 +23,7 @@ from api.scheduling import (
 )
 from api.services.bulk import as_utc, fetch, json_value
 
-__all__ = ["World", "load_world", "needs_reboot", "policy_of"]
+__all__ = ["World", "load_world", "policy_of"]
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,6 @@ class World:
     machine_names: dict[int, str]
     window_uids: dict[int, str]
     requested: dict[int, datetime]  # activity id -> requested_at
-
-
-def needs_reboot(kind: str, params: Any) -> bool:
-    """Activity.needs_reboot on a raw row: params' "reboot" flag, else the kind decides."""
-    if isinstance(params, str) and '"reboot"' not in params:
-        return kind in REBOOTING_KINDS  # no flag in the JSON text: skip decoding it
-    explicit = (json_value(params) or {}).get("reboot")
-    if isinstance(explicit, bool):
-        return explicit
-    return kind in REBOOTING_KINDS
 
 
 def _time(value: Any) -> time:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from api.kinds import FOR_HOST_REBOOT
 from api.models import Activity, Window
 from api.notices import WindowCancelled
 from api.services import audit, outbox
@@ -40,7 +41,7 @@ async def release_missed(conn: BaseDBAsyncClient, now: datetime, actor: str) -> 
         work = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
         # a VM's reboot for its host's reboot has no purpose without it: it is dropped; the
         # host's own host_reboot waits in the queue for an operator's new forced reboot
-        for_host = [a for a in work if (a.params or {}).get("host_reboot")]
+        for_host = [a for a in work if (a.params or {}).get(FOR_HOST_REBOOT)]
         work = [a for a in work if a not in for_host]
         for a in work:
             a.transition("queued")

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from api.kinds import needs_reboot
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.models import Freeze as FreezeRow
 from api.notices import Notice
@@ -17,7 +18,7 @@ from api.scheduling.fit import Freeze
 from api.scheduling.slots import HostIn
 from api.scheduling.texts import local_label
 from api.services import outbox
-from api.services.scheduling_load import needs_reboot, policy_of
+from api.services.scheduling_load import policy_of
 
 __all__ = ["announce", "group_policy", "machine_in", "slot_finder", "when_label", "work_of"]
 

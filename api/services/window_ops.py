@@ -15,8 +15,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
+from api.kinds import FOR_HOST_REBOOT, KINDS, ActivityKind, manual_because
 from api.models import Activity, Machine, ResourceGroup, Window
-from api.models.activities import DEFAULT_ESTIMATES
 from api.notices import WindowCancelled, WindowChanged, WindowScheduled, WindowsDigest
 from api.scheduling import check_start, needed_minutes, postpone_deadline, reach
 from api.scheduling.texts import audit_actor, duration_label, who
@@ -71,8 +71,8 @@ async def schedule_at(
         if not acts:
             raise ValidationError.single("machine", f"{machine.name} has no queued activities")
         # A host reboot takes every VM on the host down: only force_host_reboot schedules it,
-        # giving each VM its own announced window. It stays queued here.
-        acts = [a for a in acts if a.kind != "host_reboot"]
+        # giving each VM its own announced window. Manual-only kinds stay queued here.
+        acts = [a for a in acts if manual_because(a.kind) is None]
         if not acts:
             raise ValidationError.single(
                 "machine",
@@ -211,12 +211,15 @@ async def _check_host_reboots(conn: BaseDBAsyncClient, rows: Sequence[Activity])
     the VM would go down with the host after its customers were told nothing happens."""
     cancelling = {a.id for a in rows}
     for a in rows:
-        host = (a.params or {}).get("host_reboot") if a.kind == "reboot" else None
+        host = (a.params or {}).get(FOR_HOST_REBOOT) if a.kind == ActivityKind.REBOOT else None
         if not host or a.state != "scheduled":
             continue
         still = (
             await Activity.filter(
-                machine__name=host, kind="host_reboot", state="scheduled", window__state="planned"
+                machine__name=host,
+                kind=ActivityKind.HOST_REBOOT,
+                state="scheduled",
+                window__state="planned",
             )
             .exclude(id__in=cancelling)
             .using_db(conn)
@@ -273,14 +276,14 @@ async def force_host_reboot(
         if problems:
             raise ValidationError([FieldError("starts_at", p) for p in problems])
         host_work = await Activity.filter(
-            machine_id=host.id, kind="host_reboot", state="queued", window_id=None
+            machine_id=host.id, kind=ActivityKind.HOST_REBOOT, state="queued", window_id=None
         ).using_db(conn)
         if not host_work:
             host_work = [
                 await Activity.create(
                     machine=host,
-                    kind="host_reboot",
-                    estimate_minutes=DEFAULT_ESTIMATES["host_reboot"],
+                    kind=ActivityKind.HOST_REBOOT,
+                    estimate_minutes=KINDS[ActivityKind.HOST_REBOOT].default_estimate,
                     requested_by=actor,
                     using_db=conn,
                 )
@@ -297,9 +300,9 @@ async def force_host_reboot(
                 work = [
                     await Activity.create(
                         machine=m,
-                        kind="reboot",
+                        kind=ActivityKind.REBOOT,
                         estimate_minutes=minutes,
-                        params={"host_reboot": host.name, "reboot": True},
+                        params={FOR_HOST_REBOOT: host.name, "reboot": True},
                         requested_by=actor,
                         using_db=conn,
                     )

@@ -176,7 +176,7 @@ async def test_a_pass_does_nothing_while_another_holds_the_lock(
 
 
 def test_needs_reboot_on_raw_rows_matches_the_model() -> None:
-    from api.services.scheduling_load import needs_reboot
+    from api.kinds import needs_reboot
 
     for kind in ("kernel_update", "system_update"):
         for params in ({}, {"reboot": True}, {"reboot": False}, {"kernel": "2.6.38"}):

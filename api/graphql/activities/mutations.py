@@ -14,12 +14,12 @@ from api.graphql.activities.inputs import CancelActivityInput, QueueActivityInpu
 from api.graphql.activities.types import ActivityType
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.windows import ops
+from api.kinds import KINDS
 from api.services import activities as activity_service
 
-__all__ = ["DESIRED_KINDS", "MAX_PARAMS", "ActivityMutations"]
+__all__ = ["MAX_PARAMS", "ActivityMutations"]
 
 MAX_PARAMS = 4096
-DESIRED_KINDS = frozenset({"memory_resize", "cpu_change", "kernel_update"})
 
 ActivityPayload = Annotated[
     ActivityType | ValidationErrorType | NotFoundError | PermissionDeniedError,
@@ -34,13 +34,13 @@ class ActivityMutations:
         description="Queue work; the scheduler gives it a window.",
     )
     async def queue_activity(self, info: Info, input: QueueActivityInput) -> ActivityPayload:
-        if input.kind.value in DESIRED_KINDS:
+        if KINDS[input.kind].desired is not None:
             # their params are what the host agent applies: only changeDesired, which checks
             # them against the seed's limits (and the price), may queue them
             raise ValidationError.single(
                 "kind", f"a {input.kind.value} follows the desired value: use changeDesired"
             )
-        permissions.check_activity_kind(info.context, input.kind.value)
+        permissions.check_activity_kind(info.context, input.kind)
         ops.check_reach(info.context, {"not_before": input.not_before})
         machine = await lookup.machine(info.context, input.machine)
         activity = await activity_service.queue_activity(
