@@ -115,9 +115,12 @@ class Settings:
     link_secret_file: str = "var/link-secret"
     postpone_link_days: int = 14
     site_title: str = "Maintenance notices"
-    site_timezone: str = "UTC"  # the operators' zone, shown beside UTC on the site
+    # the operators' zone: shown beside UTC on the site; rollout templates are in it
+    site_timezone: str = "UTC"
     site_manual: bool = False  # put fenster's own manual on the public site too
     site_interval: int = 5  # seconds between checks for changes to rebuild from; 0 disables
+    # rollouts: new wave dates after a delay are at least this many days away
+    renotice_days: int = 7
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -196,6 +199,8 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{self.where(name)} cannot be negative")
+        if self.renotice_days < 0:
+            raise SettingsError(f"{self.where('renotice_days')} cannot be negative")
         if self.postpone_link_days < 1:
             raise SettingsError(f"{self.where('postpone_link_days')} must be at least 1")
         if self.link_secret and len(self.link_secret) < 32:

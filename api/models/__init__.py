@@ -7,13 +7,14 @@ from api.models.groups import Freeze, ResourceGroup
 from api.models.machines import Machine
 from api.models.notifications import NOTIFICATION_KINDS, Notification
 from api.models.packages import PackageRelease
-from api.models.rollouts import Rollout, Wave
+from api.models.rollouts import WAVE_SELECTORS, Rollout, RolloutMember, RolloutUpdate, Wave
 from api.models.tokens import ROLES, ApiToken
 from api.models.windows import Window
 
 __all__ = [
     "NOTIFICATION_KINDS",
     "ROLES",
+    "WAVE_SELECTORS",
     "Activity",
     "Announcement",
     "ApiToken",
@@ -24,6 +25,8 @@ __all__ = [
     "PackageRelease",
     "ResourceGroup",
     "Rollout",
+    "RolloutMember",
+    "RolloutUpdate",
     "Wave",
     "Window",
 ]

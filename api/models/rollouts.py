@@ -1,4 +1,4 @@
-"""Staged rollouts of system updates and their waves."""
+"""Staged rollouts of system updates: waves, wave membership and status updates."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ from tortoise import fields
 from tortoise.models import Model
 
 from api.models.base import StatefulMixin, TimestampedModel
+from api.models.tokens import ACTOR_MAX_LENGTH
 from api.states import ROLLOUT, WAVE
 
-__all__ = ["WAVE_SELECTORS", "Rollout", "Wave"]
+__all__ = ["WAVE_SELECTORS", "Rollout", "RolloutMember", "RolloutUpdate", "Wave"]
 
-# Which machines a wave takes: infrastructure machines, the representative (canary) set, a
-# percentage of what is left, the rest, or the VM hosts themselves (host reboots).
-WAVE_SELECTORS = ("infrastructure", "representative", "percent", "rest", "hosts")
+
+def _selectors() -> tuple[str, ...]:
+    from api.scheduling.waves import WaveSelector
+
+    return tuple(s.value for s in WaveSelector)
+
+
+# Which machines a wave takes (api.scheduling.waves.WaveSelector is the one home).
+WAVE_SELECTORS = _selectors()
 
 
 class Rollout(StatefulMixin, TimestampedModel):
@@ -21,10 +28,15 @@ class Rollout(StatefulMixin, TimestampedModel):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=63, unique=True)
     title = fields.CharField(max_length=200)
-    description = fields.TextField(default="")
-    target = fields.CharField(max_length=200, default="")
+    description = fields.TextField(default="")  # the announcement body, Markdown
+    target = fields.CharField(max_length=200, default="")  # a label: "Linux 2.6.38"
+    kernel = fields.CharField(max_length=64, default="", db_default="")  # VMs boot it after
     state = fields.CharField(max_length=16, default="draft")
     halted_reason = fields.TextField(null=True)
+    announced_at = fields.DatetimeField(null=True)
+    releases: fields.ManyToManyRelation = fields.ManyToManyField(
+        "fenster.PackageRelease", related_name="rollouts", through="rollout_release"
+    )
 
     class Meta:
         table = "rollout"
@@ -43,10 +55,45 @@ class Wave(StatefulMixin, Model):
     selector = fields.CharField(max_length=16)
     percent = fields.IntField(null=True)
     starts_at = fields.DatetimeField()
-    failure_threshold = fields.FloatField(default=0.05)
+    failure_threshold = fields.FloatField(default=0.05)  # a fraction: 0.05 is 5 %
+    soak_minutes = fields.IntField(default=0, db_default=0)
     state = fields.CharField(max_length=16, default="pending")
 
     class Meta:
         table = "rollout_wave"
         unique_together = (("rollout", "position"),)
         ordering = ["position"]
+
+
+class RolloutMember(Model):
+    """Which wave of a rollout a machine goes in (one wave per machine and rollout)."""
+
+    id = fields.IntField(primary_key=True)
+    rollout = fields.ForeignKeyField(
+        "fenster.Rollout", related_name="members", on_delete=fields.CASCADE
+    )
+    wave = fields.ForeignKeyField("fenster.Wave", related_name="members", on_delete=fields.CASCADE)
+    machine = fields.ForeignKeyField(
+        "fenster.Machine", related_name="rollout_members", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "rollout_member"
+        unique_together = (("rollout", "machine"),)
+
+
+class RolloutUpdate(Model):
+    """A status update an operator posted to a rollout (Markdown)."""
+
+    id = fields.IntField(primary_key=True)
+    rollout = fields.ForeignKeyField(
+        "fenster.Rollout", related_name="updates", on_delete=fields.CASCADE
+    )
+    body = fields.TextField()
+    author = fields.CharField(max_length=ACTOR_MAX_LENGTH, default="system")
+    mailed = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "rollout_update"
+        ordering = ["created_at", "id"]

@@ -22,7 +22,7 @@ async def empty_db(db_url: str) -> AsyncIterator[TortoiseContext]:
 
 
 async def test_empty_database_migrates_and_is_usable(empty_db: TortoiseContext) -> None:
-    every = ["fenster.0001_initial", "fenster.0002_auto_20261129_2010"]
+    every = ["fenster.0001_initial", "fenster.0002_auto_20261129_2010", "fenster.0003_rollouts"]
     assert await db.pending_migrations() == every
     applied = await db.migrate()
     assert applied == every
