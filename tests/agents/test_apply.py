@@ -194,3 +194,28 @@ def test_a_guest_that_ignores_acpi_is_powered_off_after_the_timeout(
             params.get("memory_mib", 2048),
             params.get("kernel", "2.6.32"),
         )
+
+
+def test_the_handlers_are_the_registrys_host_agent_kinds() -> None:
+    from agents.host.activities import GUEST_HANDLERS, HANDLERS, HOST_HANDLERS
+    from api.kinds import KINDS, Executor
+
+    ours = {k for k, s in KINDS.items() if s.executor is Executor.HOST_AGENT}
+    assert set(HANDLERS) == ours
+    assert set(HOST_HANDLERS) == {k for k, s in KINDS.items() if s.host_only}
+    assert not set(GUEST_HANDLERS) & set(HOST_HANDLERS)
+    for kind, handler in HANDLERS.items():
+        assert handler.kind == kind
+
+
+def test_resume_state_reads_the_journals_json(hv: Hypervisor, tmp_path: Path) -> None:
+    from agents.host.activities import HostReboot, HostRebootState
+
+    entry = window("kvm", ("host_reboot", {}))
+    assert HostReboot.state_in(entry, entry.activities[0]) is None  # nothing ran yet
+    entry.progress["a0"] = {"running_before": ["db01"], "reboot_issued": True, "boot_id": "b"}
+    Journal(tmp_path).save(entry)
+    loaded = Journal(tmp_path).load()
+    assert loaded is not None
+    state = HostReboot.state_in(loaded, loaded.activities[0])
+    assert state == HostRebootState(running_before=["db01"], reboot_issued=True, boot_id="b")
