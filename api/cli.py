@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "api.commands.site",
     "api.commands.announce",
     "api.commands.catalog",
+    "api.commands.rollout",
 ]
 
 

@@ -76,6 +76,7 @@ RULES: dict[str, frozenset[str]] = {
     "tokens.revoke": ADMIN,
     "announcements.write": ADMIN,  # create, update, publish; and reading drafts
     "catalog.import": ADMIN,
+    "rollouts.write": ADMIN,  # create, preview (and, later, announce, delay, resume, cancel)
     "site.status": ADMIN,
     "agent": AGENT,
 }

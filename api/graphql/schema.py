@@ -37,6 +37,7 @@ from api.graphql.groups.queries import GroupQueries
 from api.graphql.machines.mutations import MachineMutations
 from api.graphql.machines.queries import MachineQueries
 from api.graphql.node import NodeQueries
+from api.graphql.rollouts.mutations import RolloutMutations
 from api.graphql.rollouts.queries import RolloutQueries
 from api.graphql.tokens.mutations import TokenMutations
 from api.graphql.tokens.queries import TokenQueries
@@ -78,6 +79,7 @@ class Mutation(
     WindowMutations,
     TokenMutations,
     AgentMutations,
+    RolloutMutations,
     CatalogMutations,
 ):
     pass

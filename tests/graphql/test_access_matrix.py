@@ -45,6 +45,18 @@ class Op:
         return self.doc.lstrip().startswith("mutation")
 
 
+async def _rest_and_hosts_rollout() -> None:
+    from api.scheduling.waves import WaveSelector, WaveSpec
+    from api.services import rollouts
+
+    start = datetime.now(UTC) + timedelta(days=20)
+    waves = [
+        WaveSpec("all VMs", WaveSelector.REST, start, soak_minutes=60),
+        WaveSpec("hosts", WaveSelector.HOSTS, start + timedelta(days=2)),
+    ]
+    await rollouts.create_rollout("test", name="su-rest", title="S", waves=waves)
+
+
 def cells(default: Any = DENIED, **given: Any) -> dict[str, Any]:
     return {role: given.get(role, default) for role in ROLES}
 
@@ -314,6 +326,19 @@ MUTATIONS = [
         mutation("publishAnnouncement", "PublishAnnouncementInput"),
         cells(admin="Announcement"),
         variables=given({"slug": "draft", "groups": ["alpha"]}),
+    ),
+    Op(
+        "createRollout",
+        mutation("createRollout", "CreateRolloutInput"),
+        cells(admin="Rollout"),
+        variables=given({"name": "su-next", "title": "System update"}),
+    ),
+    Op(
+        "previewRollout",
+        mutation("previewRollout", "PreviewRolloutInput"),
+        cells(admin="RolloutPreview"),
+        variables=given({"name": "su-rest"}),
+        setup=lambda w: _rest_and_hosts_rollout(),
     ),
     Op(
         "importPackages",

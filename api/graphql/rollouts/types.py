@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.types.info import Info
 
 from api.graphql.relay import Node, encode_id
 from api.models import Rollout, Wave
+from api.scheduling.waves import WaveSelector
 
-__all__ = ["RolloutType", "WaveType"]
+__all__ = ["RolloutPreviewType", "RolloutType", "WaveSelectorEnum", "WaveType"]
 
 
 @strawberry.type(name="Wave")
@@ -21,6 +23,7 @@ class WaveType:
     percent: int | None
     starts_at: datetime
     failure_threshold: float
+    soak_minutes: int
     state: str
 
     @classmethod
@@ -32,6 +35,7 @@ class WaveType:
             percent=w.percent,
             starts_at=w.starts_at,
             failure_threshold=w.failure_threshold,
+            soak_minutes=w.soak_minutes,
             state=w.state,
         )
 
@@ -42,7 +46,9 @@ class RolloutType(Node):
     title: str
     description: str
     target: str
+    kernel: str
     state: str
+    announced_at: datetime | None
     halted_reason: str | None
     created_at: datetime
     r: strawberry.Private[Rollout]
@@ -55,7 +61,9 @@ class RolloutType(Node):
             title=r.title,
             description=r.description,
             target=r.target,
+            kernel=r.kernel,
             state=r.state,
+            announced_at=r.announced_at,
             halted_reason=r.halted_reason,
             created_at=r.created_at,
             r=r,
@@ -65,3 +73,134 @@ class RolloutType(Node):
     async def waves(self, info: Info) -> list[WaveType]:
         rows = await info.context.loaders.waves_by_rollout.load(self.r.id)
         return [WaveType.from_model(w) for w in sorted(rows, key=lambda w: w.position)]
+
+
+WaveSelectorEnum = strawberry.enum(WaveSelector, name="WaveSelector")
+
+
+@strawberry.type(name="WavePreview")
+class WavePreviewType:
+    position: int
+    name: str
+    selector: WaveSelectorEnum
+    percent: int | None
+    starts_at: datetime
+    starts_at_local: str = strawberry.field(description="in the operators' zone")
+    machines: int
+    per_group: list[CountType]
+    per_host: list[CountType]
+
+
+@strawberry.type(name="Count")
+class CountType:
+    name: str
+    count: int
+
+
+@strawberry.type(name="ActivationPreview")
+class ActivationPreviewType:
+    machine: str
+    group: str
+    wave: int
+    starts_at: datetime | None
+    ends_at: datetime | None
+    reason: str
+
+
+@strawberry.type(name="HostRebootPreview")
+class HostRebootPreviewType:
+    machine: str
+    host: str
+    group: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@strawberry.type(name="RolloutConflict")
+class RolloutConflictType:
+    kind: str = strawberry.field(
+        description="auto_schedule_off, no_window, freeze, notice or spread"
+    )
+    group: str
+    machines: list[str]
+    reason: str
+
+
+@strawberry.type(name="LoadPreview")
+class LoadPreviewType:
+    host: str
+    day: str = strawberry.field(description="a date in the operators' zone")
+    vms: int
+
+
+@strawberry.type(name="RolloutPreview", description="What announcing would book; nothing written.")
+class RolloutPreviewType:
+    rollout: str
+    operators_zone: str
+    waves: list[WavePreviewType]
+    activations: list[ActivationPreviewType]
+    host_reboots: list[HostRebootPreviewType]
+    conflicts: list[RolloutConflictType]
+    late_groups: list[str] = strawberry.field(
+        description="groups whose notice an announcement now would break"
+    )
+    load: list[LoadPreviewType]
+
+    @classmethod
+    def from_data(cls, d: dict[str, Any]) -> RolloutPreviewType:
+        """From ``api.services.rollouts.preview_data`` (what the CLI's --json prints)."""
+
+        def counts(m: dict[str, int]) -> list[CountType]:
+            return [CountType(name=k, count=v) for k, v in m.items()]
+
+        return cls(
+            rollout=d["rollout"],
+            operators_zone=d["operatorsZone"],
+            waves=[
+                WavePreviewType(
+                    position=w["position"],
+                    name=w["name"],
+                    selector=WaveSelector(w["selector"]),
+                    percent=w["percent"],
+                    starts_at=datetime.fromisoformat(w["startsAt"]),
+                    starts_at_local=w["startsAtLocal"],
+                    machines=w["machines"],
+                    per_group=counts(w["perGroup"]),
+                    per_host=counts(w["perHost"]),
+                )
+                for w in d["waves"]
+            ],
+            activations=[
+                ActivationPreviewType(
+                    machine=a["machine"],
+                    group=a["group"],
+                    wave=a["wave"],
+                    starts_at=_instant(a["startsAt"]),
+                    ends_at=_instant(a["endsAt"]),
+                    reason=a["reason"],
+                )
+                for a in d["activations"]
+            ],
+            host_reboots=[
+                HostRebootPreviewType(
+                    machine=h["machine"],
+                    host=h["host"],
+                    group=h["group"],
+                    starts_at=datetime.fromisoformat(h["startsAt"]),
+                    ends_at=datetime.fromisoformat(h["endsAt"]),
+                )
+                for h in d["hostReboots"]
+            ],
+            conflicts=[
+                RolloutConflictType(
+                    kind=c["kind"], group=c["group"], machines=c["machines"], reason=c["reason"]
+                )
+                for c in d["conflicts"]
+            ],
+            late_groups=d["lateGroups"],
+            load=[LoadPreviewType(host=x["host"], day=x["day"], vms=x["vms"]) for x in d["load"]],
+        )
+
+
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

@@ -1,0 +1,194 @@
+"""`fenster rollout create|list|show|preview`: staged system updates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from api import db
+from api.commands.announce import read_markdown
+from api.commands.scheduling import _instant
+from api.settings import Settings
+
+__all__ = ["add_parsers"]
+
+ACTOR = "cli"
+
+
+def _week(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rollout", help="plan, preview and announce staged system updates")
+    rsub = p.add_subparsers(dest="rollout_command", metavar="ACTION", required=True)
+    c = rsub.add_parser("create", help="a draft from the seed's template (waves editable later)")
+    c.add_argument("name", help="a DNS label, e.g. su-2027-03")
+    c.add_argument("--title", required=True)
+    c.add_argument("--body", type=Path, help="the announcement, a Markdown file")
+    c.add_argument("--kernel", default="", help="the kernel version VMs boot afterwards")
+    c.add_argument("--target", default="", help="a label, e.g. 'Linux 2.6.38'")
+    c.add_argument(
+        "--release",
+        action="append",
+        default=[],
+        dest="releases",
+        help="a catalog release it brings, NAME=VERSION (repeatable)",
+    )
+    c.add_argument("--week", type=_week, help="any day of the rollout's week (default: next week)")
+    c.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+    c.set_defaults(func=create)
+    ls = rsub.add_parser("list", help="rollouts, newest first")
+    ls.set_defaults(func=list_)
+    sh = rsub.add_parser("show", help="a rollout and its waves")
+    sh.add_argument("name")
+    sh.set_defaults(func=show)
+    pv = rsub.add_parser("preview", help="waves, windows, conflicts and load; writes nothing")
+    pv.add_argument("name")
+    pv.add_argument("--json", action="store_true", help="the same data as JSON")
+    pv.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+    pv.set_defaults(func=preview)
+
+
+async def create(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+
+    body = read_markdown(args.body, args.title)[1] if args.body else ""
+    releases = [rollouts.parse_release(r) for r in args.releases]
+    async with db.database(settings):
+        r = await rollouts.create_rollout(
+            ACTOR,
+            name=args.name,
+            title=args.title,
+            body=body,
+            kernel=args.kernel,
+            target=args.target,
+            releases=releases,
+            week=args.week,
+            now=args.now,
+            settings=settings,
+        )
+        waves = await rollouts.wave_specs(r)
+    print(
+        f"draft rollout '{r.name}' written with {len(waves)} waves; "
+        f"next: fenster rollout preview {r.name}"
+    )
+    return 0
+
+
+async def list_(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+
+    async with db.database(settings):
+        rows = await rollouts.list_rollouts()
+    table = Table("name", "state", "title", "created (UTC)")
+    for r in rows:
+        table.add_row(r.name, r.state, r.title, f"{r.created_at:%Y-%m-%d %H:%M}")
+    Console().print(table)
+    return 0
+
+
+async def show(args: argparse.Namespace, settings: Settings) -> int:
+    from api.scheduling.occurrences import zone
+    from api.services import rollouts
+
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        waves = await rollouts.wave_specs(r)
+    console = Console()
+    console.print(f"[bold]{r.title}[/bold] ({r.name}): {r.state}; kernel {r.kernel or '-'}")
+    tz = zone(settings.site_timezone)
+    table = Table("#", "wave", "takes", f"starts ({settings.site_timezone})", "UTC", "threshold")
+    for i, w in enumerate(waves, start=1):
+        takes = f"{w.percent} %" if w.percent else w.selector.value
+        table.add_row(
+            str(i),
+            w.name,
+            takes,
+            f"{w.starts_at.astimezone(tz):%a %Y-%m-%d %H:%M}",
+            f"{w.starts_at:%H:%M}",
+            f"{w.threshold:.0%}",
+        )
+    console.print(table)
+    return 0
+
+
+async def preview(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        data = rollouts.preview_data(
+            await rollouts.preview_rollout(r, now=args.now, settings=settings)
+        )
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    _print_preview(data)
+    return 0
+
+
+def _print_preview(data: dict) -> None:
+    console = Console()
+    zone_name = data["operatorsZone"]
+    waves = Table(
+        "#",
+        "wave",
+        f"starts ({zone_name})",
+        "UTC",
+        "machines",
+        "per group",
+        "per host",
+        title="Waves",
+    )
+    for w in data["waves"]:
+        waves.add_row(
+            str(w["position"]),
+            w["name"],
+            w["startsAtLocal"][:16].replace("T", " "),
+            w["startsAt"][11:16],
+            str(w["machines"]),
+            ", ".join(f"{g} {n}" for g, n in w["perGroup"].items()),
+            ", ".join(f"{h} {n}" for h, n in w["perHost"].items()),
+        )
+    console.print(waves)
+    acts = Table(
+        "machine", "group", "wave", "activation (group's zone)", "UTC", title="Kernel activations"
+    )
+    for a in data["activations"]:
+        acts.add_row(
+            a["machine"],
+            a["group"],
+            str(a["wave"]),
+            (a["startsAtLocal"] or "-")[:16].replace("T", " "),
+            (a["startsAt"] or "not planned")[:16].replace("T", " "),
+        )
+    console.print(acts)
+    hosts: dict[str, int] = {}
+    for h in data["hostReboots"]:
+        hosts[h["host"]] = hosts.get(h["host"], 0) + 1
+    reboots = Table("host", "windows", "UTC", title="Host reboots")
+    first = (
+        data["hostReboots"][0]["startsAt"][:16].replace("T", " ") if data["hostReboots"] else "-"
+    )
+    for h, n in hosts.items():
+        reboots.add_row(h, str(n), first)
+    console.print(reboots)
+    conflicts = Table("kind", "group", "machines", "reason", title="Conflicts")
+    for c in data["conflicts"]:
+        conflicts.add_row(c["kind"], c["group"], ", ".join(c["machines"]), c["reason"])
+    console.print(conflicts)
+    load = Table("host", "day", "VMs in maintenance", title=f"Load ({zone_name} days)")
+    for row in data["load"]:
+        load.add_row(row["host"], row["day"], str(row["vms"]))
+    console.print(load)
+    if data["lateGroups"]:
+        console.print("announcing now would break the notice of: " + ", ".join(data["lateGroups"]))

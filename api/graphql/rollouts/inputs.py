@@ -1,0 +1,50 @@
+"""Inputs of the rollout mutations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from api.graphql.rollouts.types import WaveSelectorEnum
+
+__all__ = ["CreateRolloutInput", "PreviewRolloutInput", "ReleaseInput", "WaveInput"]
+
+
+@strawberry.input
+class WaveInput:
+    name: str
+    selector: WaveSelectorEnum
+    starts_at: datetime
+    percent: int | None = strawberry.field(default=None, description="percentage waves only")
+    failure_threshold: float = strawberry.field(
+        default=0.05, description="a fraction of the wave's machines: 0.05 is 5 %"
+    )
+    soak_minutes: int = 0
+
+
+@strawberry.input
+class ReleaseInput:
+    name: str
+    version: str
+
+
+@strawberry.input
+class CreateRolloutInput:
+    name: str = strawberry.field(description="a DNS label")
+    title: str
+    body: str = strawberry.field(default="", description="the announcement, Markdown")
+    target: str = ""
+    kernel: str = strawberry.field(default="", description="the kernel VMs boot afterwards")
+    releases: list[ReleaseInput] = strawberry.field(default_factory=list)
+    waves: list[WaveInput] | None = strawberry.field(
+        default=None, description="explicit waves; omitted: the seed's template in `week`"
+    )
+    week: date | None = strawberry.field(
+        default=None, description="any day of the template's week (default: next week)"
+    )
+
+
+@strawberry.input
+class PreviewRolloutInput:
+    name: str

@@ -1,0 +1,48 @@
+"""`fenster rollout create|list|show|preview` through the real CLI process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.test_foundation_cli import run
+
+NOW = "2027-03-03T09:00Z"  # a Wednesday; the template takes the next week
+BERLIN = {"FENSTER_SITE_TIMEZONE": "Europe/Berlin"}
+
+
+def test_create_list_show_and_preview_on_the_demo_world(tmp_path: Path) -> None:
+    db = tmp_path / "f.sqlite3"
+    assert run(["migrate"], db).returncode == 0
+    assert run(["demo", "--no-serve"], db).returncode == 0
+    made = run(["rollout", "create", "su-next", "--title", "Update", "--now", NOW], db, **BERLIN)
+    assert made.returncode == 0, made.stderr
+    again = run(["rollout", "create", "su-next", "--title", "Update", "--now", NOW], db)
+    assert again.returncode == 2 and "a rollout named 'su-next' exists" in again.stderr
+    listing = run(["rollout", "list"], db)
+    assert "su-next" in listing.stdout and "draft" in listing.stdout
+    shown = run(["rollout", "show", "su-next"], db, COLUMNS="200", **BERLIN)
+    assert "Mon 2027-03-08 07:00" in shown.stdout and "Sat 2027-03-13 09:00" in shown.stdout
+
+    as_json = run(["rollout", "preview", "su-next", "--json", "--now", NOW], db, **BERLIN)
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert [w["selector"] for w in data["waves"]] == [
+        "infrastructure",
+        "representative",
+        "percent",
+        "percent",
+        "rest",
+        "hosts",
+    ]
+    assert data["waves"][0]["startsAtLocal"].startswith("2027-03-08T07:00")
+    table = run(["rollout", "preview", "su-next", "--now", NOW], db, COLUMNS="250", **BERLIN)
+    assert table.returncode == 0, table.stderr
+    for a in data["activations"]:  # the table shows what --json gives
+        assert a["machine"] in table.stdout
+    for c in data["conflicts"]:
+        assert c["kind"] in table.stdout
+    assert "announcing now would break the notice of: " in table.stdout
+
+    missing = run(["rollout", "preview", "nope"], db)
+    assert missing.returncode == 2 and "rollout 'nope' does not exist" in missing.stderr
