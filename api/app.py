@@ -17,6 +17,8 @@ from api import __version__, db
 from api.db_errors import explain
 from api.feeds.routes import feed_routes
 from api.graphql.routes import graphql_routes
+from api.logs import RequestId
+from api.metrics import LOOP_FAILURES, RequestMetrics, metrics_endpoint
 from api.notify import mailer as notify_mailer
 from api.pages.routes import page_routes
 from api.publish.routes import site_routes
@@ -83,6 +85,7 @@ async def _loop(name: str, every: int, run: LoopRun, settings: Settings) -> None
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed pass is logged and retried next interval
+            LOOP_FAILURES.labels(name).inc()
             log.exception("background loop %s failed", name)
         await asyncio.sleep(every)
 
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
     ]
     routes.extend(area_routes(settings))
     routes.extend(site_routes(settings))  # last: the site answers what nothing else does
@@ -118,4 +122,6 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(RequestMetrics, routes=routes)
+    app.add_middleware(RequestId)  # outermost: every line logged for a request carries its id
     return app

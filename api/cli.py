@@ -11,7 +11,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from api import __version__
+from api import __version__, logs
 from api.db_errors import explain
 from api.errors import FensterError
 from api.settings import Settings, SettingsError, get_settings
@@ -68,12 +68,18 @@ def _fail(message: BaseException, debug: bool, raised: BaseException | None = No
     print(f"fenster: error: {message}", file=sys.stderr)
 
 
+def _level(args: argparse.Namespace) -> int:
+    return logging.INFO if getattr(args, "verbose", False) else logging.WARNING
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the chosen command; an expected failure becomes one line on stderr and an exit
     code (2 bad input or settings, 3 database unavailable), anything else a traceback."""
     settings: Settings | None = None
     try:
         settings = get_settings()
+        if settings.log_format != "text":
+            logs.configure(settings.log_format, _level(args))
         result = args.func(args, settings)
         if inspect.isawaitable(result):
             result = asyncio.run(result)
@@ -94,10 +100,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure("text", _level(args))  # until the settings say otherwise (see run)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

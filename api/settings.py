@@ -8,6 +8,7 @@ every value and where it came from.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from api.logs import LOG_FORMATS
 from api.rules import MAX_MEMORY_MIB, MIN_MEMORY_MIB
 
 __all__ = ["CONFIG_FILE", "DEFAULT", "DERIVED", "Settings", "SettingsError", "get_settings"]
@@ -72,6 +74,23 @@ def _read_file(path: Path, required: bool) -> dict[str, object]:
         raise SettingsError(f"{path} is not valid TOML: {exc}") from None
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def allowed_networks(text: str) -> tuple[Network, ...]:
+    """``"127.0.0.0/8, ::1"`` -> networks; raises ValueError naming a bad entry."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an IP address or network") from None
+    return tuple(out)
+
+
 def listen_url(host: str, port: int) -> str:
     """The address links point at when FENSTER_PUBLIC_URL is not set."""
     shown = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host
@@ -121,6 +140,9 @@ class Settings:
     site_interval: int = 5  # seconds between checks for changes to rebuild from; 0 disables
     # rollouts: new wave dates after a delay are at least this many days away
     renotice_days: int = 7
+    # /metrics answers clients from these networks (comma-separated), and admin tokens
+    metrics_from: str = "127.0.0.0/8, ::1"
+    log_format: str = "text"  # or json: one object per line (api.logs)
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -201,6 +223,15 @@ class Settings:
                 raise SettingsError(f"{self.where(name)} cannot be negative")
         if self.renotice_days < 0:
             raise SettingsError(f"{self.where('renotice_days')} cannot be negative")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"{self.where('log_format')} must be one of {', '.join(LOG_FORMATS)}, "
+                f"got {self.log_format!r}"
+            )
+        try:
+            allowed_networks(self.metrics_from)
+        except ValueError as exc:
+            raise SettingsError(f"{self.where('metrics_from')}: {exc}") from None
         if self.postpone_link_days < 1:
             raise SettingsError(f"{self.where('postpone_link_days')} must be at least 1")
         if self.link_secret and len(self.link_secret) < 32:
@@ -219,6 +250,10 @@ class Settings:
             if source in {DEFAULT, DERIVED} or source.startswith("FENSTER_")
             else f"{source}: {name}"
         )
+
+    @property
+    def metrics_networks(self) -> tuple[Network, ...]:
+        return allowed_networks(self.metrics_from)
 
     @property
     def is_sqlite(self) -> bool:

@@ -61,7 +61,7 @@ def serve(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        log_config=uvicorn_log_config(),
+        log_config=uvicorn_log_config(settings.log_format),
         proxy_headers=False,
     )
     Server(config).run()

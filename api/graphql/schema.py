@@ -43,6 +43,7 @@ from api.graphql.tokens.mutations import TokenMutations
 from api.graphql.tokens.queries import TokenQueries
 from api.graphql.windows.mutations import WindowMutations
 from api.graphql.windows.queries import WindowQueries
+from api.metrics import GraphQLMetrics
 
 __all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "Mutation", "Query", "build_schema", "schema"]
 
@@ -157,6 +158,7 @@ def build_schema(introspection: bool = True) -> FensterSchema:
         *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
     ]
     extensions: list[object] = [
+        GraphQLMetrics,  # first: it times the whole operation, refusals included
         PublicErrors if introspection else PublicErrorsWithoutSuggestions,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),  # a parse option, not a rule
         lambda: DocumentCache(maxsize=DOCUMENT_CACHE_SIZE),

@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from api.feeds.query import window_views
 from api.feeds.urls import feed_url
+from api.metrics import MAIL_ATTEMPTS, MAIL_OUTCOMES
 from api.models import Notification, ResourceGroup, Window
 from api.notices import Scope, UnknownNotice, WindowReminder, notice_of
 from api.notify.render import GroupView, MailContext, Outgoing, render
@@ -280,7 +281,10 @@ async def run_once(settings: Settings, transport: Transport | None = None) -> Dr
     own = transport is None
     transport = transport or transport_from_settings(settings)
     try:
-        return await drain(settings, transport)
+        result = await drain(settings, transport)
     finally:
         if own:
             await transport.close()
+    for outcome in MAIL_OUTCOMES:
+        MAIL_ATTEMPTS.labels(outcome).inc(getattr(result, outcome))
+    return result

@@ -45,7 +45,14 @@ GENERATED_NAV = frozenset({ANNOUNCEMENTS, ROLLOUTS, MAINTENANCE, CHANGELOG, CATA
 GUIDE_PAGES = frozenset({"scheduling.md", "notifications.md", "vms.md"})
 # fenster's own manual: on the public site only when FENSTER_SITE_MANUAL is true.
 MANUAL_PAGES = frozenset(
-    {"operators.md", "configuration.md", "agents.md", "architecture.md", "graphql.md"}
+    {
+        "operators.md",
+        "configuration.md",
+        "production.md",
+        "agents.md",
+        "architecture.md",
+        "graphql.md",
+    }
 )
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from api.metrics import SCHEDULING_PASS
 from api.scheduling import Plan, plan
 from api.services.bulk import dialect, fetch
 from api.services.scheduling_load import World, load_world
@@ -157,6 +158,8 @@ async def _run_pass(
 async def run_periodic(settings: Settings) -> PassReport:
     """One pass of the background loop in `fenster serve`, logged."""
     report = await run_pass(settings)
+    if not report.locked_out:
+        SCHEDULING_PASS.observe(report.timings["total"])
     if report.locked_out:
         log.info("scheduling pass skipped: another pass holds the lock")
     elif report.changed:
