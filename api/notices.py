@@ -30,6 +30,9 @@ __all__ = [
     "AnnouncementPublished",
     "GroupSettings",
     "Notice",
+    "RolloutAnnounced",
+    "RolloutDelayed",
+    "RolloutEvent",
     "Scope",
     "UnknownNotice",
     "WindowCancelled",
@@ -235,6 +238,51 @@ class AnnouncementPublished(Notice):
     body: str  # Markdown
 
 
+@dataclass(frozen=True)
+class RolloutEvent:
+    """One step of a rollout's order of events, with this group's machines in it."""
+
+    position: int
+    name: str
+    starts_at: datetime
+    machines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RolloutAnnounced(Notice):
+    """A rollout's schedule for one group: the order of events, its machines per wave, and
+    every window of its machines (all in one calendar file)."""
+
+    kind = "rollout_announced"
+    subject = "{{ notice.title }}: maintenance of {{ group.label }} from {{ when }}"
+    scope = Scope.WINDOWS
+    calendar = True
+
+    rollout: str = ""
+    title: str = ""
+    body: str = ""  # Markdown
+    events: tuple[RolloutEvent, ...] = ()
+    windows: tuple[str, ...] = ()  # window uids
+    resumed: bool = False  # a new schedule after a delay
+
+    def window_uids(self) -> tuple[str, ...]:
+        return self.windows
+
+
+@dataclass(frozen=True)
+class RolloutDelayed(Notice):
+    """A rollout is delayed: what was pending is cancelled; new dates come with notice."""
+
+    kind = "rollout_delayed"
+    subject = "System updates delayed: {{ notice.title }}"
+    scope = Scope.GROUP
+
+    rollout: str = ""
+    title: str = ""
+    reason: str = ""  # Markdown
+    renotice_days: int = 7
+
+
 NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
     {
         cls.kind: cls
@@ -249,6 +297,8 @@ NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
             WindowFailed,
             WindowsDigest,
             AnnouncementPublished,
+            RolloutAnnounced,
+            RolloutDelayed,
         )
     }
 )
@@ -302,8 +352,8 @@ def _read(hint: Any, raw: Any) -> Any:
         at = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
         return at if at.tzinfo else at.replace(tzinfo=UTC)
     if is_dataclass(hint) and isinstance(hint, type):
-        names = {f.name for f in fields(hint)}
-        return hint(**{k: v for k, v in raw.items() if k in names})
+        inner = _hints(hint)
+        return hint(**{k: _read(inner[k], v) for k, v in raw.items() if k in inner})
     if hint in (int, str, bool):
         return hint(raw)
     return raw

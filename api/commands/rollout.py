@@ -1,4 +1,4 @@
-"""`fenster rollout create|list|show|preview`: staged system updates."""
+"""`fenster rollout create|list|show|preview|announce`: staged system updates."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     pv.add_argument("--json", action="store_true", help="the same data as JSON")
     pv.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
     pv.set_defaults(func=preview)
+    an = rsub.add_parser("announce", help="book the windows and queue the mail (one transaction)")
+    an.add_argument("name")
+    an.add_argument(
+        "--force", action="store_true", help="even when a group's notice cannot be met (audited)"
+    )
+    an.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+    an.set_defaults(func=announce)
 
 
 async def create(args: argparse.Namespace, settings: Settings) -> int:
@@ -192,3 +199,20 @@ def _print_preview(data: dict) -> None:
     console.print(load)
     if data["lateGroups"]:
         console.print("announcing now would break the notice of: " + ", ".join(data["lateGroups"]))
+
+
+async def announce(args: argparse.Namespace, settings: Settings) -> int:
+    from api.models import Notification, Window
+    from api.services import rollouts
+    from api.services.rollout_announce import announce_rollout
+
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        r = await announce_rollout(ACTOR, r, force=args.force, now=args.now, settings=settings)
+        windows = await Window.filter(activities__rollout_id=r.id).distinct().count()
+        mails = (
+            await Notification.filter(dedupe_key__startswith=f"rollout_announced:{r.id}:").count()
+            + await Notification.filter(dedupe_key__endswith=f":rollout:{r.id}").count()
+        )
+    print(f"'{r.name}' announced: {windows} windows booked, {mails} mail(s) queued")
+    return 0

@@ -95,7 +95,11 @@ def _env() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        local=_local, duration=duration_text, wrap=views.paragraph, markdown=_markdown
+        local=_local,
+        zoned=format_local,
+        duration=duration_text,
+        wrap=views.paragraph,
+        markdown=_markdown,
     )
     env.globals.update(
         aligned=views.aligned,

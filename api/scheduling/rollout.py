@@ -159,17 +159,6 @@ def plan_rollout(
                 late[(m.group_id, i)].append(mid)
             if m.kind != "vm":
                 continue
-            if not machines_in[mid].auto_schedule:
-                conflicts.append(
-                    RolloutConflict(
-                        ConflictKind.AUTO_SCHEDULE_OFF,
-                        m.group_id,
-                        (mid,),
-                        f"automatic scheduling is off for {m.name}: an operator schedules its "
-                        "kernel activation by hand",
-                    )
-                )
-                continue
             activities.append(
                 ActivityIn(
                     -mid,
@@ -262,9 +251,13 @@ def plan_rollout(
         m = by_id[b.machine_id]
         activations.append(Activation(m.id, m.group_id, i, None, None, b.reason))
         f = frozen(m.group_id, waves[i].starts_at, deadline or waves[i].starts_at + _WEEK)
+        if not machines_in[m.id].auto_schedule:
+            kind = ConflictKind.AUTO_SCHEDULE_OFF
+        else:
+            kind = ConflictKind.FREEZE if f else ConflictKind.NO_WINDOW
         conflicts.append(
             RolloutConflict(
-                ConflictKind.FREEZE if f else ConflictKind.NO_WINDOW,
+                kind,
                 m.group_id,
                 (m.id,),
                 f"{m.name}: {b.reason}",

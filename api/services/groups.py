@@ -63,7 +63,7 @@ def _policy_summary(group: ResourceGroup) -> dict[str, Any]:
     }
 
 
-def _settings_notice(group: ResourceGroup) -> GroupSettings:
+def settings_notice(group: ResourceGroup) -> GroupSettings:
     return GroupSettings.from_payload(_policy_summary(group))
 
 
@@ -85,7 +85,7 @@ async def create_group(actor: str, *, name: str, **policy: Any) -> ResourceGroup
             await audit.record(
                 actor, "group.create", group, _policy_summary(group), connection=conn
             )
-            await outbox.enqueue(_settings_notice(group), group=group, connection=conn)
+            await outbox.enqueue(settings_notice(group), group=group, connection=conn)
     except IntegrityError:
         # created by a concurrent request after the check: the unique index refused this one
         if await ResourceGroup.filter(name=name).exists():
@@ -119,7 +119,7 @@ async def update_policy(actor: str, group: ResourceGroup, **changes: Any) -> Res
         after = _policy_summary(group)
         diff = {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
         await audit.record(actor, "group.update", group, {"changed": diff}, connection=conn)
-        await outbox.enqueue(_settings_notice(group), group=group, connection=conn)
+        await outbox.enqueue(settings_notice(group), group=group, connection=conn)
     return group
 
 

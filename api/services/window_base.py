@@ -16,11 +16,19 @@ from api.notices import Notice
 from api.scheduling import MachineIn, Policy, SlotFinder, Work, zone
 from api.scheduling.fit import Freeze
 from api.scheduling.slots import HostIn
-from api.scheduling.texts import local_label
+from api.scheduling.texts import duration_label, local_label
 from api.services import outbox
 from api.services.scheduling_load import policy_of
 
-__all__ = ["announce", "group_policy", "machine_in", "slot_finder", "when_label", "work_of"]
+__all__ = [
+    "announce",
+    "group_policy",
+    "host_reboot_reason",
+    "machine_in",
+    "slot_finder",
+    "when_label",
+    "work_of",
+]
 
 
 def group_policy(group: ResourceGroup) -> Policy:
@@ -33,6 +41,20 @@ def work_of(acts: Iterable[Activity]) -> list[Work]:
 
 def when_label(group: ResourceGroup, instant: datetime) -> str:
     return f"{local_label(instant.astimezone(zone(group.timezone)))} {group.timezone}"
+
+
+def host_reboot_reason(timezone: str, notice_minutes: int, start: datetime, is_host: bool) -> str:
+    """The reason of a forced host-reboot window (the host's own, or one of its VMs')."""
+    notice = (
+        f"announced with the group's notice of {duration_label(notice_minutes)}"
+        if notice_minutes
+        else "announced at once (the group asks for no notice)"
+    )
+    when = f"{local_label(start.astimezone(zone(timezone)))} {timezone}"
+    return (
+        f"forced: {'this host' if is_host else 'its host'} reboots at {when}; "
+        f"outside the regular window, {notice}"
+    )
 
 
 def machine_in(m: Machine) -> MachineIn:

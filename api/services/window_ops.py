@@ -25,6 +25,7 @@ from api.services.scheduling import lock
 from api.services.window_base import (
     announce,
     group_policy,
+    host_reboot_reason,
     machine_in,
     slot_finder,
     when_label,
@@ -307,15 +308,7 @@ async def force_host_reboot(
                         using_db=conn,
                     )
                 ]
-            notice = (
-                f"announced with the group's notice of {duration_label(g.notice_minutes)}"
-                if g.notice_minutes
-                else "announced at once (the group asks for no notice)"
-            )
-            reason = (
-                f"forced: {'this host' if m is host else 'its host'} reboots at "
-                f"{when_label(g, start)}; outside the regular window, {notice}"
-            )
+            reason = host_reboot_reason(g.timezone, g.notice_minutes, start, m is host)
             window = await Window.create(
                 machine=m,
                 starts_at=start,

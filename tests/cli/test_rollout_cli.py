@@ -44,5 +44,14 @@ def test_create_list_show_and_preview_on_the_demo_world(tmp_path: Path) -> None:
         assert c["kind"] in table.stdout
     assert "announcing now would break the notice of: " in table.stdout
 
+    refused = run(["rollout", "announce", "su-next", "--now", NOW], db, **BERLIN)
+    assert refused.returncode == 2 and "groups: acme:" in refused.stderr, refused.stderr
+    forced = run(["rollout", "announce", "su-next", "--force", "--now", NOW], db, **BERLIN)
+    assert forced.returncode == 0, forced.stderr
+    booked = len(data["hostReboots"]) + sum(1 for a in data["activations"] if a["startsAt"])
+    assert f"{booked} windows booked" in forced.stdout
+    twice = run(["rollout", "announce", "su-next", "--force", "--now", NOW], db, **BERLIN)
+    assert twice.returncode == 2 and "cannot become 'announced'" in twice.stderr
+
     missing = run(["rollout", "preview", "nope"], db)
     assert missing.returncode == 2 and "rollout 'nope' does not exist" in missing.stderr

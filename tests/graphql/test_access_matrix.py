@@ -341,6 +341,13 @@ MUTATIONS = [
         setup=lambda w: _rest_and_hosts_rollout(),
     ),
     Op(
+        "announceRollout",
+        mutation("announceRollout", "AnnounceRolloutInput"),
+        cells(admin="Rollout"),
+        variables=given({"name": "su-rest", "force": True}),
+        setup=lambda w: _rest_and_hosts_rollout(),
+    ),
+    Op(
         "importPackages",
         mutation("importPackages", "ImportPackagesInput"),
         cells(admin="ImportResult"),

@@ -93,3 +93,29 @@ async def test_bad_waves_come_back_as_one_validation_error(
         client, world, "admin", "previewRollout", "PreviewRolloutInput", {"name": "nope"}
     )
     assert missing["__typename"] == "NotFound"
+
+
+async def test_announce_once_then_refused(client: httpx.AsyncClient, world: World) -> None:
+    start = datetime.now(UTC) + timedelta(days=20)
+    value = {"name": "su-ann", "title": "S", "waves": waves(start)}
+    await mutate(client, world, "admin", "createRollout", "CreateRolloutInput", value)
+    denied = await mutate(
+        client, world, "customer_a", "announceRollout", "AnnounceRolloutInput", {"name": "su-ann"}
+    )
+    assert denied["__typename"] == "PermissionDenied"
+    out = await mutate(
+        client,
+        world,
+        "admin",
+        "announceRollout",
+        "AnnounceRolloutInput",
+        {"name": "su-ann"},
+        "... on Rollout { state announcedAt }",
+    )
+    assert out["__typename"] == "Rollout" and out["state"] == "announced", out
+    windows = await Window.all().count()
+    again = await mutate(
+        client, world, "admin", "announceRollout", "AnnounceRolloutInput", {"name": "su-ann"}
+    )
+    assert again["__typename"] == "ValidationError" and "announced" in str(again["fields"])
+    assert await Window.all().count() == windows

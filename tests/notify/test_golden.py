@@ -23,6 +23,9 @@ from api.notices import (
     AnnouncementPublished,
     GroupSettings,
     Notice,
+    RolloutAnnounced,
+    RolloutDelayed,
+    RolloutEvent,
     WindowCancelled,
     WindowChanged,
     WindowCompleted,
@@ -91,6 +94,30 @@ SAMPLES: dict[str, tuple[Notice, tuple[WindowView, ...]]] = {
             "kernel-2-6-38",
             "Kernel update <on Monday>",
             "We update **Linux** to 2.6.38.\n\n| wave | when |\n|---|---|\n| one | Monday |\n",
+        ),
+        (),
+    ),
+    "rollout_announced": (
+        RolloutAnnounced(
+            "su-2011-08",
+            "System updates <next week>",
+            "Stability issue **resolved**: Linux 2.6.38.",
+            (
+                RolloutEvent(1, "Infrastructure", datetime(2026, 12, 7, 6, 0, tzinfo=UTC)),
+                RolloutEvent(
+                    2, "Representative set", datetime(2026, 12, 7, 18, 0, tzinfo=UTC), ("web01",)
+                ),
+                RolloutEvent(6, "VM hosts", datetime(2026, 12, 12, 8, 0, tzinfo=UTC), ("web01",)),
+            ),
+            tuple(w.uid for w in DIGEST[:2]),
+        ),
+        DIGEST[:2],
+    ),
+    "rollout_delayed": (
+        RolloutDelayed(
+            "su-2011-08",
+            "System updates <next week>",
+            "The preparations uncovered a *stability issue* in the storage system.",
         ),
         (),
     ),

@@ -5,16 +5,29 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
 
 import pytest
 from tortoise.context import TortoiseContext
 
 from api.demo import load_demo
-from api.errors import ValidationError
-from api.models import Activity, AuditEvent, Machine, Notification, Rollout, Wave, Window
+from api.errors import IllegalTransition, ValidationError
+from api.models import (
+    Activity,
+    AuditEvent,
+    Machine,
+    Notification,
+    Rollout,
+    RolloutMember,
+    Wave,
+    Window,
+)
+from api.notify.mailer import run_once
 from api.scheduling.rollout import ConflictKind
 from api.scheduling.waves import default_waves
 from api.services import rollouts
+from api.services.rollout_announce import announce_rollout
 from api.settings import Settings
 
 # Wednesday of the week before the seed's (29 Aug - 2 Sep 2011 in the seed; here 2027).
@@ -65,10 +78,11 @@ async def test_preview_of_the_seeds_week_writes_nothing(db: TortoiseContext, ops
     hosts = {m.id for m in await Machine.filter(kind="host")}
     # every VM: one activation after its wave, before the host reboot (or a conflict why not)
     activated = Counter(a.machine_id for a in plan.activations)
-    assert set(activated) == set(vms) - {m.id for m in vms.values() if not m.auto_schedule}
+    assert set(activated) == set(vms)
     assert set(activated.values()) == {1}
     for a in plan.activations:
         assert a.starts_at is None or a.starts_at >= waves[a.wave].starts_at
+        assert (a.starts_at is None) == (preview.machine_names[a.machine_id] == "sakura-db01")
     # every VM and host: one host-reboot window on Saturday
     rebooted = Counter(h.machine_id for h in plan.host_reboots)
     assert set(rebooted) == set(vms) | hosts and set(rebooted.values()) == {1}
@@ -120,3 +134,91 @@ async def test_a_preview_refuses_an_empty_wave_and_past_waves(
     with pytest.raises(ValidationError) as exc:
         await rollouts.preview_rollout(r, now=NOW + timedelta(days=30), settings=ops)
     assert all("in the past" in e.message for e in exc.value.errors)
+
+
+def maildir(path: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted((path / "new").iterdir())]
+
+
+async def mails() -> list[tuple[str, str]]:
+    rows = await Notification.all().order_by("id").prefetch_related("group")
+    return [(n.kind, n.group.name) for n in rows]
+
+
+async def test_announce_books_every_window_and_queues_one_mail_per_group(
+    db: TortoiseContext, ops: Settings
+) -> None:
+    await load_demo()
+    await Notification.all().delete()  # the demo's own mail, as if sent long ago
+    r = await rollouts.create_rollout(
+        "admin:ops",
+        name="su",
+        title="System update",
+        kernel="2.6.38",
+        now=NOW,
+        settings=ops,
+        week=(NOW + timedelta(days=14)).date(),
+    )
+    waves = await rollouts.wave_specs(r)
+    r = await announce_rollout("admin:ops", r, now=NOW, settings=ops)
+    assert r.state == "announced" and r.announced_at == NOW
+    vms = await Machine.filter(kind="vm")
+    for vm in vms:
+        kernel = await Activity.filter(machine=vm, kind="kernel_update", rollout=r)
+        assert len(kernel) == 1
+        if vm.auto_schedule:
+            window = await Window.get(id=kernel[0].window_id)  # type: ignore[attr-defined]
+            member = await RolloutMember.get(rollout=r, machine=vm).prefetch_related("wave")
+            assert window.starts_at >= member.wave.starts_at and not window.forced
+        else:  # sakura-db01: waits for an operator, with the reason
+            assert kernel[0].state == "queued" and "automatic scheduling is off" in str(
+                kernel[0].blocked_reason
+            )
+        reboot = await Window.filter(machine=vm, forced=True)
+        assert [w.starts_at for w in reboot] == [waves[5].starts_at]
+        assert (await Machine.get(id=vm.id)).desired_kernel == "2.6.38"
+    assert await Activity.filter(kind="system_update", rollout=r, state="scheduled").count() == (
+        await Machine.exclude(kind="host").count()
+    )
+    sent = await mails()
+    # the demo's settings mail was deleted above: every group hears its settings first
+    kinds = [k for k, _ in sent]
+    assert kinds.index("rollout_announced") > max(
+        i for i, k in enumerate(kinds) if k == "group_settings"
+    )
+    assert sorted(g for k, g in sent if k == "rollout_announced") == sorted(
+        {g for k, g in sent if k == "rollout_announced"}
+    )
+    assert await AuditEvent.filter(action="rollout.announce").count() == 1
+    # the mail renders: one message per group, its windows in one calendar file
+    result = await run_once(ops)
+    assert result.failed == 0 and result.sent == len(sent), result
+    acme = [
+        message_from_bytes(raw)
+        for raw in maildir(Path(ops.maildir))
+        if b"X-Fenster-Kind: rollout_announced" in raw and b"X-Fenster-Group: acme" in raw
+    ]
+    assert len(acme) == 1
+    text = acme[0].get_payload()[0].get_payload()[0].get_payload(decode=True).decode()
+    assert "Order of events (Europe/Berlin)" in text and "acme-web01" in text
+    assert text.count("Machine:") == 2 * await Machine.filter(group__name="acme").count()
+
+    before = await counts()
+    with pytest.raises(IllegalTransition):  # announcing twice changes nothing
+        await announce_rollout("admin:ops", r, now=NOW, settings=ops)
+    assert await counts() == before
+
+
+async def test_announce_refuses_to_break_a_notice_unless_forced(
+    db: TortoiseContext, ops: Settings
+) -> None:
+    await load_demo()
+    r = await rollouts.create_rollout("admin:ops", name="su", title="S", now=NOW, settings=ops)
+    before = await counts()
+    with pytest.raises(ValidationError) as exc:
+        await announce_rollout("admin:ops", r, now=NOW, settings=ops)
+    assert {e.message.split(":")[0] for e in exc.value.errors} == {"acme", "sakura"}
+    assert await counts() == before
+    r = await announce_rollout("admin:ops", r, force=True, now=NOW, settings=ops)
+    event = await AuditEvent.get(action="rollout.announce")
+    assert event.details["forced"] is True and event.details["late_groups"] == ["acme", "sakura"]

@@ -8,7 +8,13 @@ import strawberry
 
 from api.graphql.rollouts.types import WaveSelectorEnum
 
-__all__ = ["CreateRolloutInput", "PreviewRolloutInput", "ReleaseInput", "WaveInput"]
+__all__ = [
+    "AnnounceRolloutInput",
+    "CreateRolloutInput",
+    "PreviewRolloutInput",
+    "ReleaseInput",
+    "WaveInput",
+]
 
 
 @strawberry.input
@@ -48,3 +54,12 @@ class CreateRolloutInput:
 @strawberry.input
 class PreviewRolloutInput:
     name: str
+
+
+@strawberry.input
+class AnnounceRolloutInput:
+    name: str
+    force: bool = strawberry.field(
+        default=False,
+        description="announce even when a group's notice period cannot be met (audited)",
+    )

@@ -1,4 +1,4 @@
-"""createRollout, previewRollout (operators)."""
+"""createRollout, previewRollout, announceRollout (operators)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from strawberry.types.info import Info
 
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.permissions import allow
-from api.graphql.rollouts.inputs import CreateRolloutInput, PreviewRolloutInput
+from api.graphql.rollouts.inputs import (
+    AnnounceRolloutInput,
+    CreateRolloutInput,
+    PreviewRolloutInput,
+)
 from api.graphql.rollouts.types import RolloutPreviewType, RolloutType
 from api.scheduling.waves import WaveSelector, WaveSpec
 from api.services import rollouts as service
+from api.services.rollout_announce import announce_rollout
 
 __all__ = ["RolloutMutations"]
 
@@ -73,3 +78,16 @@ class RolloutMutations:
         r = await service.get_rollout(input.name)
         p = await service.preview_rollout(r, settings=info.context.settings)
         return RolloutPreviewType.from_data(service.preview_data(p))
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"),
+        description="Operators: book every window of the preview, move the draft to announced "
+        "and queue the mail, in one transaction. Refused when a group's notice would break, "
+        "unless forced.",
+    )
+    async def announce_rollout(self, info: Info, input: AnnounceRolloutInput) -> RolloutPayload:
+        r = await service.get_rollout(input.name)
+        r = await announce_rollout(
+            info.context.actor, r, force=input.force, settings=info.context.settings
+        )
+        return RolloutType.from_model(r)
