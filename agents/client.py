@@ -8,6 +8,7 @@ bearer token goes into the Authorization header and nowhere else (never into log
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,26 @@ class Result:
     log: str
 
 
+# A server that sheds load says when to come back; an agent never waits longer than this.
+MAX_RETRY_AFTER = 300.0
+
+
+def jitter(seconds: float, spread: float = 0.1) -> float:
+    """``seconds`` give or take ``spread`` (10 %), so that agents started together drift
+    apart instead of polling in step."""
+    return seconds * random.uniform(1 - spread, 1 + spread)
+
+
+def retry_delay(backoff: float, answer: httpx.Response | None) -> float:
+    """How long to wait before the next attempt: a 429/503's ``Retry-After`` in seconds
+    (bounded), else the backoff; both jittered."""
+    if answer is not None and answer.status_code in (429, 503):
+        raw = answer.headers.get("retry-after", "")
+        if raw.strip().isdigit():
+            return jitter(min(float(raw), MAX_RETRY_AFTER))
+    return jitter(backoff)
+
+
 class Client:
     """A GraphQL client for one agent token."""
 
@@ -114,20 +135,23 @@ class Client:
         self.close()
 
     def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """POST one operation; returns ``data``. Retries transport failures and 5xx."""
+        """POST one operation; returns ``data``. Retries transport failures, 5xx and 429,
+        waiting as long as a 429/503 answer's ``Retry-After`` asks (at most MAX_RETRY_AFTER),
+        else with jittered exponential backoff."""
         body = {"query": query, "variables": variables or {}}
         for attempt in range(self.retries + 1):
+            answer: httpx.Response | None = None
             try:
-                response = self._http.post(self.url, json=body)
+                answer = self._http.post(self.url, json=body)
             except httpx.TransportError as e:
                 problem = f"{type(e).__name__}: {e}"
             else:
-                if response.status_code < 500:
-                    return _data(response)
-                problem = f"HTTP {response.status_code}"
+                if answer.status_code < 500 and answer.status_code != 429:
+                    return _data(answer)
+                problem = f"HTTP {answer.status_code}"
             if attempt == self.retries:
                 raise TransportError(f"{self.url}: {problem} (after {attempt + 1} attempts)")
-            delay = self.backoff * 2**attempt
+            delay = retry_delay(self.backoff * 2**attempt, answer)
             log.warning("%s: %s; retrying in %.1f s", self.url, problem, delay)
             time.sleep(delay)
         raise AssertionError("unreachable")

@@ -143,6 +143,9 @@ class Settings:
     # /metrics answers clients from these networks (comma-separated), and admin tokens
     metrics_from: str = "127.0.0.0/8, ::1"
     log_format: str = "text"  # or json: one object per line (api.logs)
+    # requests one process answers at a time; more get 503 + Retry-After (api.overload)
+    max_inflight: int = 256
+    shed_retry_after: int = 5
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -218,6 +221,7 @@ class Settings:
             "mail_interval",
             "digest_threshold",
             "site_interval",
+            "max_inflight",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{self.where(name)} cannot be negative")
@@ -232,6 +236,8 @@ class Settings:
             allowed_networks(self.metrics_from)
         except ValueError as exc:
             raise SettingsError(f"{self.where('metrics_from')}: {exc}") from None
+        if self.shed_retry_after < 1:
+            raise SettingsError(f"{self.where('shed_retry_after')} must be at least 1")
         if self.postpone_link_days < 1:
             raise SettingsError(f"{self.where('postpone_link_days')} must be at least 1")
         if self.link_secret and len(self.link_secret) < 32:

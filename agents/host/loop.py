@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from agents.client import Client, DomainReport, DueWindow, Result
+from agents.client import Client, DomainReport, DueWindow, Result, jitter
 from agents.errors import (
     AgentError,
     ApiError,
@@ -151,7 +151,7 @@ class Agent:
                 summary = self.cycle()
                 failed = summary.failed
                 if summary.rebooting:
-                    self.stopping.wait(interval)
+                    self.stopping.wait(jitter(interval))
                     continue
             except TransportError as e:
                 log.error("API unreachable: %s", e)
@@ -163,7 +163,7 @@ class Agent:
             except AgentError as e:
                 log.error("cycle failed: %s", e)
                 failed = True
-            self.stopping.wait(interval)
+            self.stopping.wait(jitter(interval))
         log.info("stopped")
         return 1 if failed else 0
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
-from agents.client import Client, Result
+from agents.client import MAX_RETRY_AFTER, Client, Result, retry_delay
 from agents.errors import ApiError, TransportError
 
 from .conftest import Api
@@ -80,3 +82,56 @@ def test_gives_up_after_the_retries(flaky: str) -> None:
     with Client(flaky, "s3cret", retries=1, backoff=0.01) as client:
         with pytest.raises(TransportError, match="HTTP 503 \\(after 2 attempts\\)"):
             client.due_work()
+
+
+class Busy(BaseHTTPRequestHandler):
+    """Sheds the first POST (503 or 429 with Retry-After: 1), then answers."""
+
+    status = 503
+    calls: list[float] = []
+
+    def do_POST(self) -> None:
+        self.calls.append(time.monotonic())
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if len(self.calls) == 1:
+            self.send_response(self.status)
+            self.send_header("Retry-After", "1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps({"data": {"dueWork": []}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_shed_request_waits_as_long_as_retry_after_says(status: int) -> None:
+    Busy.status, Busy.calls = status, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/graphql"
+        with Client(url, "s3cret", retries=2, backoff=0.01) as client:
+            assert client.due_work() == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert len(Busy.calls) == 2
+    assert 0.85 <= Busy.calls[1] - Busy.calls[0] < 5  # Retry-After (jittered), not 0.01 s
+
+
+def test_retry_after_is_bounded_and_jittered() -> None:
+    huge = httpx.Response(503, headers={"Retry-After": "86400"})
+    assert MAX_RETRY_AFTER * 0.9 <= retry_delay(0.5, huge) <= MAX_RETRY_AFTER * 1.1
+    dated = httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"})
+    assert 0.45 <= retry_delay(0.5, dated) <= 0.55  # not seconds: the backoff
+    waits = {round(retry_delay(10.0, None), 6) for _ in range(20)}
+    assert len(waits) > 1 and all(9.0 <= w <= 11.0 for w in waits)
