@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: demo test lint format install install-dev system-deps system-deps-test docs \
-        schema migrations bench clean
+        schema migrations bench fuzz install-fuzz clean
 
 ## make demo: install, migrate the embedded SQLite database, load the demo world, serve :8000
 ## (another port: make demo PORT=8104, or FENSTER_PORT=8104 make demo)
@@ -65,5 +65,17 @@ bench: install-dev
 	    $(BIN)/python $$b || failed="$$failed $$b"; done; \
 	if [ -n "$$failed" ]; then echo "bench: crashed:$$failed"; exit 1; fi
 
+## make fuzz: schemathesis against /graphql on a fresh demo world, with the admin and a customer
+## token; fails on any HTTP 5xx or INTERNAL answer. FENSTER_FUZZ_EXAMPLES=N per field (default
+## 100: a few minutes).
+fuzz: install-fuzz
+	$(BIN)/python tests/fuzz/fuzz_graphql.py
+
+$(VENV)/.installed-fuzz: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[fuzz]'
+	touch $@
+
+install-fuzz: $(VENV)/.installed-fuzz
+
 clean:
-	rm -rf site .pytest_cache .ruff_cache .hypothesis
+	rm -rf site .pytest_cache .ruff_cache .hypothesis .schemathesis

@@ -42,10 +42,19 @@ def storable(model: type[Model], key: str, value: object) -> bool:
 
 
 def where(qs: QuerySet[M], **filters: object) -> QuerySet[M]:
-    """``qs.filter(**filters)``; no rows when a value is one no column could hold."""
-    if all(storable(qs.model, key, value) for key, value in filters.items()):
-        return qs.filter(**filters)
-    return nothing(qs)
+    """``qs.filter(**filters)``; no rows when a value is one no column could hold. A ``__in``
+    filter keeps the values its column could hold (none left: no rows)."""
+    kept: dict[str, object] = {}
+    for key, value in filters.items():
+        if key.endswith("__in") and isinstance(value, list | tuple | set | frozenset):
+            column = key.removesuffix("__in")
+            value = [v for v in value if storable(qs.model, column, v)]
+            if not value:
+                return nothing(qs)
+        elif not storable(qs.model, key, value):
+            return nothing(qs)
+        kept[key] = value
+    return qs.filter(**kept)
 
 
 def nothing(qs: QuerySet[M]) -> QuerySet[M]:

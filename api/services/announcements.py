@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from api.errors import Conflict, FieldError, NotFound, ValidationError
 from api.models import Announcement, ResourceGroup, Rollout
+from api.models.keys import where
 from api.notices import AnnouncementPublished
 from api.services import audit, outbox
 
@@ -33,7 +34,7 @@ _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 
 
 async def get_announcement(slug: str) -> Announcement:
-    found = await Announcement.get_or_none(slug=slug)
+    found = await where(Announcement.all(), slug=slug).first()
     if found is None:
         raise NotFound("announcement", slug)
     return found
@@ -55,7 +56,7 @@ def _check(slug: str | None, title: str | None, body: str | None) -> list[FieldE
 async def _rollout(name: str | None, errors: list[FieldError]) -> Rollout | None:
     if name is None:
         return None
-    found = await Rollout.get_or_none(name=name)
+    found = await where(Rollout.all(), name=name).first()
     if found is None:
         errors.append(FieldError("rollout", f"no rollout named '{name}'"))
     return found
@@ -116,7 +117,7 @@ async def publish_announcement(
     if groups is None:
         targets = await ResourceGroup.all().order_by("name")
     else:
-        targets = await ResourceGroup.filter(name__in=list(groups)).order_by("name")
+        targets = await where(ResourceGroup.all(), name__in=list(groups)).order_by("name")
         missing = sorted(set(groups) - {g.name for g in targets})
         if missing:
             raise ValidationError.single("groups", f"no such groups: {', '.join(missing)}")

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
 from api.models import PackageRelease
+from api.models.keys import where
 from api.services import audit
 
 __all__ = ["ImportResult", "PackageRow", "import_packages"]
@@ -85,7 +86,7 @@ async def import_packages(
     async with in_transaction() as conn:
         known = {
             (n, v): s
-            for n, v, s in await PackageRelease.filter(name__in=sorted({k[0] for k in seen}))
+            for n, v, s in await where(PackageRelease.all(), name__in=sorted({k[0] for k in seen}))
             .using_db(conn)
             .values_list("name", "version", "sha256")
         }

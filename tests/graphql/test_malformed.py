@@ -15,6 +15,7 @@ from tests.graphql.world import World, gql
 LONG = "a" * 64  # names are DNS labels: at most 63 characters
 LONG_UID = "u" * 81  # window uids: at most 80
 LONG_TYPE = "t" * 33  # audit subject types: at most 32
+LONG_SLUG = "s" * 101  # announcement slugs: at most 100 (found by make fuzz)
 
 
 def mutation(field: str, input_type: str, value: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -117,6 +118,16 @@ LOOKUPS: list[tuple[str, str, str, dict[str, Any]]] = [
         "admin",
         *mutation("createToken", "CreateTokenInput", {"name": "t", "role": "AGENT", "host": LONG}),
     ),
+    (
+        "updateAnnouncement",
+        "admin",
+        *mutation("updateAnnouncement", "UpdateAnnouncementInput", {"slug": LONG_SLUG}),
+    ),
+    (
+        "publishAnnouncement",
+        "admin",
+        *mutation("publishAnnouncement", "PublishAnnouncementInput", {"slug": LONG_SLUG}),
+    ),
     ("startWindow", "agent_1", *mutation("startWindow", "StartWindowInput", {"window": LONG_UID})),
     (
         "finishWindow",
@@ -193,6 +204,63 @@ async def test_a_filter_longer_than_its_column_matches_nothing(
 ) -> None:
     out = await gql(client, doc, variables, world.tokens["admin"])
     assert out == {"data": {"out": {"totalCount": 0}}}
+
+
+# (id, input): a key inside a write's input that names no row, reported on its field
+NAMED_IN_INPUT: list[tuple[str, str, str, dict[str, Any], str]] = [
+    (
+        "createAnnouncement rollout",
+        "createAnnouncement",
+        "CreateAnnouncementInput",
+        {"slug": "new", "title": "New", "body": "x", "rollout": LONG},
+        "rollout",
+    ),
+    (
+        "updateAnnouncement rollout",
+        "updateAnnouncement",
+        "UpdateAnnouncementInput",
+        {"slug": "draft", "rollout": LONG},
+        "rollout",
+    ),
+    (
+        "publishAnnouncement groups",
+        "publishAnnouncement",
+        "PublishAnnouncementInput",
+        {"slug": "draft", "groups": ["alpha", LONG]},
+        "groups",
+    ),
+    (
+        "importPackages name",
+        "importPackages",
+        "ImportPackagesInput",
+        {"packages": [{"name": "p" * 300, "version": "1", "sha256": "0" * 64}]},
+        "rows[0].name",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "input_type", "value", "where"),
+    [pytest.param(*c[1:], id=c[0]) for c in NAMED_IN_INPUT],
+)
+async def test_a_name_longer_than_its_column_in_an_input_is_a_validation_error(
+    client: httpx.AsyncClient,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    field: str,
+    input_type: str,
+    value: dict[str, Any],
+    where: str,
+) -> None:
+    before = await counts()
+    doc = (
+        f"mutation($i: {input_type}!) {{ out: {field}(input: $i) "
+        "{ __typename ... on ValidationError { fields { field } } } }"
+    )
+    out = await gql(client, doc, {"i": value}, world.tokens["admin"])
+    assert out == {"data": {"out": {"__typename": "ValidationError", "fields": [{"field": where}]}}}
+    assert await counts() == before
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_a_feed_name_longer_than_a_group_name_is_404(
