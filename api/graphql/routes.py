@@ -19,7 +19,14 @@ from api.graphql.ide import graphiql_headers, graphiql_html, serve_asset
 from api.graphql.schema import build_schema
 from api.settings import Settings
 
-__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "FensterGraphQL", "graphql_routes"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_LIST_ITEMS",
+    "MAX_QUERY_CHARS",
+    "FensterGraphQL",
+    "graphql_routes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -29,22 +36,40 @@ MAX_BODY_BYTES = 1024 * 1024
 # A request body nests a few levels (variables, input, a list, params); far deeper nesting
 # would only exhaust Python's recursion somewhere later and fail as an internal error.
 MAX_JSON_DEPTH = 64
+# No list in a request holds more: refused before graphql-core coerces the variables (that
+# held the event loop 0.3 s for 20,000 contacts). Lists with a smaller maximum check it where
+# their rule lives; a package import (importPackages.packages) has this one alone.
+MAX_LIST_ITEMS = 2000
+
+# graphql-core lexes a query character by character: 1 MB of text (a long comment, or long
+# strings written inline) held the event loop 0.5 s even when the token limit refused it.
+# Honest queries are a few kB; large values belong in variables.
+MAX_QUERY_CHARS = 32 * 1024
 TOO_DEEP = f"Request body nested more than {MAX_JSON_DEPTH} levels deep"
+TOO_LONG = (
+    f"Request body holds a list of more than {MAX_LIST_ITEMS} items, more than any input takes"
+)
+TOO_LONG_QUERY = (
+    f"Query text longer than {MAX_QUERY_CHARS} characters; pass large values as variables"
+)
 NOT_UTF8 = "Request body must be JSON encoded as UTF-8"
 NOT_AN_OBJECT = 'Request body must be a JSON object such as {"query": "{ me { name } }"}'
 
 
-def _too_deep(value: object) -> bool:
+def _misshapen(value: object) -> str | None:
+    """Why a decoded body cannot be a request: nested too deep, or a list too long."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            return True
+            return TOO_DEEP
         if isinstance(item, dict):
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
+            if len(item) > MAX_LIST_ITEMS and depth > 1:  # a batch (top level) is refused later
+                return TOO_LONG
             stack.extend((v, depth + 1) for v in item)
-    return False
+    return None
 
 
 class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
@@ -75,8 +100,12 @@ class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
             raise HTTPException(400, TOO_DEEP) from None
         if not isinstance(value, dict | list):  # a list is a batch, refused as such later
             raise HTTPException(400, NOT_AN_OBJECT)
-        if _too_deep(value):
-            raise HTTPException(400, TOO_DEEP)
+        query = value.get("query") if isinstance(value, dict) else None
+        if isinstance(query, str) and len(query) > MAX_QUERY_CHARS:
+            raise HTTPException(400, TOO_LONG_QUERY)
+        problem = _misshapen(value)
+        if problem:
+            raise HTTPException(400, problem)
         return value
 
     async def get_context(self, request: Any, response: Any) -> Context:

@@ -21,6 +21,7 @@ from api.services import audit, outbox
 
 __all__ = [
     "MAX_BODY",
+    "MAX_GROUPS",
     "MAX_TITLE",
     "create_announcement",
     "get_announcement",
@@ -30,6 +31,7 @@ __all__ = [
 
 MAX_TITLE = 200  # the column's length
 MAX_BODY = 100_000  # characters of Markdown
+MAX_GROUPS = 1000  # groups named in one publish (omitted: every group)
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 
 
@@ -116,6 +118,10 @@ async def publish_announcement(
         raise Conflict(f"announcement '{a.slug}' is already published")
     if groups is None:
         targets = await ResourceGroup.all().order_by("name")
+    elif len(groups) > MAX_GROUPS:
+        raise ValidationError.single(
+            "groups", f"at most {MAX_GROUPS} groups; omit groups to mail every group"
+        )
     else:
         targets = await where(ResourceGroup.all(), name__in=list(groups)).order_by("name")
         missing = sorted(set(groups) - {g.name for g in targets})
