@@ -143,13 +143,13 @@ async def _run_pass(
             f"{len(result.blocked)} activities newly blocked ({t2 - t1:.2f} s)"
         )
         report.still_blocked = result.still_blocked
-        if dry_run:
-            _describe(report, world, result, {})
-        else:
+        uids: dict[int, tuple[int, str]] = {}
+        if not dry_run:
             uids, report.notifications = await write_plan(
                 conn, settings, world, result, say, report.timings
             )
-            _describe(report, world, result, uids)
+        # one value per window and blocked activity: off the event loop too
+        await asyncio.to_thread(_describe, report, world, result, uids)
         report.timings["write"] = clock.perf_counter() - t2
     report.timings["total"] = clock.perf_counter() - t0
     return report

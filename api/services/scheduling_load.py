@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -23,7 +24,7 @@ from api.scheduling import (
 )
 from api.services.bulk import as_utc, fetch, json_value
 
-__all__ = ["World", "load_world", "policy_of"]
+__all__ = ["World", "build_world", "load_world", "policy_of"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,42 @@ def policy_of(timezone: str, window_start: Any, window_minutes: int, weekdays: A
     return Policy(timezone, _time(window_start), int(window_minutes), days)
 
 
+# What a pass reads, one query per table: (name, SQL, parameters).
+_QUERIES = (
+    (
+        "groups",
+        "SELECT id, name, timezone, window_start, window_minutes, weekdays, notice_minutes,"
+        " contacts FROM resource_group",
+        [],
+    ),
+    (
+        "machines",
+        "SELECT id, name, kind, group_id, host_id, redundancy, auto_schedule, capacity"
+        " FROM machine",
+        [],
+    ),
+    (
+        "activities",
+        "SELECT id, machine_id, kind, estimate_minutes, params, not_before, requested_at,"
+        " blocked_reason FROM activity WHERE state = ? AND window_id IS NULL",
+        ["queued"],
+    ),
+    (
+        "work",
+        "SELECT window_id, kind, estimate_minutes, params FROM activity"
+        " WHERE state = ? AND window_id IS NOT NULL",
+        ["scheduled"],
+    ),
+    (
+        "windows",
+        "SELECT id, uid, machine_id, starts_at, ends_at, state, sequence, reason, forced"
+        " FROM maintenance_window WHERE state IN (?, ?)",
+        ["planned", "running"],
+    ),
+    ("freezes", 'SELECT group_id, starts_at, ends_at, reason FROM "freeze"', []),
+)
+
+
 async def load_world(
     conn: BaseDBAsyncClient,
     now: datetime,
@@ -56,13 +93,24 @@ async def load_world(
     reboot_allowance: int,
     horizon_days: int,
 ) -> World:
+    """Read the rows on ``conn``; turn them into planner values in a worker thread (100,000
+    activities take a second of Python that would otherwise hold the event loop)."""
+    rows = {name: await fetch(conn, query, values) for name, query, values in _QUERIES}
+    return await asyncio.to_thread(
+        build_world, rows, now, reboot_allowance=reboot_allowance, horizon_days=horizon_days
+    )
+
+
+def build_world(
+    rows: dict[str, list[Any]],
+    now: datetime,
+    *,
+    reboot_allowance: int,
+    horizon_days: int,
+) -> World:
     groups = []
     contacts: dict[int, list[str]] = {}
-    for r in await fetch(
-        conn,
-        "SELECT id, name, timezone, window_start, window_minutes, weekdays, notice_minutes,"
-        " contacts FROM resource_group",
-    ):
+    for r in rows["groups"]:
         policy = policy_of(r["timezone"], r["window_start"], r["window_minutes"], r["weekdays"])
         groups.append(GroupIn(r["id"], r["name"], policy, int(r["notice_minutes"])))
         contacts[r["id"]] = list(json_value(r["contacts"]) or [])
@@ -70,11 +118,7 @@ async def load_world(
     machines = []
     hosts = []
     names: dict[int, str] = {}
-    for r in await fetch(
-        conn,
-        "SELECT id, name, kind, group_id, host_id, redundancy, auto_schedule, capacity"
-        " FROM machine",
-    ):
+    for r in rows["machines"]:
         names[r["id"]] = r["name"]
         machines.append(
             MachineIn(
@@ -91,12 +135,7 @@ async def load_world(
 
     activities = []
     requested: dict[int, datetime] = {}
-    for r in await fetch(
-        conn,
-        "SELECT id, machine_id, kind, estimate_minutes, params, not_before, requested_at,"
-        " blocked_reason FROM activity WHERE state = ? AND window_id IS NULL",
-        ["queued"],
-    ):
+    for r in rows["activities"]:
         at = as_utc(r["requested_at"])
         assert at is not None
         requested[r["id"]] = at
@@ -114,23 +153,13 @@ async def load_world(
         )
 
     work: dict[int, list[Work]] = defaultdict(list)
-    for r in await fetch(
-        conn,
-        "SELECT window_id, kind, estimate_minutes, params FROM activity"
-        " WHERE state = ? AND window_id IS NOT NULL",
-        ["scheduled"],
-    ):
+    for r in rows["work"]:
         work[r["window_id"]].append(
             Work(int(r["estimate_minutes"]), needs_reboot(r["kind"], r["params"]))
         )
     windows = []
     uids: dict[int, str] = {}
-    for r in await fetch(
-        conn,
-        "SELECT id, uid, machine_id, starts_at, ends_at, state, sequence, reason, forced"
-        " FROM maintenance_window WHERE state IN (?, ?)",
-        ["planned", "running"],
-    ):
+    for r in rows["windows"]:
         uids[r["id"]] = r["uid"]
         starts, ends = as_utc(r["starts_at"]), as_utc(r["ends_at"])
         assert starts is not None and ends is not None
@@ -149,7 +178,7 @@ async def load_world(
         )
 
     freezes = []
-    for r in await fetch(conn, 'SELECT group_id, starts_at, ends_at, reason FROM "freeze"'):
+    for r in rows["freezes"]:
         starts, ends = as_utc(r["starts_at"]), as_utc(r["ends_at"])
         assert starts is not None and ends is not None
         if ends > now:

@@ -5,6 +5,7 @@ Plain parameterised SQL in bulk (api.services.bulk), inside the pass's one trans
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time as clock
 from collections import defaultdict
@@ -61,28 +62,10 @@ async def write_plan(
 
         return show
 
-    # 1. new windows
-    uids = [new_uid() for _ in result.new]
+    # 1. new windows (rows built in a worker thread, as every step's rows below: a pass of
+    # 100,000 activities builds hundreds of thousands of rows, which would hold the event loop)
     before = (await fetch(conn, "SELECT COALESCE(MAX(id), 0) AS m FROM maintenance_window"))[0]["m"]
-    rows = []
-    for w, uid in zip(result.new, uids, strict=True):
-        first_request = min(world.requested[a] for a in w.activity_ids)
-        rows.append(
-            (
-                uid,
-                w.machine_id,
-                to_db_time(conn, w.starts_at),
-                to_db_time(conn, w.ends_at),
-                "planned",
-                w.reason,
-                0,
-                False,
-                0,
-                to_db_time(conn, postpone_deadline(first_request)),
-                ts,
-                ts,
-            )
-        )
+    uids, rows = await asyncio.to_thread(_window_rows, conn, world, result, ts)
     await insert_many(
         conn,
         "maintenance_window",
@@ -105,19 +88,12 @@ async def write_plan(
     )
     ids: dict[int, tuple[int, str]] = {}
     if result.new:
-        by_uid = {
-            r["uid"]: r["id"]
-            for r in await fetch(
-                conn, "SELECT id, uid FROM maintenance_window WHERE id > ?", [before]
-            )
-        }
-        ids = {i: (by_uid[uid], uid) for i, uid in enumerate(uids)}
+        found = await fetch(conn, "SELECT id, uid FROM maintenance_window WHERE id > ?", [before])
+        ids = await asyncio.to_thread(_ids_by_index, found, uids)
 
     lap("windows")
     # 2. activities move into their windows; blocked ones get their reason
-    moves = [(ids[i][0], aid) for i, w in enumerate(result.new) for aid in w.activity_ids]
-    moves += [(x.window_id, aid) for x in result.extended for aid in x.activity_ids]
-    moves.sort(key=lambda m: m[1])  # in primary-key order: neighbouring B-tree pages
+    moves, blocked, extended = await asyncio.to_thread(_activity_rows, result, ids, ts)
     await execute_many(
         conn,
         "UPDATE activity SET state = 'scheduled', window_id = ?, blocked_reason = NULL"
@@ -128,16 +104,96 @@ async def write_plan(
     await execute_many(
         conn,
         "UPDATE activity SET blocked_reason = ? WHERE id = ?",
-        [(b.reason, b.activity_id) for b in result.blocked],
+        blocked,
     )
     await execute_many(
         conn,
         "UPDATE maintenance_window SET reason = ?, sequence = ?, updated_at = ? WHERE id = ?",
-        [(x.reason, x.sequence, ts, x.window_id) for x in result.extended],
+        extended,
     )
 
     lap("activities")
     # 3. audit trail
+    audit = await asyncio.to_thread(_audit_rows, world, result, ids, ts)
+    await insert_many(
+        conn,
+        "audit_event",
+        ("at", "actor", "action", "subject_type", "subject_id", "subject_name", "details"),
+        audit,
+        step("audit events"),
+    )
+
+    lap("audit")
+    # 4. outbox: one message per window, or one digest per group with many new windows
+    out = await asyncio.to_thread(_outbox_rows, settings, world, result, ids, ts)
+    await insert_many(
+        conn,
+        "notification",
+        (
+            "kind",
+            "group_id",
+            "window_id",
+            "recipients",
+            "payload",
+            "dedupe_key",
+            "thread_key",
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+        ),
+        out,
+        step("notifications"),
+    )
+    lap("outbox")
+    return ids, len(out)
+
+
+def _window_rows(
+    conn: BaseDBAsyncClient, world: World, result: Plan, ts: Any
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    uids = [new_uid() for _ in result.new]
+    rows = []
+    for w, uid in zip(result.new, uids, strict=True):
+        first_request = min(world.requested[a] for a in w.activity_ids)
+        rows.append(
+            (
+                uid,
+                w.machine_id,
+                to_db_time(conn, w.starts_at),
+                to_db_time(conn, w.ends_at),
+                "planned",
+                w.reason,
+                0,
+                False,
+                0,
+                to_db_time(conn, postpone_deadline(first_request)),
+                ts,
+                ts,
+            )
+        )
+    return uids, rows
+
+
+def _ids_by_index(found: list[Any], uids: list[str]) -> dict[int, tuple[int, str]]:
+    by_uid = {r["uid"]: r["id"] for r in found}
+    return {i: (by_uid[uid], uid) for i, uid in enumerate(uids)}
+
+
+def _activity_rows(
+    result: Plan, ids: dict[int, tuple[int, str]], ts: Any
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    moves = [(ids[i][0], aid) for i, w in enumerate(result.new) for aid in w.activity_ids]
+    moves += [(x.window_id, aid) for x in result.extended for aid in x.activity_ids]
+    moves.sort(key=lambda m: m[1])  # in primary-key order: neighbouring B-tree pages
+    blocked = [(b.reason, b.activity_id) for b in result.blocked]
+    extended = [(x.reason, x.sequence, ts, x.window_id) for x in result.extended]
+    return moves, blocked, extended
+
+
+def _audit_rows(
+    world: World, result: Plan, ids: dict[int, tuple[int, str]], ts: Any
+) -> list[tuple[Any, ...]]:
     audit = []
     for i, w in enumerate(result.new):
         wid, uid = ids[i]
@@ -192,16 +248,12 @@ async def write_plan(
                 _dumps({"reason": b.reason}),
             )
         )
-    await insert_many(
-        conn,
-        "audit_event",
-        ("at", "actor", "action", "subject_type", "subject_id", "subject_name", "details"),
-        audit,
-        step("audit events"),
-    )
+    return audit
 
-    lap("audit")
-    # 4. outbox: one message per window, or one digest per group with many new windows
+
+def _outbox_rows(
+    settings: Settings, world: World, result: Plan, ids: dict[int, tuple[int, str]], ts: Any
+) -> list[tuple[Any, ...]]:
     per_group: dict[int, list[int]] = defaultdict(list)
     for i, w in enumerate(result.new):
         per_group[w.group_id].append(i)
@@ -255,24 +307,4 @@ async def write_plan(
             f"window_changed:{uid}:{x.sequence}",
             uid,
         )
-    await insert_many(
-        conn,
-        "notification",
-        (
-            "kind",
-            "group_id",
-            "window_id",
-            "recipients",
-            "payload",
-            "dedupe_key",
-            "thread_key",
-            "state",
-            "attempts",
-            "next_attempt_at",
-            "created_at",
-        ),
-        out,
-        step("notifications"),
-    )
-    lap("outbox")
-    return ids, len(out)
+    return out
