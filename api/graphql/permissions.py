@@ -22,7 +22,7 @@ from api.graphql.arguments import CheckArguments
 from api.kinds import FOR_HOST_REBOOT, KINDS, ActivityKind
 from api.models import Activity, Announcement, AuditEvent, Machine, ResourceGroup, Window
 from api.models.keys import nothing
-from api.scheduling.texts import audit_actor
+from api.scheduling.texts import audit_actor, without_host
 
 if TYPE_CHECKING:
     from strawberry.types.info import Info
@@ -40,6 +40,7 @@ __all__ = [
     "require",
     "shown_actor",
     "shown_details",
+    "shown_log",
     "visible_activities",
     "visible_announcements",
     "visible_audit",
@@ -174,6 +175,13 @@ def shown_details(ctx: Context, details: Any) -> Any:
 
 def shown_actor(ctx: Context, actor: str) -> str:
     return audit_actor(actor) if for_customers(ctx) else actor
+
+
+def shown_log(ctx: Context, text: str | None, host_name: str | None) -> str | None:
+    """An agent's log of work on a VM: customers read it without the VM host's name."""
+    if text and for_customers(ctx):
+        return without_host(text, host_name)
+    return text
 
 
 def can_see_audit_trail(ctx: Context) -> bool:

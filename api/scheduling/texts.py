@@ -8,6 +8,7 @@ operators get the names where they read (errors of their own requests, the audit
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "host_full",
     "local_label",
     "who",
+    "without_host",
 ]
 
 # a busy host, as customers read it (a summary category and a sentence)
@@ -42,6 +44,16 @@ def audit_actor(actor: str) -> str:
     name, the operators' and the host agents' by their role."""
     role, _, _ = actor.partition(":")
     return {"admin": "the operators", "agent": "the host agent"}.get(role, actor)
+
+
+def without_host(text: str, host_name: str | None) -> str:
+    """Text a host agent wrote about a VM ("rebooted with host kvm01"), as the VM's customer
+    reads it: the host's name becomes "its host"."""
+    if not host_name or not text:
+        return text
+    name = re.escape(host_name)
+    text = re.sub(rf"\bhost {name}\b", "its host", text)
+    return re.sub(rf"\b{name}\b", "its host", text)
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

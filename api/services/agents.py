@@ -19,6 +19,7 @@ from api.models import Activity, Machine, ResourceGroup, Window
 from api.models.keys import where
 from api.notices import ActivityOutcome, WindowCompleted, WindowFailed
 from api.rules import MAX_MEMORY_MIB, Collector
+from api.scheduling.texts import without_host
 from api.services import audit, outbox
 
 __all__ = [
@@ -315,12 +316,19 @@ async def finish_window(
         machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
         group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
         result = WindowCompleted if ok else WindowFailed
+        # the mail goes to the VM's customer: the logs without the host's name
+        host_name = None
+        if machine.kind == "vm" and machine.host_id is not None:  # type: ignore[attr-defined]
+            host = await Machine.get_or_none(id=machine.host_id).using_db(conn)  # type: ignore[attr-defined]
+            host_name = host.name if host else None
         await outbox.enqueue(
             result(
                 machine=machine.name,
                 outcome=window.state,
                 activities=tuple(
-                    ActivityOutcome(activities[r.activity_id].kind, r.outcome, r.log)
+                    ActivityOutcome(
+                        activities[r.activity_id].kind, r.outcome, without_host(r.log, host_name)
+                    )
                     for r in results
                 ),
             ),

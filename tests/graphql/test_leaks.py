@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from api.graphql.relay import encode_id
-from api.models import Announcement
+from api.models import Announcement, Notification
 from api.scheduling import Policy, occurrences
 from tests.graphql.world import World, gql
 
@@ -101,3 +101,32 @@ async def test_customers_read_no_host_names_in_errors_or_audit_trails(
     assert actors and "admin:admin" not in actors and "the operators" in actors, actors
     as_operator = await gql(client, trail, {"n": "alpha-x"}, world.tokens["admin"])
     assert "kvm09" in json.dumps(as_operator)
+
+
+async def test_customers_read_agent_logs_without_host_names(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """An agent's log names the host ("rebooted with host host1"): customers read "its host",
+    in the activity's log, the machine's audit trail and the mail; operators read the name."""
+    agent = world.tokens["agent_1"]
+    due = await gql(client, "{ dueWork { uid activities { id } } }", None, agent)
+    window = next(w for w in due["data"]["dueWork"] if w["uid"] == world.ids["window:alpha-web"])
+    start = m("startWindow", "StartWindowInput")
+    await run(client, agent, start, {"window": window["uid"], "agent": "host1-agent"})
+    log = "alpha-web was rebooted with host host1; no second reboot\nhost1: done"
+    results = [{"activity": a["id"], "outcome": "DONE", "log": log} for a in window["activities"]]
+    finish = m("finishWindow", "FinishWindowInput")
+    value = {"window": window["uid"], "results": results, "agent": "host1-agent"}
+    assert (await run(client, agent, finish, value))["__typename"] == "Window"
+
+    read = (
+        'query { machine(name: "alpha-web") { auditTrail { nodes { actor details } } } '
+        'activities(filter: {machine: "alpha-web"}) { nodes { log } } }'
+    )
+    customer = json.dumps(await gql(client, read, None, world.tokens["customer_a"]))
+    assert "host1" not in customer, customer
+    assert "alpha-web was rebooted with its host; no second reboot" in customer
+    operator = json.dumps(await gql(client, read, None, world.tokens["admin"]))
+    assert "rebooted with host host1" in operator
+    mail = await Notification.filter(kind="window_completed").values_list("payload", flat=True)
+    assert mail and "host1" not in json.dumps(mail), mail

@@ -33,7 +33,6 @@ class ActivityType(Node):
     not_before: datetime | None
     blocked_reason: str | None = strawberry.field(description="Why it has no window yet.")
     attempts: int
-    log: str | None
     requested_at: datetime
     finished_at: datetime | None
     a: strawberry.Private[Activity]
@@ -49,7 +48,6 @@ class ActivityType(Node):
             not_before=a.not_before,
             blocked_reason=a.blocked_reason,
             attempts=a.attempts,
-            log=a.log,
             requested_at=a.requested_at,
             finished_at=a.finished_at,
             a=a,
@@ -58,6 +56,19 @@ class ActivityType(Node):
     @strawberry.field
     def params(self, info: Info) -> JSON:
         return permissions.shown_details(info.context, self.a.params)
+
+    @strawberry.field(description="What the host agent did and saw.")
+    async def log(self, info: Info) -> str | None:
+        if not self.a.log or not permissions.for_customers(info.context):
+            return self.a.log
+        loaders = info.context.loaders
+        machine = await loaders.machine_by_id.load(self.a.machine_id)  # type: ignore[attr-defined]
+        host = (
+            await loaders.machine_by_id.load(machine.host_id)
+            if machine and machine.host_id
+            else None
+        )
+        return permissions.shown_log(info.context, self.a.log, host.name if host else None)
 
     @strawberry.field
     def requested_by(self, info: Info) -> str:
