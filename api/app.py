@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,12 +20,13 @@ from api.db_errors import explain
 from api.feeds.routes import feed_routes
 from api.graphql.routes import graphql_routes
 from api.logs import RequestId
-from api.metrics import LOOP_FAILURES, RequestMetrics, metrics_endpoint
+from api.metrics import LEADER, LOOP_FAILURES, RequestMetrics, metrics_endpoint
 from api.notify import mailer as notify_mailer
 from api.overload import LoadShed
 from api.pages.routes import page_routes
 from api.publish.routes import site_routes
 from api.services import scheduling, site
+from api.services.leadership import Leadership, process_name
 from api.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -31,6 +34,17 @@ __all__ = ["create_app"]
 log = logging.getLogger("fenster.app")
 
 LoopRun = Callable[[Settings], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Duty:
+    """Periodic work run by `fenster serve` every ``every`` seconds (0 disables it). A ``led``
+    duty runs only in the process holding the leader lease (api.services.leadership)."""
+
+    name: str
+    every: int
+    run: LoopRun
+    led: bool
 
 
 def area_routes(settings: Settings) -> list[BaseRoute]:
@@ -42,13 +56,16 @@ def area_routes(settings: Settings) -> list[BaseRoute]:
     return routes
 
 
-def background_loops(settings: Settings) -> list[tuple[str, int, LoopRun]]:
-    """Periodic work run by `fenster serve`: (name, interval in seconds, run). 0 disables."""
-    loops: list[tuple[str, int, LoopRun]] = []
-    loops.append(("mailer", settings.mail_interval, notify_mailer.run_once))
-    loops.append(("scheduler", settings.schedule_interval, scheduling.run_periodic))
-    loops.append(("site", settings.site_interval, site.run_periodic))
-    return loops
+def background_loops(settings: Settings) -> list[Duty]:
+    """The periodic work of `fenster serve`. Led: what must happen in one place (booking
+    windows, queueing reminders). Everywhere: draining the outbox (rows are claimed one
+    process at a time) and building the site this process serves."""
+    return [
+        Duty("scheduler", settings.schedule_interval, scheduling.run_periodic, led=True),
+        Duty("reminders", settings.mail_interval, notify_mailer.run_reminders, led=True),
+        Duty("mailer", settings.mail_interval, notify_mailer.run_drain, led=False),
+        Duty("site", settings.site_interval, site.run_periodic, led=False),
+    ]
 
 
 async def healthz(request: Request) -> Response:
@@ -79,16 +96,38 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-async def _loop(name: str, every: int, run: LoopRun, settings: Settings) -> None:
+async def _loop(duty: Duty, settings: Settings, leader: Leadership) -> None:
     while True:
+        if duty.led and not leader.held():  # a follower: look again soon, to take over fast
+            await asyncio.sleep(min(duty.every, leader.beat_every))
+            continue
         try:
-            await run(settings)
+            await duty.run(settings)
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed pass is logged and retried next interval
-            LOOP_FAILURES.labels(name).inc()
-            log.exception("background loop %s failed", name)
-        await asyncio.sleep(every)
+            LOOP_FAILURES.labels(duty.name).inc()
+            log.exception("background loop %s failed", duty.name)
+        await asyncio.sleep(duty.every)
+
+
+async def _beat(leader: Leadership) -> None:
+    try:
+        await leader.beat()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # the database is away: lead no more until it is back
+        leader.lost()
+        log.warning("leader lease: %s: %s", type(exc).__name__, exc)
+    LEADER.set(1 if leader.held() else 0)
+
+
+async def _lead(leader: Leadership) -> None:
+    """Beat for the leader lease for as long as the process serves (the first beat was
+    taken before the duties started)."""
+    while True:
+        await asyncio.sleep(leader.beat_every)
+        await _beat(leader)
 
 
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
@@ -106,10 +145,14 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_db:  # `fenster serve` checked the database before; /readyz reports it since
             await db.init(settings, connect=False)
+        duties = [d for d in background_loops(settings) if d.every > 0]
+        leader = Leadership(process_name(), timedelta(seconds=settings.leader_lease_seconds))
         tasks = []
-        for name, every, run in background_loops(settings):
-            if every > 0:
-                tasks.append(asyncio.create_task(_loop(name, every, run, settings), name=name))
+        if any(d.led for d in duties):
+            await _beat(leader)  # before the duties look, so that a lone process leads at once
+            tasks.append(asyncio.create_task(_lead(leader), name="leader"))
+        for duty in duties:
+            tasks.append(asyncio.create_task(_loop(duty, settings, leader), name=duty.name))
         try:
             yield
         finally:
@@ -118,6 +161,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(Exception):  # the database may be gone already
+                await leader.release()
+            LEADER.set(0)
             if manage_db:
                 await db.close()
 

@@ -36,6 +36,7 @@ MODEL_MODULES = [
     "api.models.packages",
     "api.models.tokens",
     "api.models.audit",
+    "api.models.leases",
 ]
 MIGRATIONS_MODULE = "api.models.migrations"
 

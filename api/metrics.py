@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -46,6 +46,7 @@ __all__ = [
     "GRAPHQL_OPERATIONS",
     "HTTP_LATENCY",
     "HTTP_REQUESTS",
+    "LEADER",
     "LOOP_FAILURES",
     "MAIL_ATTEMPTS",
     "MAIL_OUTCOMES",
@@ -111,6 +112,13 @@ LOOP_FAILURES = Counter(
     "fenster_background_loop_failures",
     "Background passes that raised (logged with their traceback), by loop.",
     ["loop"],
+    registry=REGISTRY,
+)
+
+LEADER = Gauge(
+    "fenster_leader",
+    "1 while this process holds the leader lease and runs the led duties (scheduling pass, "
+    "reminders), else 0. Across processes, exactly one should be 1.",
     registry=REGISTRY,
 )
 

@@ -145,6 +145,9 @@ class Settings:
     log_format: str = "text"  # or json: one object per line (api.logs)
     # requests one process answers at a time; more get 503 + Retry-After (api.overload)
     max_inflight: int = 256
+    # the leader lease (api.services.leadership): another process takes over this long
+    # after the leader stopped renewing it
+    leader_lease_seconds: int = 30
     shed_retry_after: int = 5
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -236,6 +239,8 @@ class Settings:
             allowed_networks(self.metrics_from)
         except ValueError as exc:
             raise SettingsError(f"{self.where('metrics_from')}: {exc}") from None
+        if self.leader_lease_seconds < 3:
+            raise SettingsError(f"{self.where('leader_lease_seconds')} must be at least 3")
         if self.shed_retry_after < 1:
             raise SettingsError(f"{self.where('shed_retry_after')} must be at least 1")
         if self.postpone_link_days < 1:

@@ -274,10 +274,20 @@ async def enqueue_reminders(now: datetime | None = None) -> int:
 
 
 async def run_once(settings: Settings, transport: Transport | None = None) -> DrainResult:
-    """One mailer pass: queue due reminders, then drain the outbox."""
+    """One mailer pass: queue due reminders, then drain the outbox (`fenster mail send`)."""
+    await enqueue_reminders()
+    return await run_drain(settings, transport)
+
+
+async def run_reminders(settings: Settings) -> int:
+    """`fenster serve`'s reminder duty (in the leading process only)."""
+    return await enqueue_reminders()
+
+
+async def run_drain(settings: Settings, transport: Transport | None = None) -> DrainResult:
+    """Drain the outbox once (`fenster serve` runs this in every process: rows are claimed)."""
     from api.notify.transport import transport_from_settings
 
-    await enqueue_reminders()
     own = transport is None
     transport = transport or transport_from_settings(settings)
     try:

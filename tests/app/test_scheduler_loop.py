@@ -37,9 +37,7 @@ async def test_serve_runs_the_scheduler_periodically(
 
 
 def test_interval_zero_disables_the_loop(settings: Settings) -> None:
-    loops = {
-        name: every for name, every, _ in background_loops(replace(settings, schedule_interval=0))
-    }
+    loops = {d.name: d.every for d in background_loops(replace(settings, schedule_interval=0))}
     assert loops["scheduler"] == 0
 
 

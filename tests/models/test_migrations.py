@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import time
+from pathlib import Path
 
 import pytest
 from tortoise.context import TortoiseContext
@@ -14,6 +15,8 @@ from api.db import tortoise_config
 from api.models import ResourceGroup
 from tests.conftest import database_context
 
+MIGRATIONS = Path(__file__).resolve().parents[2] / "api" / "models" / "migrations"
+
 
 @pytest.fixture
 async def empty_db(db_url: str) -> AsyncIterator[TortoiseContext]:
@@ -22,7 +25,12 @@ async def empty_db(db_url: str) -> AsyncIterator[TortoiseContext]:
 
 
 async def test_empty_database_migrates_and_is_usable(empty_db: TortoiseContext) -> None:
-    every = ["fenster.0001_initial", "fenster.0002_auto_20261129_2010", "fenster.0003_rollouts"]
+    every = [f"fenster.{f.stem}" for f in sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))]
+    assert every[:3] == [
+        "fenster.0001_initial",
+        "fenster.0002_auto_20261129_2010",
+        "fenster.0003_rollouts",
+    ]
     assert await db.pending_migrations() == every
     applied = await db.migrate()
     assert applied == every

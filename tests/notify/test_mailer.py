@@ -385,8 +385,8 @@ async def test_the_app_runs_the_mailer_in_the_background(
 
 
 def test_interval_zero_disables_the_background_mailer(settings: Settings) -> None:
-    loops = {name: every for name, every, _ in background_loops(replace(settings, mail_interval=0))}
-    assert loops["mailer"] == 0
+    loops = {d.name: d.every for d in background_loops(replace(settings, mail_interval=0))}
+    assert loops["mailer"] == loops["reminders"] == 0
 
 
 async def test_unreachable_server_ends_the_pass_after_one_try(
