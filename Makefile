@@ -11,9 +11,10 @@ BIN := $(VENV)/bin
 demo: install
 	$(BIN)/fenster demo$(if $(PORT), --port $(PORT))
 
-## make test: install with the dev extra, lint, then the whole suite
+## make test: install with the dev extra, lint (ruff, mypy), then the whole suite
 test: install-dev system-deps-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 system-deps:
@@ -41,6 +42,7 @@ install-dev: $(VENV)/.installed-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install-dev
 	$(BIN)/ruff format .
@@ -78,4 +80,4 @@ $(VENV)/.installed-fuzz: pyproject.toml $(VENV)/.installed
 install-fuzz: $(VENV)/.installed-fuzz
 
 clean:
-	rm -rf site .pytest_cache .ruff_cache .hypothesis .schemathesis
+	rm -rf site .pytest_cache .ruff_cache .mypy_cache .hypothesis .schemathesis

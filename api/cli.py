@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         if settings.log_format != "text":
             logs.configure(settings.log_format, _level(args))
         result = args.func(args, settings)
-        if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
             result = asyncio.run(result)
     except (FensterError, SettingsError) as exc:
         _fail(exc, args.debug)

@@ -69,7 +69,7 @@ async def load_notices(conn: BaseDBAsyncClient) -> dict[str, int]:
                 using_db=conn,
             )
             created["packages"] += 1
-    rollout = await Rollout.get_or_none(name=ROLLOUT).using_db(conn)
+    rollout = await Rollout.get_or_none(name=ROLLOUT, using_db=conn)
     if rollout is None:
         rollout = await Rollout.create(
             name=ROLLOUT,

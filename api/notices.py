@@ -20,7 +20,6 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, ClassVar, Self
 
 __all__ = [
@@ -316,14 +315,22 @@ def notice_of(kind: str, payload: Mapping[str, Any] | None) -> Notice:
 # ---------------------------------------------------------------- JSON round trip
 
 
-@cache
+# per payload type, computed once (a dict rather than functools.cache: mypy does not see a
+# dataclass type as Hashable)
+_HINTS: dict[type, dict[str, Any]] = {}
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
-@cache
 def _names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    if cls not in _NAMES:
+        _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return _NAMES[cls]
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import time
+from typing import TypeGuard
 
 import pytz
 
@@ -154,7 +155,7 @@ def _timezone_problem(name: object) -> str | None:
 def _valid_zones() -> frozenset[str]:
     """The IANA tz database's names as pytz carries them: no 'localtime' (which follows the
     server's own zone) and no 'Factory'."""
-    return pytz.all_timezones_set  # type: ignore[no-any-return]
+    return pytz.all_timezones_set
 
 
 def common_timezones() -> list[str]:
@@ -277,7 +278,7 @@ def weekday_names(days: Iterable[int]) -> str:
     return ", ".join(WEEKDAY_NAMES[d] for d in sorted(days))
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -172,6 +172,9 @@ class HostHandler(_Handler[S]):
     def resume(self, state: S) -> None:
         self.run()
 
+    def gave_up(self) -> None:
+        """Interrupted too often: undo what the runs left half done (by default nothing)."""
+
 
 class MemoryResize(GuestHandler[NoState]):
     kind = ActivityKind.MEMORY_RESIZE
@@ -301,7 +304,7 @@ class HostReboot(HostHandler[HostRebootState]):
         return steps.ensure_stopped(guest, out, self.hard_stop)
 
     def gave_up(self) -> None:
-        """Interrupted too often: the guests that ran before the window run again."""
+        """The guests that ran before the window run again."""
         state = self.load()
         before = state.running_before if state is not None else None
         each_guest(self.ctx, before or [], steps.ensure_running, self.out)

@@ -103,7 +103,14 @@ def _guest_window(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
         except (AgentError, ValueError, KeyError, TypeError) as e:
             out.add(f"error: {e}")
             outcomes[activity.id] = "failed"
-    final = StepLog(sink=lambda line: [logs[a.id].sink(line) for a in entry.activities])
+
+    def to_every_log(line: str) -> None:
+        for a in entry.activities:
+            sink = logs[a.id].sink
+            if sink is not None:
+                sink(line)
+
+    final = StepLog(sink=to_every_log)
     ok = _finish_guest(ctx, entry, guest, was_running, give_up, final)
     results = []
     for activity in entry.activities:

@@ -132,11 +132,8 @@ async def windows_list(args: argparse.Namespace, settings: Settings) -> int:
                 raise NotFound("resource group", args.group)
             query = query.filter(machine__group__name=args.group)
         total = await query.count()
-        rows = (
-            await query.order_by("starts_at", "id")
-            .limit(None if args.all else SHOWN)
-            .select_related("machine__group")
-        )
+        query = query.order_by("starts_at", "id").select_related("machine__group")
+        rows = await (query if args.all else query.limit(SHOWN))
     if not rows:
         print(
             "no upcoming windows. While `fenster serve` runs, the scheduler books queued work "

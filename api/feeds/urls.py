@@ -10,7 +10,8 @@ __all__ = ["FeedUrls", "feed_url"]
 
 
 class _HasPublicUrl(Protocol):
-    public_url: str
+    @property
+    def public_url(self) -> str: ...
 
 
 class _HasFeedToken(Protocol):

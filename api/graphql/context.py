@@ -33,7 +33,7 @@ class Context:
     @property
     def host_id(self) -> int | None:
         """An agent token's host."""
-        return self.token.host_id if self.token is not None else None  # type: ignore[attr-defined]
+        return self.token.host_id if self.token is not None else None
 
 
 def bearer(header: str | None) -> str | None:
@@ -52,9 +52,7 @@ async def build_context(
     token = await tokens.authenticate(bearer(authorization))
     group_ids: frozenset[int] = frozenset()
     if token is not None and token.role == "customer":
-        group_ids = frozenset(
-            await token.groups.all().values_list("id", flat=True)  # type: ignore[arg-type]
-        )
+        group_ids = frozenset(i for (i,) in await token.groups.all().values_list("id"))
     return Context(
         settings=settings, token=token, group_ids=group_ids, request=request, response=response
     )

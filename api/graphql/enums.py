@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from api import kinds
+from api.kinds import ActivityKind
 
 __all__ = ["ActivityKind", "ActivityState", "Arch", "MachineKind", "Outcome", "Role", "WindowState"]
 
@@ -25,7 +25,7 @@ class Arch(Enum):
 
 
 # the registry's enum itself (api.kinds): a kind added there is in the schema
-ActivityKind = strawberry.enum(kinds.ActivityKind, name="ActivityKind")
+strawberry.enum(ActivityKind)
 
 
 @strawberry.enum

@@ -134,15 +134,15 @@ def public_error(error: GraphQLError) -> GraphQLError | None:
         )
     if isinstance(original, errors.FensterError):
         member = to_union_member(original)
-        ext: dict[str, Any] = {"code": type(member).__strawberry_definition__.name}  # type: ignore[attr-defined]
+        typed: dict[str, Any] = {"code": type(member).__strawberry_definition__.name}
         if isinstance(member, ValidationErrorType):
-            ext["fields"] = [{"field": f.field, "message": f.message} for f in member.fields]
+            typed["fields"] = [{"field": f.field, "message": f.message} for f in member.fields]
         return GraphQLError(
             member.message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions=ext,
+            extensions=typed,
         )
     return None

@@ -30,8 +30,8 @@ def _by_id(model: Any) -> Callable[[list[int]], Awaitable[list[Any]]]:
     return load
 
 
-def _grouped(rows: Iterable[M], key: Callable[[M], K], keys: Sequence[K]) -> list[list[M]]:
-    out: dict[K, list[M]] = defaultdict(list)
+def _grouped(rows: Iterable[M], key: Callable[[M], K | None], keys: Sequence[K]) -> list[list[M]]:
+    out: dict[K | None, list[M]] = defaultdict(list)
     for row in rows:
         out[key(row)].append(row)
     return [out.get(k, []) for k in keys]
@@ -39,22 +39,22 @@ def _grouped(rows: Iterable[M], key: Callable[[M], K], keys: Sequence[K]) -> lis
 
 async def _machines_by_group(ids: list[int]) -> list[list[Machine]]:
     rows = await Machine.filter(group_id__in=ids)
-    return _grouped(rows, lambda m: m.group_id, ids)  # type: ignore[attr-defined]
+    return _grouped(rows, lambda m: m.group_id, ids)
 
 
 async def _guests_by_host(ids: list[int]) -> list[list[Machine]]:
     rows = await Machine.filter(host_id__in=ids)
-    return _grouped(rows, lambda m: m.host_id, ids)  # type: ignore[attr-defined]
+    return _grouped(rows, lambda m: m.host_id, ids)
 
 
 async def _open_activities(ids: list[int]) -> list[list[Activity]]:
     rows = await Activity.filter(machine_id__in=ids, state__in=OPEN_STATES)
-    return _grouped(rows, lambda a: a.machine_id, ids)  # type: ignore[attr-defined]
+    return _grouped(rows, lambda a: a.machine_id, ids)
 
 
 async def _window_activities(ids: list[int]) -> list[list[Activity]]:
     rows = await Activity.filter(window_id__in=ids)
-    return _grouped(rows, lambda a: a.window_id, ids)  # type: ignore[attr-defined]
+    return _grouped(rows, lambda a: a.window_id, ids)
 
 
 async def _next_window(ids: list[int]) -> list[Window | None]:
@@ -64,7 +64,7 @@ async def _next_window(ids: list[int]) -> list[Window | None]:
     ).order_by("starts_at", "id")
     first: dict[int, Window] = {}
     for w in rows:
-        first.setdefault(w.machine_id, w)  # type: ignore[attr-defined]
+        first.setdefault(w.machine_id, w)
     return [first.get(i) for i in ids]
 
 
@@ -74,13 +74,13 @@ async def _freezes(ids: list[int]) -> list[list[Freeze]]:
     rows = await Freeze.filter(Q(group_id__in=ids) | Q(group_id=None))
     out: list[list[Freeze]] = []
     for i in ids:
-        out.append([f for f in rows if f.group_id in (i, None)])  # type: ignore[attr-defined]
+        out.append([f for f in rows if f.group_id in (i, None)])
     return out
 
 
 async def _waves(ids: list[int]) -> list[list[Wave]]:
     rows = await Wave.filter(rollout_id__in=ids)
-    return _grouped(rows, lambda w: w.rollout_id, ids)  # type: ignore[attr-defined]
+    return _grouped(rows, lambda w: w.rollout_id, ids)
 
 
 async def _audit(keys: list[tuple[str, int]]) -> list[list[AuditEvent]]:

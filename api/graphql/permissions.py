@@ -201,7 +201,7 @@ def can_see_group(ctx: Context, group_id: int | None) -> bool:
 
 
 def can_see_machine(ctx: Context, machine: Machine) -> bool:
-    return can_see_group(ctx, machine.group_id)  # type: ignore[attr-defined]
+    return can_see_group(ctx, machine.group_id)
 
 
 def can_see_feed(ctx: Context, group_id: int) -> bool:

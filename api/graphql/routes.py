@@ -72,7 +72,7 @@ def _misshapen(value: object) -> str | None:
     return None
 
 
-class FensterGraphQL(GraphQL):  # type: ignore[type-arg]
+class FensterGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             build_schema(settings.introspection),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -11,6 +13,11 @@ from api.models.base import StatefulMixin
 from api.models.tokens import ACTOR_MAX_LENGTH
 from api.states import ACTIVITY
 
+if TYPE_CHECKING:
+    from api.models.machines import Machine
+    from api.models.rollouts import Rollout
+    from api.models.windows import Window
+
 __all__ = ["Activity"]
 
 
@@ -19,20 +26,23 @@ class Activity(StatefulMixin, Model):
     MAX_ATTEMPTS = 3
 
     id = fields.IntField(primary_key=True)
-    machine = fields.ForeignKeyField(
+    machine: fields.ForeignKeyRelation[Machine] = fields.ForeignKeyField(
         "fenster.Machine", related_name="activities", on_delete=fields.CASCADE
     )
+    machine_id: int
     kind = fields.CharField(max_length=32)
     state = fields.CharField(max_length=16, default="queued", db_index=True)
     estimate_minutes = fields.IntField(default=10)
-    params = fields.JSONField(default=dict)
+    params = fields.JSONField[dict[str, Any]](default=dict)
     not_before = fields.DatetimeField(null=True)
-    window = fields.ForeignKeyField(
+    window: fields.ForeignKeyNullableRelation[Window] = fields.ForeignKeyField(
         "fenster.Window", related_name="activities", null=True, on_delete=fields.SET_NULL
     )
-    rollout = fields.ForeignKeyField(
+    window_id: int | None
+    rollout: fields.ForeignKeyNullableRelation[Rollout] = fields.ForeignKeyField(
         "fenster.Rollout", related_name="activities", null=True, on_delete=fields.SET_NULL
     )
+    rollout_id: int | None
     blocked_reason = fields.TextField(null=True)
     attempts = fields.IntField(default=0)
     log = fields.TextField(null=True)
@@ -65,10 +75,10 @@ class Activity(StatefulMixin, Model):
             )
         super().transition(wanted)
 
-    async def save(self, *args: object, **kwargs: object) -> None:
+    async def save(self, *args: Any, **kwargs: Any) -> None:
         require(self.kind)
         if not isinstance(self.estimate_minutes, int) or not 1 <= self.estimate_minutes <= 1440:
             raise ValidationError.single(
                 "estimate_minutes", "an estimate is between 1 minute and 24 hours"
             )
-        await super().save(*args, **kwargs)  # type: ignore[arg-type]
+        await super().save(*args, **kwargs)

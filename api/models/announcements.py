@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 
 from api.models.base import TimestampedModel
+
+if TYPE_CHECKING:
+    from api.models.rollouts import Rollout
 
 __all__ = ["Announcement"]
 
@@ -15,9 +20,10 @@ class Announcement(TimestampedModel):
     title = fields.CharField(max_length=200)
     body = fields.TextField(default="")  # Markdown
     published_at = fields.DatetimeField(null=True)
-    rollout = fields.ForeignKeyField(
+    rollout: fields.ForeignKeyNullableRelation[Rollout] = fields.ForeignKeyField(
         "fenster.Rollout", related_name="announcements", null=True, on_delete=fields.SET_NULL
     )
+    rollout_id: int | None
 
     class Meta:
         table = "announcement"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -18,7 +20,7 @@ class AuditEvent(Model):
     subject_type = fields.CharField(max_length=32)
     subject_id = fields.IntField()
     subject_name = fields.CharField(max_length=200, default="")
-    details = fields.JSONField(default=dict)
+    details = fields.JSONField[dict[str, Any]](default=dict)
 
     class Meta:
         table = "audit_event"

@@ -10,7 +10,7 @@ from tortoise import fields
 __all__ = ["LocalTimeField"]
 
 
-class LocalTimeField(fields.CharField):  # type: ignore[type-arg]
+class LocalTimeField(fields.CharField):
     """A wall-clock time of day without a zone, stored as 'HH:MM'.
 
     Tortoise's TimeField attaches UTC when ``use_tz`` is on; a group's daily window start is a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import time
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -31,11 +32,11 @@ class ResourceGroup(TimestampedModel):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=63, unique=True)
     title = fields.CharField(max_length=200, default="")
-    contacts = fields.JSONField(default=list)
+    contacts = fields.JSONField[list[str]](default=list)
     timezone = fields.CharField(max_length=64, default="UTC")
     window_start = LocalTimeField(default=time(2, 0))
     window_minutes = fields.IntField(default=120)
-    weekdays = fields.JSONField(default=all_weekdays)
+    weekdays = fields.JSONField[list[int]](default=all_weekdays)
     notice_minutes = fields.IntField(default=DEFAULT_NOTICE_MINUTES)
     reminder_minutes = fields.IntField(default=24 * 60)
     max_postpones = fields.IntField(default=2)
@@ -73,9 +74,10 @@ class Freeze(Model):
     """A period without maintenance: for one group, or for every group when ``group`` is null."""
 
     id = fields.IntField(primary_key=True)
-    group = fields.ForeignKeyField(
+    group: fields.ForeignKeyNullableRelation[ResourceGroup] = fields.ForeignKeyField(
         "fenster.ResourceGroup", related_name="freezes", null=True, on_delete=fields.CASCADE
     )
+    group_id: int | None
     starts_at = fields.DatetimeField()
     ends_at = fields.DatetimeField()
     reason = fields.CharField(max_length=200, default="")
@@ -84,9 +86,9 @@ class Freeze(Model):
         table = "freeze"
         ordering = ["starts_at"]
 
-    async def save(self, *args: object, **kwargs: object) -> None:
+    async def save(self, *args: Any, **kwargs: Any) -> None:
         from api.errors import ValidationError
 
         if self.ends_at <= self.starts_at:
             raise ValidationError.single("ends_at", "a freeze must end after it starts")
-        await super().save(*args, **kwargs)  # type: ignore[arg-type]
+        await super().save(*args, **kwargs)

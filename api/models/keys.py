@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from tortoise.fields.relational import RelationalField
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -27,7 +28,10 @@ def _column(model: type[Model], key: str) -> Any:
     if parts[-1] in _OPERATORS:
         parts = parts[:-1]
     for part in parts[:-1]:
-        model = model._meta.fields_map[part].related_model
+        relation = model._meta.fields_map[part]
+        if not isinstance(relation, RelationalField):
+            raise KeyError(f"{part} in {key} is not a relation")
+        model = relation.related_model
     return model._meta.fields_map[parts[-1]]
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 
 from api import rules
 from api.models.base import TimestampedModel
+
+if TYPE_CHECKING:
+    from api.models.groups import ResourceGroup
 
 __all__ = ["Machine"]
 
@@ -14,12 +19,14 @@ class Machine(TimestampedModel):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=63, unique=True)
     kind = fields.CharField(max_length=16, default="vm")  # infrastructure | host | vm
-    group = fields.ForeignKeyField(
+    group: fields.ForeignKeyRelation[ResourceGroup] = fields.ForeignKeyField(
         "fenster.ResourceGroup", related_name="machines", on_delete=fields.RESTRICT
     )
-    host = fields.ForeignKeyField(
+    group_id: int
+    host: fields.ForeignKeyNullableRelation[Machine] = fields.ForeignKeyField(
         "fenster.Machine", related_name="guests", null=True, on_delete=fields.RESTRICT
     )
+    host_id: int | None
     arch = fields.CharField(max_length=8, default="x86_64")
     desired_cores = fields.IntField(default=1)
     desired_memory_mib = fields.IntField(default=2048)
@@ -54,7 +61,7 @@ class Machine(TimestampedModel):
             cores=self.desired_cores,
             memory_mib=self.desired_memory_mib,
             swap_mib=self.desired_swap_mib,
-            has_host=self.host_id is not None,  # type: ignore[attr-defined]
+            has_host=self.host_id is not None,
             host_kind=host_kind,
             memory_cap=memory_cap,
         )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
 
 from api.notices import NOTICE_KINDS
+
+if TYPE_CHECKING:
+    from api.models.groups import ResourceGroup
+    from api.models.windows import Window
 
 __all__ = ["NOTIFICATION_KINDS", "NOTIFICATION_STATES", "Notification"]
 
@@ -16,14 +22,16 @@ NOTIFICATION_STATES = ("pending", "sent", "failed")
 class Notification(Model):
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=32)
-    group = fields.ForeignKeyField(
+    group: fields.ForeignKeyNullableRelation[ResourceGroup] = fields.ForeignKeyField(
         "fenster.ResourceGroup", related_name="notifications", null=True, on_delete=fields.SET_NULL
     )
-    window = fields.ForeignKeyField(
+    group_id: int | None
+    window: fields.ForeignKeyNullableRelation[Window] = fields.ForeignKeyField(
         "fenster.Window", related_name="notifications", null=True, on_delete=fields.SET_NULL
     )
-    recipients = fields.JSONField(default=list)
-    payload = fields.JSONField(default=dict)
+    window_id: int | None
+    recipients = fields.JSONField[list[str]](default=list)
+    payload = fields.JSONField[dict[str, Any]](default=dict)
     dedupe_key = fields.CharField(max_length=200, unique=True)
     thread_key = fields.CharField(max_length=200, null=True)
     state = fields.CharField(max_length=16, default="pending", db_index=True)

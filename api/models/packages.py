@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -27,7 +28,7 @@ class PackageRelease(Model):
         unique_together = (("name", "version"),)
         ordering = ["name", "version"]
 
-    async def save(self, *args: object, **kwargs: object) -> None:
+    async def save(self, *args: Any, **kwargs: Any) -> None:
         if not _SHA256.fullmatch(self.sha256 or ""):
             raise ValidationError.single("sha256", "must be 64 lower-case hexadecimal digits")
-        await super().save(*args, **kwargs)  # type: ignore[arg-type]
+        await super().save(*args, **kwargs)

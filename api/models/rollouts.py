@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 
 from api.models.base import StatefulMixin, TimestampedModel
 from api.models.tokens import ACTOR_MAX_LENGTH
 from api.states import ROLLOUT, WAVE
+
+if TYPE_CHECKING:
+    from api.models.machines import Machine
+    from api.models.packages import PackageRelease
 
 __all__ = ["WAVE_SELECTORS", "Rollout", "RolloutMember", "RolloutUpdate", "Wave"]
 
@@ -34,7 +40,7 @@ class Rollout(StatefulMixin, TimestampedModel):
     state = fields.CharField(max_length=16, default="draft")
     halted_reason = fields.TextField(null=True)
     announced_at = fields.DatetimeField(null=True)
-    releases: fields.ManyToManyRelation = fields.ManyToManyField(
+    releases: fields.ManyToManyRelation[PackageRelease] = fields.ManyToManyField(
         "fenster.PackageRelease", related_name="rollouts", through="rollout_release"
     )
 
@@ -47,9 +53,10 @@ class Wave(StatefulMixin, Model):
     STATES = WAVE
 
     id = fields.IntField(primary_key=True)
-    rollout = fields.ForeignKeyField(
+    rollout: fields.ForeignKeyRelation[Rollout] = fields.ForeignKeyField(
         "fenster.Rollout", related_name="waves", on_delete=fields.CASCADE
     )
+    rollout_id: int
     position = fields.IntField()
     name = fields.CharField(max_length=100)
     selector = fields.CharField(max_length=16)
@@ -69,13 +76,18 @@ class RolloutMember(Model):
     """Which wave of a rollout a machine goes in (one wave per machine and rollout)."""
 
     id = fields.IntField(primary_key=True)
-    rollout = fields.ForeignKeyField(
+    rollout: fields.ForeignKeyRelation[Rollout] = fields.ForeignKeyField(
         "fenster.Rollout", related_name="members", on_delete=fields.CASCADE
     )
-    wave = fields.ForeignKeyField("fenster.Wave", related_name="members", on_delete=fields.CASCADE)
-    machine = fields.ForeignKeyField(
+    rollout_id: int
+    wave: fields.ForeignKeyRelation[Wave] = fields.ForeignKeyField(
+        "fenster.Wave", related_name="members", on_delete=fields.CASCADE
+    )
+    wave_id: int
+    machine: fields.ForeignKeyRelation[Machine] = fields.ForeignKeyField(
         "fenster.Machine", related_name="rollout_members", on_delete=fields.CASCADE
     )
+    machine_id: int
 
     class Meta:
         table = "rollout_member"
@@ -86,9 +98,10 @@ class RolloutUpdate(Model):
     """A status update an operator posted to a rollout (Markdown)."""
 
     id = fields.IntField(primary_key=True)
-    rollout = fields.ForeignKeyField(
+    rollout: fields.ForeignKeyRelation[Rollout] = fields.ForeignKeyField(
         "fenster.Rollout", related_name="updates", on_delete=fields.CASCADE
     )
+    rollout_id: int
     body = fields.TextField()
     author = fields.CharField(max_length=ACTOR_MAX_LENGTH, default="system")
     mailed = fields.BooleanField(default=False)

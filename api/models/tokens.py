@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from api.models.groups import ResourceGroup
+    from api.models.machines import Machine
 
 __all__ = ["MAX_NAME", "ROLES", "ApiToken", "actor_name", "hash_secret", "new_secret"]
 
@@ -38,12 +43,13 @@ class ApiToken(Model):
     role = fields.CharField(max_length=16)
     prefix = fields.CharField(max_length=12)
     secret_hash = fields.CharField(max_length=64, unique=True)
-    groups = fields.ManyToManyField(
+    groups: fields.ManyToManyRelation[ResourceGroup] = fields.ManyToManyField(
         "fenster.ResourceGroup", related_name="api_tokens", through="api_token_group"
     )
-    host = fields.ForeignKeyField(
+    host: fields.ForeignKeyNullableRelation[Machine] = fields.ForeignKeyField(
         "fenster.Machine", related_name="api_tokens", null=True, on_delete=fields.CASCADE
     )
+    host_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)

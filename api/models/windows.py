@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 
 from api.models.base import StatefulMixin, TimestampedModel
 from api.states import WINDOW
+
+if TYPE_CHECKING:
+    from api.models.machines import Machine
 
 __all__ = ["Window", "new_uid"]
 
@@ -21,9 +25,10 @@ class Window(StatefulMixin, TimestampedModel):
 
     id = fields.IntField(primary_key=True)
     uid = fields.CharField(max_length=80, unique=True, default=new_uid)
-    machine = fields.ForeignKeyField(
+    machine: fields.ForeignKeyRelation[Machine] = fields.ForeignKeyField(
         "fenster.Machine", related_name="windows", on_delete=fields.CASCADE
     )
+    machine_id: int
     starts_at = fields.DatetimeField(db_index=True)
     ends_at = fields.DatetimeField()
     state = fields.CharField(max_length=16, default="planned", db_index=True)

@@ -112,7 +112,7 @@ async def _claim(now: datetime, limit: int) -> list[Notification]:
 
 
 async def _load(row: Notification, settings: Settings, now: datetime) -> Outgoing:
-    group = await ResourceGroup.get_or_none(id=row.group_id)  # type: ignore[attr-defined]
+    group = await ResourceGroup.get_or_none(id=row.group_id)
     if group is None:
         raise Unsendable("its resource group no longer exists")
     try:
@@ -123,7 +123,7 @@ async def _load(row: Notification, settings: Settings, now: datetime) -> Outgoin
     gv = GroupView(group.name, group.title, group.timezone, urls.https, urls.webcal)
     windows: list[Any] = []
     if notice.scope is Scope.WINDOW:
-        window_id = row.window_id  # type: ignore[attr-defined]
+        window_id = row.window_id
         windows = await window_views(settings.public_url, window_id=window_id) if window_id else []
         if not windows:
             raise Unsendable("its window no longer exists")
@@ -139,7 +139,7 @@ async def _load(row: Notification, settings: Settings, now: datetime) -> Outgoin
     starts_thread = (
         notice.opens_thread
         and not await Notification.filter(
-            window_id=row.window_id,  # type: ignore[attr-defined]
+            window_id=row.window_id,
             kind=notice.kind,
             id__lt=row.id,
         ).exists()

@@ -180,7 +180,7 @@ def plan(inp: PlanInput) -> Plan:
     unchanged = 0
     for mid in order:
         acts = sorted(queued[mid], key=lambda a: a.id)
-        manual = {a.id: m for a in acts if (m := manual_because(a.kind)) is not None}
+        manual = {a.id: why for a in acts if (why := manual_because(a.kind)) is not None}
         waiting = [(a, manual[a.id]) for a in acts if a.id in manual]
         acts = [a for a in acts if a.id not in manual]
         outcome = _plan_machine(ctx, mid, acts) if acts else None

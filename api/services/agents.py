@@ -313,8 +313,8 @@ async def finish_window(
             },
             connection=conn,
         )
-        machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
-        group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+        machine = await Machine.get(id=window.machine_id, using_db=conn)
+        group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
         result = WindowCompleted if ok else WindowFailed
         # the mail goes to the VM's customer: the logs without the host's name
         host_name = None

@@ -113,8 +113,8 @@ async def import_packages(
             raise ValidationError(errors)
         if new:
             await PackageRelease.bulk_create(new, batch_size=500, using_db=conn)
-            first = await PackageRelease.get(name=new[0].name, version=new[0].version).using_db(
-                conn
+            first = await PackageRelease.get(
+                name=new[0].name, version=new[0].version, using_db=conn
             )
             await audit.record(
                 actor,

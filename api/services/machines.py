@@ -108,8 +108,8 @@ async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[A
         raise ValidationError.single(sorted(unknown)[0], "cannot be changed this way")
     changes = {k: v for k, v in changes.items() if v is not None}
     current = {f: getattr(machine, f) for f in CONFIG_FIELDS}
-    candidate = Machine(**{**current, **changes}, host_id=machine.host_id)  # type: ignore[attr-defined]
-    candidate.check_rules(memory_cap=await memory_cap(machine.host_id))  # type: ignore[attr-defined]
+    candidate = Machine(**{**current, **changes}, host_id=machine.host_id)
+    candidate.check_rules(memory_cap=await memory_cap(machine.host_id))
     touched: list[Activity] = []
     withdrawn: list[Activity] = []
     async with in_transaction() as conn:
@@ -154,14 +154,14 @@ async def change_desired(actor: str, machine: Machine, **changes: Any) -> list[A
 async def _announce_change(conn: BaseDBAsyncClient, machine: Machine, activity: Activity) -> None:
     """Work inside a planned window changed: the window's SEQUENCE grows and its customers
     are told (the calendar event updates)."""
-    if activity.state != "scheduled" or activity.window_id is None:  # type: ignore[attr-defined]
+    if activity.state != "scheduled" or activity.window_id is None:
         return
-    window = await Window.get(id=activity.window_id).using_db(conn)  # type: ignore[attr-defined]
+    window = await Window.get(id=activity.window_id, using_db=conn)
     if window.state != "planned":
         return
     window.touch()
     await window.save(using_db=conn, update_fields=["sequence", "updated_at"])
-    group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+    group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
     await outbox.enqueue(
         WindowChanged(sequence=window.sequence, changed=(activity.id,)),
         group=group,

@@ -100,8 +100,8 @@ async def _plan(
     now: datetime,
     settings: Settings,
 ) -> _Plan:
-    machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
-    group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+    machine = await Machine.get(id=window.machine_id, using_db=conn)
+    group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
     acts = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
     policy = group_policy(group)
     deadline = window.postpone_deadline or deadline_of(
@@ -133,7 +133,7 @@ async def postpone_choice(
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
-        window = await Window.get(id=window.id).using_db(conn)
+        window = await Window.get(id=window.id, using_db=conn)
         plan = await _plan(
             conn, window, by_customer=True, count=CHOICES, now=now, settings=settings
         )
@@ -181,7 +181,7 @@ async def postpone(
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
         await lock(conn)
-        window = await Window.get(id=window.id).using_db(conn).select_for_update()
+        window = await Window.filter(id=window.id).using_db(conn).select_for_update().get()
         if sequence is not None and window.sequence != sequence:
             raise ValidationError.single(
                 "sequence",

@@ -53,7 +53,7 @@ async def load_site_view(settings: Settings, now: datetime | None = None) -> Sit
     ]
     waves: dict[int, list[WaveView]] = {}
     for w in await Wave.filter(rollout__state__not="draft").order_by("position"):
-        waves.setdefault(w.rollout_id, []).append(  # type: ignore[attr-defined]
+        waves.setdefault(w.rollout_id, []).append(
             WaveView(w.position, w.name, w.selector, w.percent, w.starts_at, w.state)
         )
     rollouts = [

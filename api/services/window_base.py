@@ -61,8 +61,8 @@ def machine_in(m: Machine) -> MachineIn:
     return MachineIn(
         m.id,
         m.name,
-        m.group_id,  # type: ignore[attr-defined]
-        m.host_id,  # type: ignore[attr-defined]
+        m.group_id,
+        m.host_id,
         m.redundancy or None,
         m.auto_schedule,
     )
@@ -73,29 +73,29 @@ async def slot_finder(
 ) -> SlotFinder:
     """A slot finder that knows the open windows sharing a host, a redundancy set or the machine."""
     neighbours = Machine.filter(id=machine.id)
-    if machine.host_id is not None:  # type: ignore[attr-defined]
-        neighbours = Machine.filter(host_id=machine.host_id)  # type: ignore[attr-defined]
+    if machine.host_id is not None:
+        neighbours = Machine.filter(host_id=machine.host_id)
     machines = {m.id: m for m in await neighbours.using_db(conn)}
     machines[machine.id] = machine
     if machine.redundancy:
         same_set = Machine.filter(
-            group_id=machine.group_id,  # type: ignore[attr-defined]
+            group_id=machine.group_id,
             redundancy=machine.redundancy,
         )
         for m in await same_set.using_db(conn):
             machines[m.id] = m
     hosts: dict[int, HostIn] = {}
-    if machine.host_id is not None:  # type: ignore[attr-defined]
-        host = await Machine.get(id=machine.host_id).using_db(conn)  # type: ignore[attr-defined]
+    if machine.host_id is not None:
+        host = await Machine.get(id=machine.host_id, using_db=conn)
         hosts[host.id] = HostIn(host.id, host.name, host.capacity)
     freezes: dict[int | None, list[Freeze]] = defaultdict(list)
     for f in await FreezeRow.all().using_db(conn):
-        freezes[f.group_id].append(Freeze(f.starts_at, f.ends_at, f.reason))  # type: ignore[attr-defined]
+        freezes[f.group_id].append(Freeze(f.starts_at, f.ends_at, f.reason))
     finder = SlotFinder({k: machine_in(m) for k, m in machines.items()}, hosts, freezes)
     open_windows = Window.filter(machine_id__in=list(machines), state__in=["planned", "running"])
     for w in await open_windows.using_db(conn):
         if w.id != skip_window:
-            finder.book(finder.machines[w.machine_id], w.starts_at, w.ends_at)  # type: ignore[attr-defined]
+            finder.book(finder.machines[w.machine_id], w.starts_at, w.ends_at)
     return finder
 
 

@@ -63,7 +63,7 @@ async def schedule_at(
         raise ValidationError.single("starts_at", problem)
     async with in_transaction() as conn:
         await lock(conn)
-        group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+        group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
         acts = (
             await Activity.filter(machine_id=machine.id, state="queued", window_id=None)
             .using_db(conn)
@@ -169,8 +169,8 @@ async def cancel_activities(
         touched: set[int] = set()
         for a in rows:
             a.transition("cancelled")
-            if a.window_id is not None:  # type: ignore[attr-defined]
-                touched.add(a.window_id)  # type: ignore[attr-defined]
+            if a.window_id is not None:
+                touched.add(a.window_id)
         await (
             Activity.filter(id__in=[a.id for a in rows])
             .using_db(conn)
@@ -181,12 +181,12 @@ async def cancel_activities(
                 actor,
                 "activity.cancel",
                 a,
-                {"kind": a.kind, "window": a.window_id, "reason": reason},  # type: ignore[attr-defined]
+                {"kind": a.kind, "window": a.window_id, "reason": reason},
                 connection=conn,
             )
         for window in await Window.filter(id__in=sorted(touched), state="planned").using_db(conn):
-            machine = await Machine.get(id=window.machine_id).using_db(conn)  # type: ignore[attr-defined]
-            group = await ResourceGroup.get(id=machine.group_id).using_db(conn)  # type: ignore[attr-defined]
+            machine = await Machine.get(id=window.machine_id, using_db=conn)
+            group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
             left = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
             window.touch()
             why = reason or f"cancelled by {audit_actor(actor)}"
@@ -196,7 +196,7 @@ async def cancel_activities(
                 await audit.record(actor, "window.cancel", window, {"reason": why}, connection=conn)
                 await announce(conn, WindowCancelled(window.sequence, why), group, window)
             else:
-                mine = [a for a in rows if a.window_id == window.id]  # type: ignore[attr-defined]
+                mine = [a for a in rows if a.window_id == window.id]
                 kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in mine}))
                 window.reason = f"{window.reason}\n{kinds} cancelled ({why})"
                 await window.save(using_db=conn)
@@ -262,9 +262,9 @@ async def force_host_reboot(
         machines = [host, *guests]
         groups = {
             g.id: g
-            for g in await ResourceGroup.filter(
-                id__in={m.group_id for m in machines}  # type: ignore[attr-defined]
-            ).using_db(conn)
+            for g in await ResourceGroup.filter(id__in={m.group_id for m in machines}).using_db(
+                conn
+            )
         }
         problems = []
         for g in sorted(groups.values(), key=lambda g: g.name):
@@ -294,7 +294,7 @@ async def force_host_reboot(
         windows: list[Window] = []
         per_group: dict[int, list[Window]] = defaultdict(list)
         for m in machines:
-            g = groups[m.group_id]  # type: ignore[attr-defined]
+            g = groups[m.group_id]
             if m is host:
                 work = list(host_work)
             else:

@@ -78,14 +78,14 @@ class ActivityType(Node):
     async def machine(self, info: Info) -> MachineRef | None:
         from api.graphql.machines.types import MachineType
 
-        m = await info.context.loaders.machine_by_id.load(self.a.machine_id)  # type: ignore[attr-defined]
+        m = await info.context.loaders.machine_by_id.load(self.a.machine_id)
         return MachineType.from_model(m) if m is not None else None
 
     @strawberry.field
     async def window(self, info: Info) -> WindowRef | None:
         from api.graphql.windows.types import WindowType
 
-        window_id = self.a.window_id  # type: ignore[attr-defined]
+        window_id = self.a.window_id
         if window_id is None:
             return None
         w = await info.context.loaders.window_by_id.load(window_id)

@@ -31,5 +31,5 @@ class AuditEventType(Node):
             action=e.action,
             subject_type=e.subject_type,
             subject_name=e.subject_name,
-            details=e.details,
+            details=JSON(e.details),
         )

@@ -45,7 +45,7 @@ class FreezeType:
             starts_at=f.starts_at,
             ends_at=f.ends_at,
             reason=f.reason,
-            applies_to_all_groups=f.group_id is None,  # type: ignore[attr-defined]
+            applies_to_all_groups=f.group_id is None,
         )
 
 

@@ -30,11 +30,12 @@ TokenPayload = Annotated[
 
 
 async def _describe(token: ApiToken) -> TokenType:
-    groups = await token.groups.all().values_list("name", flat=True)
+    groups: list[str] = [n for (n,) in await token.groups.all().values_list("name")]
     host = None
-    if token.host_id is not None:  # type: ignore[attr-defined]
-        host = await Machine.filter(id=token.host_id).first().values_list("name", flat=True)  # type: ignore[attr-defined]
-    return TokenType.from_model(token, sorted(groups), host)  # type: ignore[arg-type]
+    if token.host_id is not None:
+        row = await Machine.filter(id=token.host_id).first().values_list("name")
+        host = row[0] if row else None
+    return TokenType.from_model(token, sorted(groups), host)
 
 
 @strawberry.type

@@ -19,12 +19,18 @@ class TokenQueries:
     async def me(self, info: Info) -> MeType:
         ctx = info.context
         token = ctx.token
-        groups = (
-            await ResourceGroup.filter(id__in=list(ctx.group_ids)).values_list("name", flat=True)
+        groups: list[str] = (
+            [
+                n
+                for (n,) in await ResourceGroup.filter(id__in=list(ctx.group_ids)).values_list(
+                    "name"
+                )
+            ]
             if ctx.group_ids
             else []
         )
         host = None
         if ctx.host_id is not None:
-            host = await Machine.filter(id=ctx.host_id).first().values_list("name", flat=True)
+            row = await Machine.filter(id=ctx.host_id).first().values_list("name")
+            host = row[0] if row else None
         return MeType(name=token.name, role=Role(token.role), groups=sorted(groups), host=host)

@@ -3,6 +3,7 @@ the work: api.services.window_ops)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from api.errors import FieldError, PermissionDenied, ValidationError
@@ -26,7 +27,7 @@ def _is_operator(ctx: Context) -> bool:
 
 
 def check_reach(
-    ctx: Context, instants: dict[str, datetime | None], *, customer_horizon: bool = True
+    ctx: Context, instants: Mapping[str, datetime | None], *, customer_horizon: bool = True
 ) -> None:
     """Refuse instants later than this token may set (api.scheduling.reach), naming each.
 

@@ -65,10 +65,10 @@ class WindowType(Node):
 
     async def _group(self, info: Info) -> ResourceGroup | None:
         loaders = info.context.loaders
-        machine = await loaders.machine_by_id.load(self.w.machine_id)  # type: ignore[attr-defined]
+        machine = await loaders.machine_by_id.load(self.w.machine_id)
         if machine is None:
             return None
-        return await loaders.group_by_id.load(machine.group_id)  # type: ignore[attr-defined]
+        return await loaders.group_by_id.load(machine.group_id)
 
     @strawberry.field(description="Start and end in the machine's group's timezone.")
     async def local(self, info: Info) -> LocalTimesType:
@@ -85,7 +85,7 @@ class WindowType(Node):
     async def machine(self, info: Info) -> MachineRef | None:
         from api.graphql.machines.types import MachineType
 
-        m = await info.context.loaders.machine_by_id.load(self.w.machine_id)  # type: ignore[attr-defined]
+        m = await info.context.loaders.machine_by_id.load(self.w.machine_id)
         return MachineType.from_model(m) if m is not None else None
 
     @strawberry.field(description="The work carried out in this window.")
