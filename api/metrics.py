@@ -166,9 +166,7 @@ async def take_snapshot(now: datetime | None = None) -> Snapshot:
     snap.activities = await _by(Activity, "kind", "state")
     snap.rollouts = await _by(Rollout, "state")
     snap.waves = await _by(Wave, "state")
-    snap.host_reports = dict(
-        await Machine.filter(kind="host").values_list("name", "observed_at")  # type: ignore[arg-type]
-    )
+    snap.host_reports = dict(await Machine.filter(kind="host").values_list("name", "observed_at"))
     return snap
 
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from api.kinds import ActivityKind
 from api.scheduling.fit import Freeze, first_freeze
 from api.scheduling.occurrences import zone
-from api.scheduling.planner import ActivityIn, ExtendedWindow, PlanInput, plan
+from api.scheduling.planner import ActivityIn, ExtendedWindow, NewWindow, PlanInput, plan
 from api.scheduling.texts import duration_label, local_label
 from api.scheduling.waves import Assignment, WaveMachine, WaveSelector, WaveSpec, assign
 
@@ -115,9 +115,9 @@ def _summaries(
     for spec, ids in zip(waves, assignment.members, strict=True):
         groups = Counter(by_id[i].group_id for i in ids)
         hosts = Counter(
-            by_id[i].id if by_id[i].kind == "host" else by_id[i].host_id
+            host
             for i in ids
-            if by_id[i].kind == "host" or by_id[i].host_id is not None
+            if (host := by_id[i].id if by_id[i].kind == "host" else by_id[i].host_id) is not None
         )
         out.append(
             WaveSummary(spec, ids, tuple(sorted(groups.items())), tuple(sorted(hosts.items())))
@@ -139,8 +139,8 @@ def plan_rollout(
     deadline = waves[hosts_wave].starts_at if hosts_wave is not None else None
     conflicts: list[RolloutConflict] = []
     freezes: dict[int | None, list[Freeze]] = defaultdict(list)
-    for f in inp.freezes:
-        freezes[f.group_id].append(Freeze(f.starts_at, f.ends_at, f.reason))
+    for row in inp.freezes:
+        freezes[row.group_id].append(Freeze(row.starts_at, row.ends_at, row.reason))
 
     def frozen(group_id: int, start: datetime, end: datetime) -> Freeze | None:
         return first_freeze(start, end, [*freezes[None], *freezes[group_id]])
@@ -171,13 +171,13 @@ def plan_rollout(
                 )
             )
             wave_of_activity[-mid] = i
-    for (gid, i), ids in sorted(late.items()):
+    for (gid, i), mids in sorted(late.items()):
         g = groups[gid]
         conflicts.append(
             RolloutConflict(
                 ConflictKind.NOTICE,
                 gid,
-                tuple(ids),
+                tuple(mids),
                 f"wave {i + 1} starts {_local(waves[i].starts_at, g.policy.timezone)}, sooner "
                 f"than group {g.name}'s notice of {duration_label(g.notice_minutes)}",
             )
@@ -201,32 +201,33 @@ def plan_rollout(
                     late_reboot[m.group_id].append(m.id)
                 if frozen(m.group_id, start, end):
                     frozen_reboot[m.group_id].append(m.id)
-        for gid, ids in sorted(late_reboot.items()):
+        for gid, mids in sorted(late_reboot.items()):
             g = groups[gid]
             conflicts.append(
                 RolloutConflict(
                     ConflictKind.NOTICE,
                     gid,
-                    tuple(ids),
+                    tuple(mids),
                     f"the host reboots {_local(start, g.policy.timezone)}, sooner than group "
                     f"{g.name}'s notice of {duration_label(g.notice_minutes)}",
                 )
             )
-        for gid, ids in sorted(frozen_reboot.items()):
+        for gid, mids in sorted(frozen_reboot.items()):
             g = groups[gid]
             f = frozen(gid, start, end)
             conflicts.append(
                 RolloutConflict(
                     ConflictKind.FREEZE,
                     gid,
-                    tuple(ids),
+                    tuple(mids),
                     f"the host reboot {_local(start, g.policy.timezone)} falls in a freeze"
                     + (f" ({f.reason})" if f and f.reason else ""),
                 )
             )
     planned = plan(replace(inp, activities=tuple(activities)))
     activations: list[Activation] = []
-    for w in (*planned.new, *planned.extended):
+    made: list[NewWindow | ExtendedWindow] = [*planned.new, *planned.extended]
+    for w in made:
         for aid in w.activity_ids:
             i = wave_of_activity[aid]
             joins = w.window_id if isinstance(w, ExtendedWindow) else None

@@ -318,8 +318,8 @@ async def finish_window(
         result = WindowCompleted if ok else WindowFailed
         # the mail goes to the VM's customer: the logs without the host's name
         host_name = None
-        if machine.kind == "vm" and machine.host_id is not None:  # type: ignore[attr-defined]
-            host = await Machine.get_or_none(id=machine.host_id).using_db(conn)  # type: ignore[attr-defined]
+        if machine.kind == "vm" and machine.host_id is not None:
+            host = await Machine.get_or_none(id=machine.host_id, using_db=conn)
             host_name = host.name if host else None
         await outbox.enqueue(
             result(

@@ -65,7 +65,7 @@ async def announce_rollout(
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
         await lock(conn)
-        current = await Rollout.get(id=rollout.id).using_db(conn)
+        current = await Rollout.get(id=rollout.id, using_db=conn)
         was = current.state
         current.transition("announced")  # IllegalTransition unless draft or delayed
         if resumed != (was == "delayed"):

@@ -51,7 +51,7 @@ def policy_of(timezone: str, window_start: Any, window_minutes: int, weekdays: A
 
 
 # What a pass reads, one query per table: (name, SQL, parameters).
-_QUERIES = (
+_QUERIES: tuple[tuple[str, str, list[str]], ...] = (
     (
         "groups",
         "SELECT id, name, timezone, window_start, window_minutes, weekdays, notice_minutes,"

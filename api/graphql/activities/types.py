@@ -62,7 +62,7 @@ class ActivityType(Node):
         if not self.a.log or not permissions.for_customers(info.context):
             return self.a.log
         loaders = info.context.loaders
-        machine = await loaders.machine_by_id.load(self.a.machine_id)  # type: ignore[attr-defined]
+        machine = await loaders.machine_by_id.load(self.a.machine_id)
         host = (
             await loaders.machine_by_id.load(machine.host_id)
             if machine and machine.host_id

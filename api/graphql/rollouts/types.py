@@ -75,7 +75,8 @@ class RolloutType(Node):
         return [WaveType.from_model(w) for w in sorted(rows, key=lambda w: w.position)]
 
 
-WaveSelectorEnum = strawberry.enum(WaveSelector, name="WaveSelector")
+strawberry.enum(WaveSelector, name="WaveSelector")  # the domain's enum, in the schema
+WaveSelectorEnum = WaveSelector
 
 
 @strawberry.type(name="WavePreview")
