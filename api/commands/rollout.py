@@ -1,4 +1,4 @@
-"""`fenster rollout create|list|show|preview|announce`: staged system updates."""
+"""`fenster rollout create|list|show|preview|announce|delay|resume|cancel|update`."""
 
 from __future__ import annotations
 
@@ -63,6 +63,28 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     an.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
     an.set_defaults(func=announce)
+    de = rsub.add_parser("delay", help="cancel what has not started, tell customers and the site")
+    de.add_argument("name")
+    de.add_argument("reason", type=Path, help="a Markdown file: why, for customers")
+    de.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+    de.set_defaults(func=delay)
+    re_ = rsub.add_parser("resume", help="new dates for the waves not yet done; announced again")
+    re_.add_argument("name")
+    re_.add_argument(
+        "starts", nargs="+", type=_instant, help="one ISO start time per wave not yet done"
+    )
+    re_.add_argument("--force", action="store_true", help="even when a notice cannot be met")
+    re_.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+    re_.set_defaults(func=resume)
+    ca = rsub.add_parser("cancel", help="cancel everything not yet started and tell customers")
+    ca.add_argument("name")
+    ca.add_argument("--reason", default="")
+    ca.set_defaults(func=cancel)
+    up = rsub.add_parser("update", help="post a status update (Markdown file) to the site")
+    up.add_argument("name")
+    up.add_argument("file", type=Path, help="Markdown; a first line '# Title' is the title")
+    up.add_argument("--mail", action="store_true", help="mail it to the rollout's groups too")
+    up.set_defaults(func=update)
 
 
 async def create(args: argparse.Namespace, settings: Settings) -> int:
@@ -215,4 +237,52 @@ async def announce(args: argparse.Namespace, settings: Settings) -> int:
             + await Notification.filter(dedupe_key__endswith=f":rollout:{r.id}").count()
         )
     print(f"'{r.name}' announced: {windows} windows booked, {mails} mail(s) queued")
+    return 0
+
+
+async def delay(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+    from api.services.rollout_changes import delay_rollout
+
+    _, reason = read_markdown(args.reason, None)
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        r = await delay_rollout(ACTOR, r, reason, now=args.now, settings=settings)
+    print(f"'{r.name}' delayed; pending windows cancelled, customers and the site told")
+    return 0
+
+
+async def resume(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+    from api.services.rollout_changes import resume_rollout
+
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        r = await resume_rollout(
+            ACTOR, r, args.starts, force=args.force, now=args.now, settings=settings
+        )
+    print(f"'{r.name}' resumed and announced again")
+    return 0
+
+
+async def cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+    from api.services.rollout_changes import cancel_rollout
+
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        r = await cancel_rollout(ACTOR, r, args.reason)
+    print(f"'{r.name}' cancelled")
+    return 0
+
+
+async def update(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+    from api.services.rollout_changes import post_update
+
+    title, body = read_markdown(args.file, None)
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        a = await post_update(ACTOR, r, body, title=title or "", mail=args.mail)
+    print(f"update '{a.slug}' published" + (" and mailed" if args.mail else ""))
     return 0

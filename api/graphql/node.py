@@ -18,7 +18,7 @@ from api.graphql.machines.types import MachineType
 from api.graphql.relay import Node, decode_id
 from api.graphql.rollouts.types import RolloutType
 from api.graphql.windows.types import WindowType
-from api.models import PackageRelease, Rollout
+from api.models import PackageRelease
 
 __all__ = ["NodeQueries"]
 
@@ -46,7 +46,10 @@ FINDERS: dict[str, tuple[Finder, Callable[[Any], Node]]] = {
         lambda c, pk: _first(permissions.visible_activities(c).filter(id=pk)),
         ActivityType.from_model,
     ),
-    "Rollout": (lambda c, pk: Rollout.get_or_none(id=pk), RolloutType.from_model),
+    "Rollout": (
+        lambda c, pk: _first(permissions.visible_rollouts(c).filter(id=pk)),
+        RolloutType.from_model,
+    ),
     "Announcement": (
         lambda c, pk: _first(permissions.visible_announcements(c).filter(id=pk)),
         AnnouncementType.from_model,

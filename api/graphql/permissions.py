@@ -15,12 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
+from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
 from api import errors
 from api.graphql.arguments import CheckArguments
 from api.kinds import FOR_HOST_REBOOT, KINDS, ActivityKind
-from api.models import Activity, Announcement, AuditEvent, Machine, ResourceGroup, Window
+from api.models import (
+    Activity,
+    Announcement,
+    AuditEvent,
+    Machine,
+    ResourceGroup,
+    Rollout,
+    RolloutMember,
+    Window,
+)
 from api.models.keys import nothing
 from api.scheduling.texts import audit_actor, without_host
 
@@ -207,6 +217,21 @@ def can_see_machine(ctx: Context, machine: Machine) -> bool:
 def can_see_feed(ctx: Context, group_id: int) -> bool:
     """Feed URLs go to the group's customers and to operators, never to agents."""
     return can_see_group(ctx, group_id)
+
+
+def visible_rollouts(ctx: Context) -> QuerySet[Rollout]:
+    """Operators: every rollout. Customers: announced (not draft) rollouts that touch one of
+    their machines."""
+    role = _role(ctx)
+    if role == "admin":
+        return Rollout.all()
+    if role == "customer":
+        return Rollout.filter(
+            id__in=Subquery(
+                RolloutMember.filter(machine__group_id__in=list(ctx.group_ids)).values("rollout_id")
+            )
+        ).exclude(state="draft")
+    return _nothing(Rollout.all())
 
 
 def visible_announcements(ctx: Context) -> QuerySet[Announcement]:

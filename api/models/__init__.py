@@ -8,7 +8,7 @@ from api.models.leases import Lease
 from api.models.machines import Machine
 from api.models.notifications import NOTIFICATION_KINDS, Notification
 from api.models.packages import PackageRelease
-from api.models.rollouts import WAVE_SELECTORS, Rollout, RolloutMember, RolloutUpdate, Wave
+from api.models.rollouts import WAVE_SELECTORS, Rollout, RolloutMember, Wave
 from api.models.tokens import ROLES, ApiToken
 from api.models.windows import Window
 
@@ -28,7 +28,6 @@ __all__ = [
     "ResourceGroup",
     "Rollout",
     "RolloutMember",
-    "RolloutUpdate",
     "Wave",
     "Window",
 ]

@@ -1,4 +1,7 @@
-"""Staged rollouts of system updates: waves, wave membership and status updates."""
+"""Staged rollouts of system updates: waves and wave membership.
+
+Status updates are announcements linked to the rollout (``Announcement.rollout``).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,13 @@ from tortoise import fields
 from tortoise.models import Model
 
 from api.models.base import StatefulMixin, TimestampedModel
-from api.models.tokens import ACTOR_MAX_LENGTH
 from api.states import ROLLOUT, WAVE
 
 if TYPE_CHECKING:
     from api.models.machines import Machine
     from api.models.packages import PackageRelease
 
-__all__ = ["WAVE_SELECTORS", "Rollout", "RolloutMember", "RolloutUpdate", "Wave"]
+__all__ = ["WAVE_SELECTORS", "Rollout", "RolloutMember", "Wave"]
 
 
 def _selectors() -> tuple[str, ...]:
@@ -92,21 +94,3 @@ class RolloutMember(Model):
     class Meta:
         table = "rollout_member"
         unique_together = (("rollout", "machine"),)
-
-
-class RolloutUpdate(Model):
-    """A status update an operator posted to a rollout (Markdown)."""
-
-    id = fields.IntField(primary_key=True)
-    rollout: fields.ForeignKeyRelation[Rollout] = fields.ForeignKeyField(
-        "fenster.Rollout", related_name="updates", on_delete=fields.CASCADE
-    )
-    rollout_id: int
-    body = fields.TextField()
-    author = fields.CharField(max_length=ACTOR_MAX_LENGTH, default="system")
-    mailed = fields.BooleanField(default=False)
-    created_at = fields.DatetimeField(auto_now_add=True)
-
-    class Meta:
-        table = "rollout_update"
-        ordering = ["created_at", "id"]

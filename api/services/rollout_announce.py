@@ -41,7 +41,7 @@ from api.services.scheduling import lock
 from api.services.window_base import host_reboot_reason
 from api.settings import Settings, get_settings
 
-__all__ = ["announce_rollout"]
+__all__ = ["announce_in", "announce_rollout"]
 
 
 def _dumps(value: Any) -> str:
@@ -65,22 +65,35 @@ async def announce_rollout(
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
         await lock(conn)
-        current = await Rollout.get(id=rollout.id, using_db=conn)
-        was = current.state
-        current.transition("announced")  # IllegalTransition unless draft or delayed
-        if resumed != (was == "delayed"):
-            raise ValidationError.single(
-                "state", f"rollout {rollout.name} is {was}: only a delayed rollout is resumed"
-            )
-        preview = await plan_of(conn, current, now, settings)
-        late = [c for c in preview.plan.conflicts if c.kind is ConflictKind.NOTICE]
-        if late and not force:
-            raise ValidationError(
-                [FieldError("groups", f"{preview.group_names[c.group_id]}: {c.text}") for c in late]
-            )
-        await _write(conn, actor, current, preview, now, force, resumed, settings)
-        current.announced_at = now
-        await current.save(using_db=conn, update_fields=["state", "announced_at", "updated_at"])
+        return await announce_in(conn, actor, rollout, force, resumed, now, settings)
+
+
+async def announce_in(
+    conn: BaseDBAsyncClient,
+    actor: str,
+    rollout: Rollout,
+    force: bool,
+    resumed: bool,
+    now: datetime,
+    settings: Settings,
+) -> Rollout:
+    """The announcement inside the caller's transaction, which holds the scheduler's lock."""
+    current = await Rollout.get(id=rollout.id, using_db=conn)
+    was = current.state
+    current.transition("announced")  # IllegalTransition unless draft or delayed
+    if resumed != (was == "delayed"):
+        raise ValidationError.single(
+            "state", f"rollout {rollout.name} is {was}: only a delayed rollout is resumed"
+        )
+    preview = await plan_of(conn, current, now, settings)
+    late = [c for c in preview.plan.conflicts if c.kind is ConflictKind.NOTICE]
+    if late and not force:
+        raise ValidationError(
+            [FieldError("groups", f"{preview.group_names[c.group_id]}: {c.text}") for c in late]
+        )
+    await _write(conn, actor, current, preview, now, force, resumed, settings)
+    current.announced_at = now
+    await current.save(using_db=conn, update_fields=["state", "announced_at", "updated_at"])
     return current
 
 

@@ -44,7 +44,9 @@ __all__ = [
     "list_rollouts",
     "load_rollout_world",
     "parse_release",
+    "preview_data",
     "preview_rollout",
+    "update_rollout",
     "wave_specs",
 ]
 
@@ -142,22 +144,7 @@ async def create_rollout(
         )
         if found:
             await rollout.releases.add(*found, using_db=conn)
-        await Wave.bulk_create(
-            [
-                Wave(
-                    rollout=rollout,
-                    position=i,
-                    name=w.name,
-                    selector=w.selector.value,
-                    percent=w.percent,
-                    starts_at=w.starts_at,
-                    failure_threshold=w.threshold,
-                    soak_minutes=w.soak_minutes,
-                )
-                for i, w in enumerate(specs, start=1)
-            ],
-            using_db=conn,
-        )
+        await _write_waves(conn, rollout, specs)
         await audit.record(
             actor,
             "rollout.create",
@@ -166,6 +153,27 @@ async def create_rollout(
             connection=conn,
         )
     return rollout
+
+
+async def _write_waves(
+    conn: BaseDBAsyncClient, rollout: Rollout, specs: Sequence[WaveSpec]
+) -> None:
+    await Wave.bulk_create(
+        [
+            Wave(
+                rollout=rollout,
+                position=i,
+                name=w.name,
+                selector=w.selector.value,
+                percent=w.percent,
+                starts_at=w.starts_at,
+                failure_threshold=w.threshold,
+                soak_minutes=w.soak_minutes,
+            )
+            for i, w in enumerate(specs, start=1)
+        ],
+        using_db=conn,
+    )
 
 
 async def wave_specs(rollout: Rollout, conn: BaseDBAsyncClient | None = None) -> list[WaveSpec]:
@@ -321,3 +329,52 @@ def preview_data(p: RolloutPreview) -> dict[str, object]:
         "lateGroups": [groups[g] for g in plan.late_groups],
         "load": [{"host": names[h], "day": d.isoformat(), "vms": n} for h, d, n in plan.load],
     }
+
+
+async def update_rollout(
+    actor: str,
+    rollout: Rollout,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    target: str | None = None,
+    kernel: str | None = None,
+    waves: Sequence[WaveSpec] | None = None,
+    now: datetime | None = None,
+) -> Rollout:
+    """Change a draft: its texts, and its waves replaced as a whole. Every problem is reported
+    at once; nothing is written unless all is well."""
+    now = now or datetime.now(UTC)
+    errors: list[FieldError] = []
+    if rollout.state != "draft":
+        errors.append(
+            FieldError("state", f"rollout {rollout.name} is {rollout.state}, not a draft")
+        )
+    if title is not None and (not title.strip() or len(title) > MAX_TITLE or "\n" in title):
+        errors.append(FieldError("title", f"one line of 1 to {MAX_TITLE} characters"))
+    if body is not None and len(body) > MAX_BODY:
+        errors.append(FieldError("body", f"at most {MAX_BODY} characters"))
+    if (kernel is not None and len(kernel) > 64) or (target is not None and len(target) > 200):
+        errors.append(FieldError("kernel", "at most 64 characters (target: 200)"))
+    if waves is not None:
+        errors.extend(validate_waves(waves, now))
+    if errors:
+        raise ValidationError(errors)
+    changed: dict[str, object] = {}
+    for name, value in (
+        ("title", title),
+        ("description", body),
+        ("target", target),
+        ("kernel", kernel),
+    ):
+        if value is not None:
+            setattr(rollout, name, value)
+            changed[name] = value if name != "description" else f"{len(value)} characters"
+    async with in_transaction() as conn:
+        await rollout.save(using_db=conn)
+        if waves is not None:
+            await Wave.filter(rollout_id=rollout.id).using_db(conn).delete()
+            await _write_waves(conn, rollout, waves)
+            changed["waves"] = [f"{w.name} {w.starts_at.isoformat()}" for w in waves]
+        await audit.record(actor, "rollout.update_draft", rollout, changed, connection=conn)
+    return rollout

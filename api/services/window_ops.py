@@ -33,7 +33,7 @@ from api.services.window_base import (
 )
 from api.settings import Settings, get_settings
 
-__all__ = ["cancel_activities", "force_host_reboot", "schedule_at"]
+__all__ = ["cancel_activities", "cancel_in", "force_host_reboot", "schedule_at"]
 
 
 async def schedule_at(
@@ -160,50 +160,59 @@ async def cancel_activities(
 
     Returns the windows that changed (cancelled or with less work).
     """
-    changed: list[Window] = []
     async with in_transaction() as conn:
         await lock(conn)
         ids = [a.id for a in activities]
         rows = await Activity.filter(id__in=ids).using_db(conn).select_for_update()
         await _check_host_reboots(conn, rows)
-        touched: set[int] = set()
-        for a in rows:
-            a.transition("cancelled")
-            if a.window_id is not None:
-                touched.add(a.window_id)
-        await (
-            Activity.filter(id__in=[a.id for a in rows])
-            .using_db(conn)
-            .update(state="cancelled", blocked_reason=None)
+        return await cancel_in(conn, actor, rows, reason)
+
+
+async def cancel_in(
+    conn: BaseDBAsyncClient, actor: str, rows: Sequence[Activity], reason: str
+) -> list[Window]:
+    """Cancel ``rows`` inside the caller's transaction (which holds the scheduler's lock):
+    a window left without work is cancelled, one with work left is changed; each is mailed
+    (threaded with its earlier mail)."""
+    changed: list[Window] = []
+    touched: set[int] = set()
+    for a in rows:
+        a.transition("cancelled")
+        if a.window_id is not None:
+            touched.add(a.window_id)
+    await (
+        Activity.filter(id__in=[a.id for a in rows])
+        .using_db(conn)
+        .update(state="cancelled", blocked_reason=None)
+    )
+    for a in rows:
+        await audit.record(
+            actor,
+            "activity.cancel",
+            a,
+            {"kind": a.kind, "window": a.window_id, "reason": reason},
+            connection=conn,
         )
-        for a in rows:
-            await audit.record(
-                actor,
-                "activity.cancel",
-                a,
-                {"kind": a.kind, "window": a.window_id, "reason": reason},
-                connection=conn,
-            )
-        for window in await Window.filter(id__in=sorted(touched), state="planned").using_db(conn):
-            machine = await Machine.get(id=window.machine_id, using_db=conn)
-            group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
-            left = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
-            window.touch()
-            why = reason or f"cancelled by {audit_actor(actor)}"
-            if not left:
-                window.transition("cancelled")
-                await window.save(using_db=conn)
-                await audit.record(actor, "window.cancel", window, {"reason": why}, connection=conn)
-                await announce(conn, WindowCancelled(window.sequence, why), group, window)
-            else:
-                mine = [a for a in rows if a.window_id == window.id]
-                kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in mine}))
-                window.reason = f"{window.reason}\n{kinds} cancelled ({why})"
-                await window.save(using_db=conn)
-                await audit.record(actor, "window.reduce", window, {"reason": why}, connection=conn)
-                notice = WindowChanged(window.sequence, window.reason)
-                await announce(conn, notice, group, window)
-            changed.append(window)
+    for window in await Window.filter(id__in=sorted(touched), state="planned").using_db(conn):
+        machine = await Machine.get(id=window.machine_id, using_db=conn)
+        group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
+        left = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
+        window.touch()
+        why = reason or f"cancelled by {audit_actor(actor)}"
+        if not left:
+            window.transition("cancelled")
+            await window.save(using_db=conn)
+            await audit.record(actor, "window.cancel", window, {"reason": why}, connection=conn)
+            await announce(conn, WindowCancelled(window.sequence, why), group, window)
+        else:
+            mine = [a for a in rows if a.window_id == window.id]
+            kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in mine}))
+            window.reason = f"{window.reason}\n{kinds} cancelled ({why})"
+            await window.save(using_db=conn)
+            await audit.record(actor, "window.reduce", window, {"reason": why}, connection=conn)
+            notice = WindowChanged(window.sequence, window.reason)
+            await announce(conn, notice, group, window)
+        changed.append(window)
     return changed
 
 

@@ -53,5 +53,19 @@ def test_create_list_show_and_preview_on_the_demo_world(tmp_path: Path) -> None:
     twice = run(["rollout", "announce", "su-next", "--force", "--now", NOW], db, **BERLIN)
     assert twice.returncode == 2 and "cannot become 'announced'" in twice.stderr
 
+    note = tmp_path / "update.md"
+    note.write_text("# Day one\n\nAll **fine**.\n")
+    posted = run(["rollout", "update", "su-next", str(note), "--mail"], db)
+    assert posted.returncode == 0 and "published and mailed" in posted.stdout, posted.stderr
+    why = tmp_path / "why.md"
+    why.write_text("A stability issue in the storage system.\n")
+    delayed = run(["rollout", "delay", "su-next", str(why), "--now", NOW], db, **BERLIN)
+    assert delayed.returncode == 0, delayed.stderr
+    soon = ["2027-03-09T06:00Z"] * 6
+    refused = run(["rollout", "resume", "su-next", *soon, "--now", NOW], db, **BERLIN)
+    assert refused.returncode == 2 and "less than 7 days from now" in refused.stderr
+    cancelled = run(["rollout", "cancel", "su-next"], db)
+    assert cancelled.returncode == 0, cancelled.stderr
+
     missing = run(["rollout", "preview", "nope"], db)
     assert missing.returncode == 2 and "rollout 'nope' does not exist" in missing.stderr

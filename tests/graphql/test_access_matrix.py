@@ -45,16 +45,21 @@ class Op:
         return self.doc.lstrip().startswith("mutation")
 
 
-async def _rest_and_hosts_rollout() -> None:
+async def _rest_and_hosts_rollout(state: str = "draft") -> None:
     from api.scheduling.waves import WaveSelector, WaveSpec
-    from api.services import rollouts
+    from api.services import rollout_changes, rollouts
+    from api.services.rollout_announce import announce_rollout
 
     start = datetime.now(UTC) + timedelta(days=20)
     waves = [
         WaveSpec("all VMs", WaveSelector.REST, start, soak_minutes=60),
         WaveSpec("hosts", WaveSelector.HOSTS, start + timedelta(days=2)),
     ]
-    await rollouts.create_rollout("test", name="su-rest", title="S", waves=waves)
+    r = await rollouts.create_rollout("test", name="su-rest", title="S", waves=waves)
+    if state in ("announced", "delayed"):
+        r = await announce_rollout("test", r, force=True)
+    if state == "delayed":
+        await rollout_changes.delay_rollout("test", r, "Storage trouble.")
 
 
 def cells(default: Any = DENIED, **given: Any) -> dict[str, Any]:
@@ -169,7 +174,8 @@ QUERIES = [
     Op(
         "rollouts",
         "{ rollouts { nodes { name } } }",
-        readers(["r2011"], ["r2011"], ["r2011"]),
+        # customers see the rollouts touching their machines (r2011 has no members)
+        readers(["r2011"], [], []),
         node_names,
     ),
     Op(
@@ -346,6 +352,47 @@ MUTATIONS = [
         cells(admin="Rollout"),
         variables=given({"name": "su-rest", "force": True}),
         setup=lambda w: _rest_and_hosts_rollout(),
+    ),
+    Op(
+        "updateRollout",
+        mutation("updateRollout", "UpdateRolloutInput"),
+        cells(admin="Rollout"),
+        variables=given({"name": "su-rest", "title": "New title"}),
+        setup=lambda w: _rest_and_hosts_rollout(),
+    ),
+    Op(
+        "delayRollout",
+        mutation("delayRollout", "DelayRolloutInput"),
+        cells(admin="Rollout"),
+        variables=given({"name": "su-rest", "reason": "Storage trouble."}),
+        setup=lambda w: _rest_and_hosts_rollout("announced"),
+    ),
+    Op(
+        "resumeRollout",
+        mutation("resumeRollout", "ResumeRolloutInput"),
+        cells(admin="Rollout"),
+        variables=lambda w: given(
+            {
+                "name": "su-rest",
+                "force": True,
+                "startsAt": [(datetime.now(UTC) + timedelta(days=d)).isoformat() for d in (30, 32)],
+            }
+        )(w),
+        setup=lambda w: _rest_and_hosts_rollout("delayed"),
+    ),
+    Op(
+        "cancelRollout",
+        mutation("cancelRollout", "CancelRolloutInput"),
+        cells(admin="Rollout"),
+        variables=given({"name": "su-rest"}),
+        setup=lambda w: _rest_and_hosts_rollout(),
+    ),
+    Op(
+        "postRolloutUpdate",
+        mutation("postRolloutUpdate", "PostRolloutUpdateInput"),
+        cells(admin="Announcement"),
+        variables=given({"name": "su-rest", "body": "All fine.", "mail": True}),
+        setup=lambda w: _rest_and_hosts_rollout("announced"),
     ),
     Op(
         "importPackages",

@@ -8,7 +8,7 @@ import httpx
 
 from api.models import AuditEvent, Rollout, Wave, Window
 from tests.graphql.test_mutations import mutate
-from tests.graphql.world import World
+from tests.graphql.world import World, gql
 
 
 def waves(start: datetime) -> list[dict[str, object]]:
@@ -119,3 +119,51 @@ async def test_announce_once_then_refused(client: httpx.AsyncClient, world: Worl
     )
     assert again["__typename"] == "ValidationError" and "announced" in str(again["fields"])
     assert await Window.all().count() == windows
+
+
+async def test_customers_see_only_their_machines_of_announced_rollouts(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    start = datetime.now(UTC) + timedelta(days=20)
+    value = {"name": "su-seen", "title": "S", "waves": waves(start)}
+    await mutate(client, world, "admin", "createRollout", "CreateRolloutInput", value)
+    query = (
+        "{ rollouts { nodes { name machines { machine wave } windows { machine { name } }"
+        " updates { title } timeline { action } } } }"
+    )
+
+    async def seen(role: str) -> list[dict[str, object]]:
+        out = await gql(client, query, {}, world.tokens[role])
+        assert "errors" not in out, out
+        return [n for n in out["data"]["rollouts"]["nodes"] if n["name"] == "su-seen"]
+
+    assert await seen("customer_a") == []  # a draft is the operators'
+    await mutate(
+        client,
+        world,
+        "admin",
+        "announceRollout",
+        "AnnounceRolloutInput",
+        {"name": "su-seen", "force": True},
+    )
+    await mutate(
+        client,
+        world,
+        "admin",
+        "postRolloutUpdate",
+        "PostRolloutUpdateInput",
+        {"name": "su-seen", "body": "Going well.", "title": "Day one"},
+    )
+    [a] = await seen("customer_a")
+    assert a["machines"] == [{"machine": "alpha-web", "wave": 1}]
+    assert {w["machine"]["name"] for w in a["windows"]} == {"alpha-web"}
+    assert a["updates"] == [{"title": "Day one"}] and a["timeline"] == []
+    [b] = await seen("customer_b")
+    assert b["machines"] == [{"machine": "beta-db", "wave": 1}]
+    [op] = await seen("admin")
+    assert {m["machine"] for m in op["machines"]} == {"alpha-web", "beta-db", "host1", "host2"}
+    assert [e["action"] for e in op["timeline"]] == [
+        "rollout.create",
+        "rollout.announce",
+        "rollout.update",
+    ]

@@ -1,4 +1,4 @@
-"""Rollouts hold their releases, wave membership and status updates."""
+"""Rollouts hold their releases and wave membership."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from api.models import (
     ResourceGroup,
     Rollout,
     RolloutMember,
-    RolloutUpdate,
     Wave,
 )
 from api.scheduling.waves import WaveSelector
@@ -36,12 +35,10 @@ async def test_a_rollout_holds_releases_members_and_updates(db: TortoiseContext)
         rollout=rollout, position=1, name="rest", selector="rest", starts_at=START, soak_minutes=720
     )
     await RolloutMember.create(rollout=rollout, wave=wave, machine=vm)
-    await RolloutUpdate.create(rollout=rollout, body="All **fine**.", author="admin:ops")
 
-    again = await Rollout.get(id=rollout.id).prefetch_related("releases", "members", "updates")
+    again = await Rollout.get(id=rollout.id).prefetch_related("releases", "members")
     assert [f"{r.name} {r.version}" for r in again.releases] == ["linux 2.6.38"]
     assert [m.machine_id for m in again.members] == [vm.id]  # type: ignore[attr-defined]
-    assert [u.body for u in again.updates] == ["All **fine**."]
     assert (await Wave.get(id=wave.id)).soak_minutes == 720
     assert again.kernel == "2.6.38" and again.announced_at is None
     with pytest.raises(IntegrityError):  # one wave per machine and rollout

@@ -15,6 +15,7 @@ from api.demo import load_demo
 from api.errors import IllegalTransition, ValidationError
 from api.models import (
     Activity,
+    Announcement,
     AuditEvent,
     Machine,
     Notification,
@@ -28,6 +29,12 @@ from api.scheduling.rollout import ConflictKind
 from api.scheduling.waves import default_waves
 from api.services import rollouts
 from api.services.rollout_announce import announce_rollout
+from api.services.rollout_changes import (
+    cancel_rollout,
+    delay_rollout,
+    post_update,
+    resume_rollout,
+)
 from api.settings import Settings
 
 # Wednesday of the week before the seed's (29 Aug - 2 Sep 2011 in the seed; here 2027).
@@ -222,3 +229,83 @@ async def test_announce_refuses_to_break_a_notice_unless_forced(
     r = await announce_rollout("admin:ops", r, force=True, now=NOW, settings=ops)
     event = await AuditEvent.get(action="rollout.announce")
     assert event.details["forced"] is True and event.details["late_groups"] == ["acme", "sakura"]
+
+
+async def test_delay_cancels_what_is_pending_and_resume_needs_a_weeks_notice(
+    db: TortoiseContext, ops: Settings
+) -> None:
+    await load_demo()
+    r = await rollouts.create_rollout(
+        "admin:ops",
+        name="su",
+        title="System update",
+        now=NOW,
+        settings=ops,
+        week=(NOW + timedelta(days=14)).date(),
+    )
+    r = await announce_rollout("admin:ops", r, now=NOW, settings=ops)
+    booked = await Window.filter(activities__rollout_id=r.id).distinct()
+    await Notification.all().delete()
+
+    with pytest.raises(ValidationError):  # a reason is required; nothing changes
+        await delay_rollout("admin:ops", r, "  ", now=NOW, settings=ops)
+    r = await delay_rollout(
+        "admin:ops", r, "A *stability issue* in storage.", now=NOW, settings=ops
+    )
+    assert r.state == "delayed"
+    for w in await Window.filter(id__in=[w.id for w in booked]):
+        # its own windows are cancelled; an older window it had joined keeps its other work
+        assert w.state == "cancelled" or "(the system update is delayed)" in w.reason
+    assert await Activity.filter(rollout=r, state__in=["queued", "scheduled"]).count() == 0
+    sent = await mails()
+    delayed = {g for k, g in sent if k == "rollout_delayed"}
+    members = await RolloutMember.filter(rollout=r).prefetch_related("machine__group")
+    affected = {m.machine.group.name for m in members}
+    assert delayed == affected and "acme" in delayed
+    assert {k for k, _ in sent} >= {"window_cancelled", "rollout_delayed"}
+    page = await Announcement.get(rollout=r)
+    assert page.title == "System updates delayed" and page.published_at is not None
+
+    pending = await Wave.filter(rollout=r).order_by("position")
+    later = NOW + timedelta(days=6)
+    before = await counts()
+    with pytest.raises(ValidationError) as exc:
+        await resume_rollout(
+            "admin:ops",
+            r,
+            [later + timedelta(hours=i) for i in range(len(pending))],
+            now=NOW,
+            settings=ops,
+        )
+    assert "less than 7 days from now" in exc.value.errors[0].message
+    assert await counts() == before
+    eight = NOW + timedelta(days=8)
+    starts = [eight + timedelta(days=i) for i in range(len(pending))]
+    r = await resume_rollout("admin:ops", r, starts, now=NOW, settings=ops)
+    assert r.state == "announced"
+    assert [w.starts_at for w in await Wave.filter(rollout=r).order_by("position")] == starts
+    resumed = await Notification.filter(kind="rollout_announced")
+    assert resumed and all(n.payload["resumed"] for n in resumed)
+
+
+async def test_cancel_and_status_updates(db: TortoiseContext, ops: Settings) -> None:
+    await load_demo()
+    r = await rollouts.create_rollout(
+        "admin:ops",
+        name="su",
+        title="System update",
+        now=NOW,
+        settings=ops,
+        week=(NOW + timedelta(days=14)).date(),
+    )
+    r = await announce_rollout("admin:ops", r, now=NOW, settings=ops)
+    await Notification.all().delete()
+    page = await post_update("admin:ops", r, "All **fine** so far.", mail=True, now=NOW)
+    assert page.rollout_id == r.id and page.published_at == NOW  # type: ignore[attr-defined]
+    assert {k for k, _ in await mails()} == {"announcement"}
+    r = await cancel_rollout("admin:ops", r, "not needed after all")
+    assert r.state == "cancelled"
+    assert await Activity.filter(rollout=r, state__in=["queued", "scheduled"]).count() == 0
+    assert {w.state for w in await Wave.filter(rollout=r)} == {"skipped"}
+    with pytest.raises(IllegalTransition):
+        await delay_rollout("admin:ops", r, "too late", now=NOW, settings=ops)

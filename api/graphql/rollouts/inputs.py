@@ -10,9 +10,14 @@ from api.graphql.rollouts.types import WaveSelectorEnum
 
 __all__ = [
     "AnnounceRolloutInput",
+    "CancelRolloutInput",
     "CreateRolloutInput",
+    "DelayRolloutInput",
+    "PostRolloutUpdateInput",
     "PreviewRolloutInput",
     "ReleaseInput",
+    "ResumeRolloutInput",
+    "UpdateRolloutInput",
     "WaveInput",
 ]
 
@@ -63,3 +68,44 @@ class AnnounceRolloutInput:
         default=False,
         description="announce even when a group's notice period cannot be met (audited)",
     )
+
+
+@strawberry.input
+class UpdateRolloutInput:
+    name: str
+    title: str | None = None
+    body: str | None = None
+    target: str | None = None
+    kernel: str | None = None
+    waves: list[WaveInput] | None = strawberry.field(
+        default=None, description="replaces every wave (drafts only)"
+    )
+
+
+@strawberry.input
+class DelayRolloutInput:
+    name: str
+    reason: str = strawberry.field(description="Markdown: mailed and published on the site")
+
+
+@strawberry.input
+class ResumeRolloutInput:
+    name: str
+    starts_at: list[datetime] = strawberry.field(
+        description="new start times of the waves not yet done, in order"
+    )
+    force: bool = False
+
+
+@strawberry.input
+class CancelRolloutInput:
+    name: str
+    reason: str = ""
+
+
+@strawberry.input
+class PostRolloutUpdateInput:
+    name: str
+    body: str = strawberry.field(description="Markdown")
+    title: str = ""
+    mail: bool = strawberry.field(default=False, description="mail it to the rollout's groups")

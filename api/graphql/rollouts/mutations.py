@@ -1,4 +1,5 @@
-"""createRollout, previewRollout, announceRollout (operators)."""
+"""Rollout mutations (operators only): create, update (drafts), preview, announce, delay,
+resume, cancel, post an update."""
 
 from __future__ import annotations
 
@@ -7,15 +8,23 @@ from typing import Annotated
 import strawberry
 from strawberry.types.info import Info
 
+from api.graphql.catalog.types import AnnouncementType
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.permissions import allow
 from api.graphql.rollouts.inputs import (
     AnnounceRolloutInput,
+    CancelRolloutInput,
     CreateRolloutInput,
+    DelayRolloutInput,
+    PostRolloutUpdateInput,
     PreviewRolloutInput,
+    ResumeRolloutInput,
+    UpdateRolloutInput,
+    WaveInput,
 )
 from api.graphql.rollouts.types import RolloutPreviewType, RolloutType
 from api.scheduling.waves import WaveSelector, WaveSpec
+from api.services import rollout_changes as changes
 from api.services import rollouts as service
 from api.services.rollout_announce import announce_rollout
 
@@ -25,10 +34,30 @@ RolloutPayload = Annotated[
     RolloutType | ValidationErrorType | NotFoundError | PermissionDeniedError,
     strawberry.union("RolloutPayload"),
 ]
+RolloutUpdatePayload = Annotated[
+    AnnouncementType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("RolloutUpdatePayload"),
+]
 RolloutPreviewPayload = Annotated[
     RolloutPreviewType | ValidationErrorType | NotFoundError | PermissionDeniedError,
     strawberry.union("RolloutPreviewPayload"),
 ]
+
+
+def _specs(waves: list[WaveInput] | None) -> list[WaveSpec] | None:
+    if waves is None:
+        return None
+    return [
+        WaveSpec(
+            w.name,
+            WaveSelector(w.selector),
+            w.starts_at,
+            w.percent,
+            w.failure_threshold,
+            w.soak_minutes,
+        )
+        for w in waves
+    ]
 
 
 @strawberry.type
@@ -38,21 +67,7 @@ class RolloutMutations:
         description="Operators: a draft rollout from the seed's template or explicit waves.",
     )
     async def create_rollout(self, info: Info, input: CreateRolloutInput) -> RolloutPayload:
-        waves = (
-            None
-            if input.waves is None
-            else [
-                WaveSpec(
-                    w.name,
-                    WaveSelector(w.selector),
-                    w.starts_at,
-                    w.percent,
-                    w.failure_threshold,
-                    w.soak_minutes,
-                )
-                for w in input.waves
-            ]
-        )
+        waves = _specs(input.waves)
         r = await service.create_rollout(
             info.context.actor,
             name=input.name,
@@ -91,3 +106,69 @@ class RolloutMutations:
             info.context.actor, r, force=input.force, settings=info.context.settings
         )
         return RolloutType.from_model(r)
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"), description="Operators: change a draft rollout."
+    )
+    async def update_rollout(self, info: Info, input: UpdateRolloutInput) -> RolloutPayload:
+        r = await service.get_rollout(input.name)
+        r = await service.update_rollout(
+            info.context.actor,
+            r,
+            title=input.title,
+            body=input.body,
+            target=input.target,
+            kernel=input.kernel,
+            waves=_specs(input.waves),
+        )
+        return RolloutType.from_model(r)
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"),
+        description="Operators: cancel what has not started, tell every affected group and "
+        "the site, and move the rollout to delayed.",
+    )
+    async def delay_rollout(self, info: Info, input: DelayRolloutInput) -> RolloutPayload:
+        r = await service.get_rollout(input.name)
+        r = await changes.delay_rollout(
+            info.context.actor, r, input.reason, settings=info.context.settings
+        )
+        return RolloutType.from_model(r)
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"),
+        description="Operators: new dates (at least the re-announcement notice away) for the "
+        "waves not yet done; re-planned and announced again.",
+    )
+    async def resume_rollout(self, info: Info, input: ResumeRolloutInput) -> RolloutPayload:
+        r = await service.get_rollout(input.name)
+        r = await changes.resume_rollout(
+            info.context.actor,
+            r,
+            list(input.starts_at),
+            force=input.force,
+            settings=info.context.settings,
+        )
+        return RolloutType.from_model(r)
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"),
+        description="Operators: cancel everything not yet started and tell customers.",
+    )
+    async def cancel_rollout(self, info: Info, input: CancelRolloutInput) -> RolloutPayload:
+        r = await service.get_rollout(input.name)
+        r = await changes.cancel_rollout(info.context.actor, r, input.reason)
+        return RolloutType.from_model(r)
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"),
+        description="Operators: a status update on the site, optionally mailed.",
+    )
+    async def post_rollout_update(
+        self, info: Info, input: PostRolloutUpdateInput
+    ) -> RolloutUpdatePayload:
+        r = await service.get_rollout(input.name)
+        a = await changes.post_update(
+            info.context.actor, r, input.body, title=input.title, mail=input.mail
+        )
+        return AnnouncementType.from_model(a)

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types.info import Info
+from tortoise.expressions import Subquery
 
+from api.graphql.permissions import (
+    visible_announcements,
+    visible_audit,
+    visible_machines,
+    visible_windows,
+)
 from api.graphql.relay import Node, encode_id
-from api.models import Rollout, Wave
+from api.models import Rollout, RolloutMember, Wave
 from api.scheduling.waves import WaveSelector
+
+if TYPE_CHECKING:
+    from api.graphql.audit.types import AuditEventType
+    from api.graphql.catalog.types import AnnouncementType
+    from api.graphql.windows.types import WindowType
+
+MAX_LISTED = 5000  # machines and windows listed on one rollout
 
 __all__ = ["RolloutPreviewType", "RolloutType", "WaveSelectorEnum", "WaveType"]
 
@@ -73,6 +87,78 @@ class RolloutType(Node):
     async def waves(self, info: Info) -> list[WaveType]:
         rows = await info.context.loaders.waves_by_rollout.load(self.r.id)
         return [WaveType.from_model(w) for w in sorted(rows, key=lambda w: w.position)]
+
+    @strawberry.field(description="Which wave each machine goes in (customers: theirs).")
+    async def machines(self, info: Info) -> list[RolloutMachineType]:
+        rows = (
+            await RolloutMember.filter(
+                rollout_id=self.r.id,
+                machine_id__in=Subquery(visible_machines(info.context).values("id")),
+            )
+            .prefetch_related("machine__group", "wave")
+            .limit(MAX_LISTED)
+        )
+        return sorted(
+            (
+                RolloutMachineType(
+                    machine=m.machine.name,
+                    group=m.machine.group.name,
+                    wave=m.wave.position,
+                    wave_name=m.wave.name,
+                )
+                for m in rows
+            ),
+            key=lambda x: (x.wave, x.machine),
+        )
+
+    @strawberry.field(description="The windows booked for it (customers: their machines').")
+    async def windows(
+        self, info: Info
+    ) -> list[Annotated[WindowType, strawberry.lazy("api.graphql.windows.types")]]:
+        from api.graphql.windows.types import WindowType as Shown
+
+        rows = (
+            await visible_windows(info.context)
+            .filter(activities__rollout_id=self.r.id)
+            .distinct()
+            .order_by("starts_at", "id")
+            .limit(MAX_LISTED)
+        )
+        return [Shown.from_model(w) for w in rows]
+
+    @strawberry.field(description="Status updates and notices on the site, oldest first.")
+    async def updates(
+        self, info: Info
+    ) -> list[Annotated[AnnouncementType, strawberry.lazy("api.graphql.catalog.types")]]:
+        from api.graphql.catalog.types import AnnouncementType as Shown
+
+        rows = (
+            await visible_announcements(info.context)
+            .filter(rollout_id=self.r.id)
+            .order_by("published_at", "id")
+        )
+        return [Shown.from_model(a) for a in rows]
+
+    @strawberry.field(description="Operators: the audit timeline (customers: empty).")
+    async def timeline(
+        self, info: Info
+    ) -> list[Annotated[AuditEventType, strawberry.lazy("api.graphql.audit.types")]]:
+        from api.graphql.audit.types import AuditEventType as Shown
+
+        rows = (
+            await visible_audit(info.context)
+            .filter(subject_type="rollout", subject_id=self.r.id)
+            .order_by("at", "id")
+        )
+        return [Shown.from_model(e) for e in rows]
+
+
+@strawberry.type(name="RolloutMachine")
+class RolloutMachineType:
+    machine: str
+    group: str
+    wave: int
+    wave_name: str
 
 
 strawberry.enum(WaveSelector, name="WaveSelector")  # the domain's enum, in the schema

@@ -1,0 +1,252 @@
+"""After the announcement: delay, resume, cancel, and status updates.
+
+- ``delay_rollout`` cancels every window and activity of the rollout that has not started
+  (each customer gets the existing cancellation mail, threaded), mails every affected group a
+  ``rollout_delayed`` notice, publishes the reason on the site (an announcement linked to the
+  rollout), and moves the rollout to delayed. Waves already done stay done.
+- ``resume_rollout`` takes new start times for the waves not yet done, refuses any sooner than
+  ``FENSTER_RENOTICE_DAYS`` from now (naming it), re-plans and announces again.
+- ``cancel_rollout`` cancels everything not started and tells customers.
+- ``post_update`` publishes a status update (Markdown) on the site, optionally mailed to the
+  affected groups.
+
+Each runs in one transaction under the scheduler's lock; a refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from api.errors import FieldError, ValidationError
+from api.models import Activity, Announcement, ResourceGroup, Rollout, RolloutMember, Wave
+from api.notices import AnnouncementPublished, RolloutDelayed
+from api.scheduling.texts import local_label
+from api.services import audit, outbox
+from api.services.announcements import MAX_BODY
+from api.services.rollout_announce import announce_in
+from api.services.scheduling import lock
+from api.services.window_ops import cancel_in
+from api.settings import Settings, get_settings
+
+__all__ = ["cancel_rollout", "delay_rollout", "post_update", "resume_rollout"]
+
+
+def _check_text(field: str, text: str) -> None:
+    if not text.strip():
+        raise ValidationError.single(field, "must not be empty")
+    if len(text) > MAX_BODY:
+        raise ValidationError.single(field, f"at most {MAX_BODY} characters")
+
+
+async def _affected_groups(conn: BaseDBAsyncClient, rollout: Rollout) -> list[ResourceGroup]:
+    ids = await (
+        RolloutMember.filter(rollout_id=rollout.id)
+        .using_db(conn)
+        .values_list("machine__group_id", flat=True)
+    )
+    return await ResourceGroup.filter(id__in=set(ids)).using_db(conn).order_by("name")
+
+
+async def _cancel_pending(
+    conn: BaseDBAsyncClient, actor: str, rollout: Rollout, reason: str
+) -> int:
+    """Cancel the rollout's activities that have not started; returns how many."""
+    rows = (
+        await Activity.filter(rollout_id=rollout.id, state__in=["queued", "scheduled"])
+        .using_db(conn)
+        .order_by("id")
+    )
+    await cancel_in(conn, actor, rows, reason)
+    return len(rows)
+
+
+async def _publish(
+    conn: BaseDBAsyncClient,
+    rollout: Rollout,
+    slug: str,
+    title: str,
+    body: str,
+    now: datetime,
+) -> Announcement:
+    return await Announcement.create(
+        slug=slug, title=title, body=body, published_at=now, rollout=rollout, using_db=conn
+    )
+
+
+async def _slug(conn: BaseDBAsyncClient, rollout: Rollout, what: str) -> str:
+    n = await Announcement.filter(rollout_id=rollout.id).using_db(conn).count()
+    return f"{rollout.name}-{what}-{n + 1}"[:100]
+
+
+async def delay_rollout(
+    actor: str,
+    rollout: Rollout,
+    reason: str,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> Rollout:
+    settings = settings or get_settings()
+    now = now or datetime.now(UTC)
+    _check_text("reason", reason)
+    async with in_transaction() as conn:
+        await lock(conn)
+        current = await Rollout.get(id=rollout.id).using_db(conn)
+        current.transition("delayed")
+        cancelled = await _cancel_pending(conn, actor, current, "the system update is delayed")
+        groups = await _affected_groups(conn, current)
+        notice = RolloutDelayed(current.name, current.title, reason, settings.renotice_days)
+        for g in groups:
+            await outbox.enqueue(
+                notice,
+                group=g,
+                dedupe_key=f"rollout_delayed:{current.id}:{g.id}:{now.isoformat()}",
+                connection=conn,
+            )
+        page = await _publish(
+            conn,
+            current,
+            await _slug(conn, current, "delayed"),
+            "System updates delayed",
+            f"{reason.strip()}\n\nWe will inform you at least {settings.renotice_days} days "
+            "before the new dates, with a detailed schedule.\n",
+            now,
+        )
+        await current.save(using_db=conn, update_fields=["state", "updated_at"])
+        await audit.record(
+            actor,
+            "rollout.delay",
+            current,
+            {
+                "reason": reason,
+                "activities_cancelled": cancelled,
+                "announcement": page.slug,
+                "groups": [g.name for g in groups],
+            },
+            connection=conn,
+        )
+    return current
+
+
+async def resume_rollout(
+    actor: str,
+    rollout: Rollout,
+    starts: Sequence[datetime],
+    *,
+    force: bool = False,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> Rollout:
+    """New start times for the waves not yet done (in order), then announce again."""
+    settings = settings or get_settings()
+    now = now or datetime.now(UTC)
+    current = await Rollout.get(id=rollout.id)
+    if current.state != "delayed":
+        raise ValidationError.single(
+            "state", f"rollout {current.name} is {current.state}; only a delayed one resumes"
+        )
+    pending = await Wave.filter(rollout_id=current.id, state="pending").order_by("position")
+    errors: list[FieldError] = []
+    if len(starts) != len(pending):
+        errors.append(
+            FieldError("startsAt", f"give {len(pending)} start times, one per wave not yet done")
+        )
+    earliest = now + timedelta(days=settings.renotice_days)
+    for i, at in enumerate(starts):
+        if at.tzinfo is None:
+            errors.append(FieldError(f"startsAt[{i}]", "needs a time zone"))
+        elif at < earliest:
+            errors.append(
+                FieldError(
+                    f"startsAt[{i}]",
+                    f"{local_label(at.astimezone(UTC), year=True)} UTC is less than "
+                    f"{settings.renotice_days} days from now; the earliest is "
+                    f"{local_label(earliest, year=True)} UTC",
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
+    async with in_transaction() as conn:
+        await lock(conn)
+        for w, at in zip(pending, starts, strict=True):
+            w.starts_at = at.astimezone(UTC)
+            await w.save(using_db=conn, update_fields=["starts_at"])
+        await (
+            RolloutMember.filter(rollout_id=current.id, wave_id__in=[w.id for w in pending])
+            .using_db(conn)
+            .delete()
+        )
+        await audit.record(
+            actor,
+            "rollout.reschedule",
+            current,
+            {"waves": {w.name: w.starts_at.isoformat() for w in pending}},
+            connection=conn,
+        )
+        # checks the new waves and every group's notice; a refusal rolls all of it back
+        return await announce_in(conn, actor, current, force, True, now, settings)
+
+
+async def cancel_rollout(
+    actor: str, rollout: Rollout, reason: str = "", *, now: datetime | None = None
+) -> Rollout:
+    async with in_transaction() as conn:
+        await lock(conn)
+        current = await Rollout.get(id=rollout.id).using_db(conn)
+        current.transition("cancelled")
+        why = reason.strip() or "the system update is cancelled"
+        cancelled = await _cancel_pending(conn, actor, current, why)
+        await (
+            Wave.filter(rollout_id=current.id, state="pending")
+            .using_db(conn)
+            .update(state="skipped")
+        )
+        await current.save(using_db=conn, update_fields=["state", "updated_at"])
+        await audit.record(
+            actor,
+            "rollout.cancel",
+            current,
+            {"reason": reason, "activities_cancelled": cancelled},
+            connection=conn,
+        )
+    return current
+
+
+async def post_update(
+    actor: str,
+    rollout: Rollout,
+    body: str,
+    *,
+    title: str = "",
+    mail: bool = False,
+    now: datetime | None = None,
+) -> Announcement:
+    """A status update: on the site at once (an announcement linked to the rollout), and by
+    mail to the rollout's groups when ``mail``."""
+    now = now or datetime.now(UTC)
+    _check_text("body", body)
+    title = title.strip() or f"{rollout.title}: update"
+    if len(title) > 200 or "\n" in title:
+        raise ValidationError.single("title", "one line of at most 200 characters")
+    async with in_transaction() as conn:
+        page = await _publish(conn, rollout, await _slug(conn, rollout, "update"), title, body, now)
+        groups = await _affected_groups(conn, rollout) if mail else []
+        for g in groups:
+            await outbox.enqueue(
+                AnnouncementPublished(slug=page.slug, title=page.title, body=page.body),
+                group=g,
+                dedupe_key=f"announcement:{page.pk}:{g.pk}",
+                connection=conn,
+            )
+        await audit.record(
+            actor,
+            "rollout.update",
+            rollout,
+            {"announcement": page.slug, "mailed": [g.name for g in groups]},
+            connection=conn,
+        )
+    return page
