@@ -95,7 +95,7 @@ async def delay_rollout(
     _check_text("reason", reason)
     async with in_transaction() as conn:
         await lock(conn)
-        current = await Rollout.get(id=rollout.id).using_db(conn)
+        current = await Rollout.get(id=rollout.id, using_db=conn)
         current.transition("delayed")
         cancelled = await _cancel_pending(conn, actor, current, "the system update is delayed")
         groups = await _affected_groups(conn, current)
@@ -196,7 +196,7 @@ async def cancel_rollout(
 ) -> Rollout:
     async with in_transaction() as conn:
         await lock(conn)
-        current = await Rollout.get(id=rollout.id).using_db(conn)
+        current = await Rollout.get(id=rollout.id, using_db=conn)
         current.transition("cancelled")
         why = reason.strip() or "the system update is cancelled"
         cancelled = await _cancel_pending(conn, actor, current, why)
