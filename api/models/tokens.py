@@ -24,8 +24,12 @@ MAX_NAME = ACTOR_MAX_LENGTH - max(len(role) + 1 for role in ROLES)
 
 
 def actor_name(role: str, name: str) -> str:
-    """How the audit trail names a token: 'customer:acme ops'."""
-    return f"{role}:{name}"
+    """How the audit trail names a token: 'customer:acme ops'. A name from before the cap
+    (up to 100 characters) is cut to fit, its last character an ellipsis."""
+    actor = f"{role}:{name}"
+    if len(actor) > ACTOR_MAX_LENGTH:
+        return actor[: ACTOR_MAX_LENGTH - 1] + "…"
+    return actor
 
 
 def new_secret() -> str:

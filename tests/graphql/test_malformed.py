@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from api.models import AuditEvent, ResourceGroup
+from api.models.tokens import ACTOR_MAX_LENGTH, ApiToken, hash_secret, new_secret
 from tests.graphql.test_bad_inputs import counts
 from tests.graphql.world import World, gql
 
@@ -430,3 +432,32 @@ async def test_a_client_that_disconnects_is_one_info_line(
     [line] = [r for r in caplog.records if "disconnected" in r.getMessage()]
     assert line.levelno == logging.INFO and line.exc_info is None
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("length", [92, 100])
+async def test_a_token_named_before_the_name_cap_still_works(
+    client: httpx.AsyncClient, world: World, length: int
+) -> None:
+    """Tokens made before names were capped at MAX_NAME may have 92-100 characters: they
+    still read, change and are listed; the audit trail names them cut to its column."""
+    secret = new_secret()
+    name = "c" * length
+    token = await ApiToken.create(
+        name=name, role="customer", prefix=secret[:12], secret_hash=hash_secret(secret)
+    )
+    await token.groups.add(await ResourceGroup.get(name="alpha"))
+    me = await gql(client, "{ me { name role groups } }", None, secret)
+    assert me == {"data": {"me": {"name": name, "role": "CUSTOMER", "groups": ["alpha"]}}}
+    doc = "mutation($i: UpdatePolicyInput!) { updateGroupPolicy(input: $i) { __typename } }"
+    out = await gql(client, doc, {"i": {"group": "alpha", "title": "Alpha 2"}}, secret)
+    assert out == {"data": {"updateGroupPolicy": {"__typename": "Group"}}}, out
+    event = await AuditEvent.filter(action="group.update").order_by("-id").first()
+    assert event is not None
+    assert len(event.actor) <= ACTOR_MAX_LENGTH and event.actor.startswith("customer:ccc")
+    trail = await gql(
+        client,
+        '{ machine(name: "alpha-web") { auditTrail { nodes { actor } } } }',
+        None,
+        secret,
+    )
+    assert "errors" not in trail, trail
