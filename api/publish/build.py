@@ -163,6 +163,9 @@ async def build(
     Returns the status written (``ok`` False with the error on failure); never raises for a
     failed ``mkdocs build``.
     """
+    # MkDocs runs beside mkdocs.yml: a site dir relative to where fenster runs (the default
+    # "site") must reach it as an absolute path
+    site_dir = site_dir.absolute()  # noqa: ASYNC240 - os.getcwd(), no I/O
     builds = _builds_dir(site_dir)
     builds.mkdir(parents=True, exist_ok=True)
     with (builds / "lock").open("w") as lock:

@@ -97,6 +97,26 @@ def test_demo_builds_the_notice_site_with_the_seed_announcement(tmp_path: Path) 
     assert status.returncode == 0 and "last build: ok" in status.stdout
 
 
+def test_the_site_builds_beside_a_relative_site_dir_from_any_folder(tmp_path: Path) -> None:
+    """An operator runs fenster in its own folder with the default site dir ("site", relative
+    to where fenster runs); MkDocs runs beside mkdocs.yml, so the paths handed to it must not
+    be relative to the operator's folder."""
+    environ = {k: v for k, v in os.environ.items() if k != "FENSTER_SITE_DIR"}
+    environ["FENSTER_DATABASE_URL"] = f"sqlite://{tmp_path / 'f.sqlite3'}"
+    done = subprocess.run(
+        [*FENSTER, "demo", "--no-serve"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "notice site built" in done.stdout, done.stdout + done.stderr
+    assert "System updates" in (tmp_path / "site" / "index.html").read_text()
+
+
 def test_demo_world_shape(tmp_path: Path) -> None:
     db = tmp_path / "f.sqlite3"
     assert run(["demo", "--no-serve"], db).returncode == 0
