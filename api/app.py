@@ -22,7 +22,7 @@ from api.graphql.routes import graphql_routes
 from api.logs import RequestId
 from api.metrics import LEADER, LOOP_FAILURES, RequestMetrics, metrics_endpoint
 from api.notify import mailer as notify_mailer
-from api.overload import LoadShed
+from api.overload import DatabaseAway, LoadShed
 from api.pages.routes import page_routes
 from api.publish.routes import site_routes
 from api.services import scheduling, site
@@ -169,6 +169,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(DatabaseAway, retry_after=settings.shed_retry_after)
     app.add_middleware(LoadShed, limit=settings.max_inflight, retry_after=settings.shed_retry_after)
     app.add_middleware(RequestMetrics, routes=routes)  # outside: shed requests count as 503
     app.add_middleware(RequestId)  # outermost: every line logged for a request carries its id

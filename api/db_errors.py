@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tortoise.backends.base.config_generator import expand_db_url
-from tortoise.exceptions import ConfigurationError
+from tortoise.exceptions import ConfigurationError, DBConnectionError
 
 from api.errors import FensterError
 from api.settings import SettingsError
@@ -25,6 +25,7 @@ __all__ = [
     "Target",
     "connection_url",
     "explain",
+    "is_outage",
     "parse_target",
 ]
 
@@ -118,6 +119,21 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         yield current
         todo += [current.__cause__, current.__context__]
         todo += [a for a in current.args if isinstance(a, BaseException)]
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Is ``exc`` the database being away (down, restarting, unreachable, the connection
+    lost) rather than a fault of the request or of fenster? Then the answer is "try again
+    shortly", not a bug report."""
+    for link in _chain(exc):
+        state = getattr(link, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_CONNECTION_CLASSES):
+            return True
+        if isinstance(link, ConnectionError | TimeoutError | DBConnectionError):
+            return True
+        if type(link).__name__ == "InterfaceError" and "closed" in str(link):
+            return True  # asyncpg: "connection is closed" / "pool is closed"
+    return False
 
 
 def _postgres(exc: BaseException, t: Target) -> DatabaseUnavailable | None:

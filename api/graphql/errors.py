@@ -16,6 +16,7 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.info import Info
 
 from api import errors
+from api.db_errors import is_outage
 
 __all__ = [
     "EXCEPTION_HANDLERS",
@@ -131,6 +132,15 @@ def public_error(error: GraphQLError) -> GraphQLError | None:
             positions=error.positions,
             path=error.path,
             extensions=ext,
+        )
+    if original is not None and is_outage(original):
+        return GraphQLError(
+            "The database is unavailable; try again shortly.",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "UNAVAILABLE"},
         )
     if isinstance(original, errors.FensterError):
         member = to_union_member(original)

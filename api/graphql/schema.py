@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -22,6 +23,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 
+from api.db_errors import is_outage
 from api.errors import FensterError
 from api.graphql.activities.mutations import ActivityMutations
 from api.graphql.activities.queries import ActivityQueries
@@ -46,6 +48,8 @@ from api.graphql.windows.queries import WindowQueries
 from api.metrics import GraphQLMetrics
 
 __all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "Mutation", "Query", "build_schema", "schema"]
+
+log = logging.getLogger(__name__)
 
 MAX_DEPTH = 12
 MAX_ALIASES = 15
@@ -140,10 +144,15 @@ class FensterSchema(strawberry.Schema):
     and would only flood an operator's log."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        outage = [e for e in errors if e.original_error and is_outage(e.original_error)]
+        if outage:  # one line, not a traceback each: the database is away, nothing is broken
+            log.warning("database unavailable: %s", outage[0].original_error)
         unexpected = [
             e
             for e in errors
-            if not describes_request(e) and not isinstance(e.original_error, FensterError)
+            if not describes_request(e)
+            and not isinstance(e.original_error, FensterError)
+            and e not in outage
         ]
         if unexpected:
             super().process_errors(unexpected, execution_context)

@@ -1,14 +1,18 @@
-"""Load shedding: beyond max_inflight, 503 with Retry-After at once; probes stay answerable."""
+"""503 instead of queues and tracebacks: load shedding beyond max_inflight (probes stay
+answerable), and the database away."""
 
 from __future__ import annotations
 
 import asyncio
 
 import httpx
+from graphql import GraphQLError
 from starlette.types import Receive, Scope, Send
+from tortoise.exceptions import DBConnectionError, OperationalError
 
 from api.app import create_app
-from api.overload import LoadShed
+from api.graphql.errors import public_error
+from api.overload import DatabaseAway, LoadShed
 from api.settings import Settings
 
 
@@ -63,3 +67,40 @@ async def test_the_app_sheds_with_its_settings(tmp_path: object) -> None:
     shed = [x for x in layers if isinstance(x, LoadShed)]
     assert len(shed) == 1 and (shed[0].limit, shed[0].retry_after) == (0, 3)
     assert Settings().max_inflight > 0  # on by default
+
+
+class Failing:
+    def __init__(self, exc: Exception, after_start: bool = False) -> None:
+        self.exc, self.after_start = exc, after_start
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.after_start:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise self.exc
+
+
+async def test_the_database_away_is_a_503_not_a_500() -> None:
+    async def get(exc: Exception, after_start: bool = False) -> httpx.Response:
+        app = DatabaseAway(Failing(exc, after_start), retry_after=4)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.get("/graphql")
+
+    for away in (
+        ConnectionRefusedError(111, "Connect call failed"),
+        OperationalError(ConnectionResetError(104, "reset")),
+        DBConnectionError("cannot connect"),
+    ):
+        r = await get(away)
+        assert (r.status_code, r.headers["retry-after"]) == (503, "4"), away
+        assert "database is unavailable" in r.text
+    assert (await get(ValueError("a bug"))).status_code == 500  # a bug stays a bug
+    assert (await get(OperationalError("syntax error at or near"))).status_code == 500
+
+
+def test_an_outage_inside_a_resolver_is_unavailable_not_internal() -> None:
+    error = GraphQLError("x", original_error=ConnectionRefusedError(111, "refused"))
+    public = public_error(error)
+    assert public is not None and public.extensions == {"code": "UNAVAILABLE"}
+    assert "try again" in public.message
+    assert public_error(GraphQLError("x", original_error=KeyError("k"))) is None  # masked

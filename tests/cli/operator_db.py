@@ -5,6 +5,7 @@ private password-checking server for the one failure the shared trust-auth serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import pwd
@@ -162,14 +163,34 @@ def _runner() -> list[str] | None:
     return [runuser, "-u", "postgres", "--"] if runuser else None
 
 
+@dataclass
+class PrivatePostgres:
+    """A private PostgreSQL in a temporary directory on a free port (never the shared one),
+    which a drill may stop and start again. ``url`` is its superuser `postgres`, password
+    `right` (scram-sha-256)."""
+
+    pg_ctl: list[str]
+    options: str
+    log: Path
+    url: str
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.pg_ctl, *args], check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        self._run("-o", self.options, "-l", str(self.log), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("-m", mode, "-w", "stop")
+
+
 @contextmanager
-def password_server() -> Iterator[str]:
-    """A private PostgreSQL that checks passwords (scram-sha-256), in a temporary directory on a
-    free port; yields the URL of its superuser `postgres` with password `right`. Stopped and
-    removed afterwards. Skips when initdb or a non-root user to run it is missing."""
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """Started, yielded, then stopped and removed. Skips when initdb or a non-root user to
+    run it is missing."""
     initdb, runner = _initdb(), _runner()
     if initdb is None or runner is None:
-        pytest.skip("a password-checking PostgreSQL needs initdb (and a `postgres` user as root)")
+        pytest.skip("a private PostgreSQL needs initdb (and a `postgres` user as root)")
     bindir = Path(initdb).parent
     home = Path(tempfile.mkdtemp(prefix="fenster-pg-"))
     (home / "pw").write_text("right\n")
@@ -177,19 +198,31 @@ def password_server() -> Iterator[str]:
         shutil.chown(home, "postgres")
         shutil.chown(home / "pw", "postgres")
     data, port = home / "data", free_port()
-    quiet = {"check": True, "capture_output": True, "timeout": 60}
     try:
         subprocess.run(
             [*runner, str(initdb), "-D", str(data), "-U", "postgres", "-A", "scram-sha-256",
              f"--pwfile={home / 'pw'}", "-N", "--no-instructions"],
-            **quiet,
+            check=True, capture_output=True, timeout=60,
         )  # fmt: skip
-        options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
-        pg_ctl = [*runner, str(bindir / "pg_ctl"), "-D", str(data)]
-        subprocess.run([*pg_ctl, "-o", options, "-l", str(home / "log"), "-w", "start"], **quiet)
+        server = PrivatePostgres(
+            pg_ctl=[*runner, str(bindir / "pg_ctl"), "-D", str(data)],
+            options=f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off",
+            log=home / "log",
+            url=f"postgres://postgres:right@127.0.0.1:{port}/postgres",
+        )
+        server.start()
         try:
-            yield f"postgres://postgres:right@127.0.0.1:{port}/postgres"
+            yield server
         finally:
-            subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], **quiet)
+            with contextlib.suppress(subprocess.CalledProcessError):
+                server.stop("immediate")
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+@contextmanager
+def password_server() -> Iterator[str]:
+    """A private PostgreSQL that checks passwords; yields the URL of its superuser `postgres`
+    with password `right`."""
+    with private_postgres() as server:
+        yield server.url
