@@ -7,8 +7,8 @@ import sys
 from datetime import UTC, datetime
 
 from api import db
+from api.calendar.texts import format_local
 from api.errors import NotFound, ValidationError
-from api.feeds.ics import format_local
 from api.models import ResourceGroup, Window
 from api.scheduling.preview import preview
 from api.services.scheduling import PassReport, run_pass

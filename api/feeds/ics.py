@@ -24,14 +24,14 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 from icalendar.prop import vCalAddress, vDDDTypes, vDuration, vInt, vText, vUri
 
-from api.feeds.values import CalendarView, WindowView, impact, maintnote_status
+from api.calendar.texts import format_local, zone_of
+from api.calendar.values import CalendarView, WindowView, impact, maintnote_status
 from api.feeds.vtimezone import span_years, vtimezone
 
 __all__ = [
     "PRODID",
     "build_calendar",
     "event_description",
-    "format_local",
 ]
 
 PRODID = "-//fenster//maintenance directory//EN"
@@ -51,22 +51,9 @@ def _instants(window: WindowView, zone: ZoneInfo) -> tuple[vDDDTypes, vDDDTypes]
     return vDDDTypes(start), vDDDTypes(end)
 
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def format_local(value: datetime, tzid: str | ZoneInfo) -> str:
-    """'Mon 30 Nov 2026 22:00 CET' in the zone ``tzid`` (English names whatever the locale)."""
-    t = value.astimezone(tzid if isinstance(tzid, ZoneInfo) else _zone(tzid))
-    return (
-        f"{_DAYS[t.weekday()]} {t.day:02d} {_MONTHS[t.month]} {t.year} "
-        f"{t.hour:02d}:{t.minute:02d} {t.tzname()}"
-    )
-
-
 def event_description(window: WindowView, zone: ZoneInfo | None = None) -> str:
     """Plain text for DESCRIPTION: activities with estimates, downtime, reason, state."""
-    zone = zone or _zone(window.timezone)
+    zone = zone or zone_of(window.timezone)
     start, end = window.starts_at.astimezone(UTC), window.ends_at.astimezone(UTC)
     lines = [
         f"Machine: {window.machine} ({window.machine_kind}), group {window.group}",
@@ -95,7 +82,7 @@ def event_description(window: WindowView, zone: ZoneInfo | None = None) -> str:
 def _event(window: WindowView, shared: dict[str, object], stamp: datetime | None) -> Event:
     """One VEVENT; ``shared`` holds the calendar-wide ORGANIZER / PROVIDER values (see
     :func:`_shared`)."""
-    zone = _zone(window.timezone)
+    zone = zone_of(window.timezone)
     start, end = _instants(window, zone)
     level = impact(window)
     event = Event()
@@ -121,11 +108,6 @@ def _event(window: WindowView, shared: dict[str, object], stamp: datetime | None
     event["X-MAINTNOTE-IMPACT"] = vText(level)
     event["X-MAINTNOTE-STATUS"] = vText(maintnote_status(window.state))
     return event
-
-
-@lru_cache(maxsize=64)
-def _zone(tzid: str) -> ZoneInfo:
-    return ZoneInfo(tzid)
 
 
 def _header(cal: CalendarView, method: str | None) -> Calendar:

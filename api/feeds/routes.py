@@ -24,10 +24,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.calendar.query import FeedStamp, feed_stamp, groups_changed, window_views
+from api.calendar.values import CalendarView
 from api.feeds.cache import RenderCache
 from api.feeds.ics import build_calendar
-from api.feeds.query import FeedStamp, feed_stamp, groups_changed, window_views
-from api.feeds.values import CalendarView
 from api.models import ResourceGroup
 from api.models.keys import where
 from api.services import tokens

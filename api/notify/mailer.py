@@ -20,7 +20,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from api.feeds.query import window_views
+from api.calendar.query import window_views
 from api.feeds.urls import feed_url
 from api.metrics import MAIL_ATTEMPTS, MAIL_OUTCOMES
 from api.models import Notification, ResourceGroup, Window

@@ -22,18 +22,18 @@ import markdown
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 from markupsafe import Markup
 
-from api.feeds.ics import build_calendar, format_local
-from api.feeds.values import CalendarView, WindowView
+from api.calendar.texts import activity_line, duration_text, format_local
+from api.calendar.values import CalendarView, WindowView
+from api.feeds.ics import build_calendar
 from api.notices import Notice, Scope
 from api.notify import views
-from api.notify.views import GroupView, MailContext, duration_text
+from api.notify.views import GroupView, MailContext
 from api.publish.layout import announcement_path, page_url
 
 __all__ = [
     "GroupView",
     "MailContext",
     "Outgoing",
-    "duration_text",
     "message_id",
     "render",
     "thread_root",
@@ -104,7 +104,7 @@ def _env() -> Environment:
     env.globals.update(
         aligned=views.aligned,
         page_url=_page_url,
-        activity_line=views.activity_line,
+        activity_line=activity_line,
         digest_line=views.digest_line,
         lead=views.lead_text,
         outcome_lines=views.outcome_lines,

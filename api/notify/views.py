@@ -9,18 +9,16 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parseaddr
-from zoneinfo import ZoneInfo
 
-from api.feeds.ics import format_local
-from api.feeds.values import ActivityView, WindowView
+from api.calendar.texts import duration_text, format_local, local_span, utc_span
+from api.calendar.values import WindowView
 from api.notices import GroupSettings
 
 __all__ = [
     "GroupView",
     "MailContext",
-    "activity_line",
     "aligned",
     "digest_line",
     "downtime_text",
@@ -69,19 +67,6 @@ class MailContext:
         return parseaddr(self.mail_from)[1]
 
 
-def duration_text(minutes: int) -> str:
-    """1440 -> '1 day', 90 -> '1 hour 30 minutes', 10080 -> '7 days'."""
-    if minutes <= 0:
-        return "0 minutes"
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    out = []
-    for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute")):
-        if n:
-            out.append(f"{n} {unit}{'' if n == 1 else 's'}")
-    return " ".join(out)
-
-
 def downtime_text(w: WindowView) -> str:
     """'up to 20 minutes', or that the machine keeps running when no activity restarts it."""
     if w.downtime_minutes <= 0:
@@ -105,26 +90,6 @@ def aligned(rows: Sequence[tuple[str, str]]) -> str:
         return ""
     width = max(len(k) for k, _ in rows) + 2
     return "\n".join(f"  {k + ':':<{width}}{v}" for k, v in rows)
-
-
-def utc_span(w: WindowView) -> str:
-    s, e = w.starts_at.astimezone(UTC), w.ends_at.astimezone(UTC)
-    end = f"{e:%H:%M}" if s.date() == e.date() else f"{e:%Y-%m-%d %H:%M}"
-    return f"{s:%Y-%m-%d %H:%M} to {end} UTC"
-
-
-def local_span(w: WindowView) -> str:
-    start = format_local(w.starts_at, w.timezone)
-    zone = ZoneInfo(w.timezone)
-    ls, le = w.starts_at.astimezone(zone), w.ends_at.astimezone(zone)
-    end = f"{le:%H:%M} {le.tzname()}" if ls.date() == le.date() else format_local(le, zone)
-    return f"{start} to {end} ({w.timezone})"
-
-
-def activity_line(a: ActivityView) -> str:
-    extra = f" ({a.detail})" if a.detail else ""
-    reboot = ", restarts the machine" if a.needs_reboot else ""
-    return f"{a.label}{extra}: about {a.estimate_minutes} min{reboot}"
 
 
 def window_rows(w: WindowView) -> list[tuple[str, str]]:

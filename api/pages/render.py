@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from api.feeds.values import ActivityView, WindowView
-from api.notify.render import duration_text
+from api.calendar.texts import activity_line, duration_text, span_text
+from api.calendar.values import WindowView
 
 __all__ = [
     "Notice",
@@ -51,20 +51,10 @@ class Notice:
     text: str
 
 
-def _one(start: datetime, end: datetime, tz: ZoneInfo | None) -> str:
-    s, e = (start.astimezone(tz), end.astimezone(tz)) if tz else (start, end)
-    first = f"{s:%a} {s.day} {s:%b %Y}, {s:%H:%M}"
-    if s.tzname() != e.tzname():  # a clock change inside the window: say which side is which
-        first += f" {s.tzname()}"
-    last = f"{e:%H:%M}" if s.date() == e.date() else f"{e:%a} {e.day} {e:%b}, {e:%H:%M}"
-    zone = f"{e.tzname()} ({tz.key})" if tz else "UTC"
-    return f"{first} to {last} {zone}"
-
-
 def span(starts_at: datetime, ends_at: datetime, timezone: str) -> Span:
     """A window in its group's zone and in UTC, as the pages show it."""
     s, e = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
-    return Span(_one(s, e, ZoneInfo(timezone)), _one(s, e, None))
+    return Span(span_text(s, e, ZoneInfo(timezone)), span_text(s, e, None))
 
 
 def slot(starts_at: datetime, ends_at: datetime, timezone: str) -> Slot:
@@ -72,14 +62,8 @@ def slot(starts_at: datetime, ends_at: datetime, timezone: str) -> Slot:
     return Slot(str(int(starts_at.timestamp())), when.local, when.utc)
 
 
-def _activity(a: ActivityView) -> str:
-    extra = f" ({a.detail})" if a.detail else ""
-    reboot = ", restarts the machine" if a.needs_reboot else ""
-    return f"{a.label}{extra}: about {a.estimate_minutes} min{reboot}"
-
-
 def activity_lines(w: WindowView) -> list[str]:
-    return [_activity(a) for a in w.activities]
+    return [activity_line(a) for a in w.activities]
 
 
 @lru_cache(maxsize=1)

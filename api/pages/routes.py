@@ -17,10 +17,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.calendar.query import window_views
+from api.calendar.texts import format_local
+from api.calendar.values import CalendarView, WindowView
 from api.errors import ValidationError
-from api.feeds.ics import build_calendar, format_local
-from api.feeds.query import window_views
-from api.feeds.values import CalendarView, WindowView
+from api.feeds.ics import build_calendar
 from api.models import Window
 from api.pages import links
 from api.pages.render import (

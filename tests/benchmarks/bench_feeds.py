@@ -50,11 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from api import db
 from api.app import create_app
+from api.calendar.query import feed_stamp, window_views
+from api.calendar.values import CalendarView, WindowView, impact, maintnote_status
 from api.feeds import ics
 from api.feeds.ics import PRODID, build_calendar, event_description
-from api.feeds.query import feed_stamp, window_views
 from api.feeds.routes import HISTORY
-from api.feeds.values import CalendarView, WindowView, impact, maintnote_status
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.settings import Settings
 

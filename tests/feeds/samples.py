@@ -8,7 +8,7 @@ from typing import Any
 
 import vobject
 
-from api.feeds.values import ActivityView, CalendarView, WindowView
+from api.calendar.values import ActivityView, CalendarView, WindowView
 
 __all__ = ["CAL", "cancelled", "changed", "completed", "planned", "read_vobject", "tokyo"]
 

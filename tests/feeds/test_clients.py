@@ -21,11 +21,11 @@ import icalendar
 import pytest
 from tortoise.context import TortoiseContext
 
+from api.calendar.query import window_views
+from api.calendar.values import CalendarView, WindowView
 from api.demo import load_demo
 from api.feeds.ics import build_calendar
-from api.feeds.query import window_views
 from api.feeds.routes import HISTORY
-from api.feeds.values import CalendarView, WindowView
 from api.feeds.vtimezone import transitions
 from api.models import ResourceGroup
 from api.notices import notice_of

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from api.feeds.values import ActivityView, WindowView
+from api.calendar.values import ActivityView, WindowView
 from api.notices import (
     NOTICES,
     ActivityOutcome,

@@ -13,13 +13,13 @@ from email.utils import parsedate_to_datetime
 import icalendar
 import pytest
 
-from api.feeds.values import ActivityView
+from api.calendar.texts import duration_text
+from api.calendar.values import ActivityView
 from api.notices import UnknownNotice, WindowReminder, WindowScheduled, WindowsDigest, notice_of
 from api.notify.render import (
     GroupView,
     MailContext,
     Outgoing,
-    duration_text,
     message_id,
     render,
     thread_root,

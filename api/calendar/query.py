@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.feeds.values import ActivityView, WindowView
+from api.calendar.values import ActivityView, WindowView
 from api.kinds import ActivityKind, needs_reboot
 from api.models import Window
 from api.services.bulk import as_utc, dialect, fetch, json_value, to_db_time
