@@ -202,43 +202,56 @@ async def drain(
             if down is not None:
                 await _retry_or_fail(row, down, now, settings.mail_max_attempts, result)
                 continue
-            try:
-                message = render(await _load(row, settings, now), ctx, now)
-                await transport.send(message, list(row.recipients))
-            except Skip as exc:
-                await _close(row, state="sent", sent_at=now, last_error=f"skipped: {exc}")
-                result.skipped += 1
-            except Unsendable as exc:
-                await _close(row, state="failed", last_error=f"cannot be sent: {exc}")
-                result.failed += 1
-                result.errors.append(f"#{row.id} {row.kind}: {exc}")
-            except PartialDelivery as exc:
-                await _close(
-                    row,
-                    state="sent",
-                    sent_at=now,
-                    message_id=message["Message-ID"],
-                    last_error=str(exc),
-                )
-                result.sent += 1
-            except DeliveryError as exc:
-                if exc.unreachable:
-                    down = str(exc)
-                await _retry_or_fail(row, str(exc), now, settings.mail_max_attempts, result)
-            except Exception as exc:  # a bug rendering one row must not stop the others
-                log.exception("notification %s could not be rendered", row.id)
-                error = f"{type(exc).__name__}: {exc}"
-                await _retry_or_fail(row, error, now, settings.mail_max_attempts, result)
-            else:
-                await _close(
-                    row,
-                    state="sent",
-                    sent_at=now,
-                    message_id=message["Message-ID"],
-                    last_error=None,
-                )
-                result.sent += 1
+            down = await _send_one(row, settings, transport, ctx, now, result)
     return result
+
+
+async def _send_one(
+    row: Notification,
+    settings: Settings,
+    transport: Transport,
+    ctx: MailContext,
+    now: datetime,
+    result: DrainResult,
+) -> str | None:
+    """Render and send one claimed row and record how it went. Returns why the mail server
+    is unreachable when it is (the rest of the pass then waits), else None."""
+    try:
+        message = render(await _load(row, settings, now), ctx, now)
+        await transport.send(message, list(row.recipients))
+    except Skip as exc:
+        await _close(row, state="sent", sent_at=now, last_error=f"skipped: {exc}")
+        result.skipped += 1
+    except Unsendable as exc:
+        await _close(row, state="failed", last_error=f"cannot be sent: {exc}")
+        result.failed += 1
+        result.errors.append(f"#{row.id} {row.kind}: {exc}")
+    except PartialDelivery as exc:
+        await _close(
+            row,
+            state="sent",
+            sent_at=now,
+            message_id=message["Message-ID"],
+            last_error=str(exc),
+        )
+        result.sent += 1
+    except DeliveryError as exc:
+        await _retry_or_fail(row, str(exc), now, settings.mail_max_attempts, result)
+        return str(exc) if exc.unreachable else None
+    except Exception as exc:  # a bug rendering one row must not stop the others
+        log.exception("notification %s could not be rendered", row.id)
+        error = f"{type(exc).__name__}: {exc}"
+        await _retry_or_fail(row, error, now, settings.mail_max_attempts, result)
+    else:
+        await _close(
+            row,
+            state="sent",
+            sent_at=now,
+            message_id=message["Message-ID"],
+            last_error=None,
+        )
+        result.sent += 1
+    return None
 
 
 async def enqueue_reminders(now: datetime | None = None) -> int:

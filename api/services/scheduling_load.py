@@ -108,17 +108,41 @@ def build_world(
     reboot_allowance: int,
     horizon_days: int,
 ) -> World:
+    groups, contacts = _groups(rows["groups"])
+    machines, hosts, names = _machines(rows["machines"])
+    activities, requested = _activities(rows["activities"])
+    windows, uids = _windows(rows["windows"], rows["work"])
+    inp = PlanInput(
+        now,
+        groups,
+        machines,
+        activities,
+        hosts,
+        windows,
+        _freezes(rows["freezes"], now),
+        reboot_allowance,
+        horizon_days,
+    )
+    return World(inp, contacts, names, uids, requested)
+
+
+def _groups(rows: list[Any]) -> tuple[tuple[GroupIn, ...], dict[int, list[str]]]:
     groups = []
     contacts: dict[int, list[str]] = {}
-    for r in rows["groups"]:
+    for r in rows:
         policy = policy_of(r["timezone"], r["window_start"], r["window_minutes"], r["weekdays"])
         groups.append(GroupIn(r["id"], r["name"], policy, int(r["notice_minutes"])))
         contacts[r["id"]] = list(json_value(r["contacts"]) or [])
+    return tuple(groups), contacts
 
+
+def _machines(
+    rows: list[Any],
+) -> tuple[tuple[MachineIn, ...], tuple[HostIn, ...], dict[int, str]]:
     machines = []
     hosts = []
     names: dict[int, str] = {}
-    for r in rows["machines"]:
+    for r in rows:
         names[r["id"]] = r["name"]
         machines.append(
             MachineIn(
@@ -132,10 +156,13 @@ def build_world(
         )
         if r["kind"] == "host":
             hosts.append(HostIn(r["id"], r["name"], int(r["capacity"])))
+    return tuple(machines), tuple(hosts), names
 
+
+def _activities(rows: list[Any]) -> tuple[tuple[ActivityIn, ...], dict[int, datetime]]:
     activities = []
     requested: dict[int, datetime] = {}
-    for r in rows["activities"]:
+    for r in rows:
         at = as_utc(r["requested_at"])
         assert at is not None
         requested[r["id"]] = at
@@ -151,15 +178,19 @@ def build_world(
                 r["blocked_reason"],
             )
         )
+    return tuple(activities), requested
 
+
+def _windows(rows: list[Any], work_rows: list[Any]) -> tuple[tuple[WindowIn, ...], dict[int, str]]:
+    """Planned and running windows, each with the work it carries."""
     work: dict[int, list[Work]] = defaultdict(list)
-    for r in rows["work"]:
+    for r in work_rows:
         work[r["window_id"]].append(
             Work(int(r["estimate_minutes"]), needs_reboot(r["kind"], r["params"]))
         )
     windows = []
     uids: dict[int, str] = {}
-    for r in rows["windows"]:
+    for r in rows:
         uids[r["id"]] = r["uid"]
         starts, ends = as_utc(r["starts_at"]), as_utc(r["ends_at"])
         assert starts is not None and ends is not None
@@ -176,23 +207,15 @@ def build_world(
                 tuple(work.get(r["id"], ())),
             )
         )
+    return tuple(windows), uids
 
+
+def _freezes(rows: list[Any], now: datetime) -> tuple[FreezeIn, ...]:
+    """Freezes not over yet."""
     freezes = []
-    for r in rows["freezes"]:
+    for r in rows:
         starts, ends = as_utc(r["starts_at"]), as_utc(r["ends_at"])
         assert starts is not None and ends is not None
         if ends > now:
             freezes.append(FreezeIn(r["group_id"], starts, ends, r["reason"] or ""))
-
-    inp = PlanInput(
-        now,
-        tuple(groups),
-        tuple(machines),
-        tuple(activities),
-        tuple(hosts),
-        tuple(windows),
-        tuple(freezes),
-        reboot_allowance,
-        horizon_days,
-    )
-    return World(inp, contacts, names, uids, requested)
+    return tuple(freezes)
