@@ -24,6 +24,7 @@ __all__ = [
     "BY_DESIRED_FIELD",
     "FOR_HOST_REBOOT",
     "KINDS",
+    "REBOOT_FLAG",
     "ActivityKind",
     "Desired",
     "Executor",
@@ -145,6 +146,8 @@ BY_DESIRED_FIELD: Mapping[str, tuple[ActivityKind, Desired]] = {
 
 # A VM's reboot forced by its host's reboot carries the host's name under this params key.
 FOR_HOST_REBOOT = "host_reboot"
+# A boolean under this params key overrides the kind's needs_reboot (see needs_reboot).
+REBOOT_FLAG = "reboot"
 
 
 def parse(kind: str) -> ActivityKind | None:
@@ -186,8 +189,8 @@ def needs_reboot(kind: str, params: Mapping[str, Any] | str | None) -> bool:
     ``params`` is the activity's params, or their JSON text as a raw row holds it (the text is
     decoded only when it mentions the flag)."""
     if isinstance(params, str):
-        params = json.loads(params) if '"reboot"' in params else None
-    explicit = (params or {}).get("reboot")
+        params = json.loads(params) if f'"{REBOOT_FLAG}"' in params else None
+    explicit = (params or {}).get(REBOOT_FLAG)
     if isinstance(explicit, bool):
         return explicit
     known = spec(kind)

@@ -27,7 +27,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
-from api.kinds import FOR_HOST_REBOOT, KINDS, ActivityKind
+from api.kinds import FOR_HOST_REBOOT, KINDS, REBOOT_FLAG, ActivityKind
 from api.models import ResourceGroup, Rollout
 from api.models.windows import new_uid
 from api.notices import RolloutAnnounced, RolloutEvent
@@ -269,7 +269,7 @@ async def _write(
                 ActivityKind.REBOOT,
                 "scheduled",
                 minutes,
-                {FOR_HOST_REBOOT: names[h.host_id], "reboot": True},
+                {FOR_HOST_REBOOT: names[h.host_id], REBOOT_FLAG: True},
                 None,
                 reboot_window[h.machine_id],
                 None,

@@ -15,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
-from api.kinds import FOR_HOST_REBOOT, KINDS, ActivityKind, manual_because
+from api.kinds import FOR_HOST_REBOOT, KINDS, REBOOT_FLAG, ActivityKind, manual_because
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.notices import WindowCancelled, WindowChanged, WindowScheduled, WindowsDigest
 from api.scheduling import check_start, needed_minutes, postpone_deadline, reach
@@ -312,7 +312,7 @@ async def force_host_reboot(
                         machine=m,
                         kind=ActivityKind.REBOOT,
                         estimate_minutes=minutes,
-                        params={FOR_HOST_REBOOT: host.name, "reboot": True},
+                        params={FOR_HOST_REBOOT: host.name, REBOOT_FLAG: True},
                         requested_by=actor,
                         using_db=conn,
                     )
