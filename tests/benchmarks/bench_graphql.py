@@ -29,19 +29,16 @@ from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from api import db
 from api.app import create_app
-from api.graphql.context import bearer
-from api.graphql.relay import encode_id
 from api.models import Activity, Machine, ResourceGroup, Window
-from api.services import agents, tokens
+from api.services import tokens
 from api.settings import Settings
+from tests.load.floor import plain_due_work
 
 GOAL_RATIO = 0.60  # issue 14 (P2): dueWork through /graphql at least 60 % of the plain floor
 
@@ -89,40 +86,6 @@ async def populate() -> tuple[str, str]:
     agent = (await tokens.create_token("bench", name="kvm00", role="agent", host=hosts[0]))[1]
     admin = (await tokens.create_token("bench", name="admin", role="admin"))[1]
     return agent, admin
-
-
-async def plain_due_work(request: Request) -> JSONResponse:
-    """The same work as the GraphQL dueWork call, by hand: the floor to compare against."""
-    token = await tokens.authenticate(bearer(request.headers.get("authorization")))
-    if token is None or token.role != "agent":
-        return JSONResponse({"error": "forbidden"}, status_code=403)
-    windows = await agents.due_work(token.host_id)  # type: ignore[attr-defined]
-    ids = [w.id for w in windows]
-    machines = {
-        m.id: m.name
-        for m in await Machine.filter(id__in=[w.machine_id for w in windows])  # type: ignore[attr-defined]
-    }
-    work: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    for a in await Activity.filter(window_id__in=ids):
-        work[a.window_id].append(  # type: ignore[attr-defined]
-            {"id": encode_id("Activity", a.id), "kind": a.kind.upper(), "params": a.params}
-        )
-    return JSONResponse(
-        {
-            "data": {
-                "dueWork": [
-                    {
-                        "uid": w.uid,
-                        "startsAt": w.starts_at.isoformat(),
-                        "endsAt": w.ends_at.isoformat(),
-                        "machine": {"name": machines[w.machine_id]},  # type: ignore[attr-defined]
-                        "activities": work[w.id],
-                    }
-                    for w in windows
-                ]
-            }
-        }
-    )
 
 
 async def throughput(client: httpx.AsyncClient, request: dict[str, Any], count: int) -> float:
