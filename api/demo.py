@@ -7,7 +7,7 @@ twice leaves the database as running it once did.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from tortoise.transactions import in_transaction
@@ -17,6 +17,7 @@ from api.models import Activity, ApiToken, Machine, ResourceGroup
 from api.services import groups as group_service
 from api.services import machines as machine_service
 from api.services import tokens as token_service
+from api.settings import Settings, get_settings
 
 __all__ = ["CUSTOMER_GROUP", "DEMO_GROUPS", "DemoReport", "load_demo"]
 
@@ -68,7 +69,14 @@ class DemoReport:
         return out
 
 
-async def load_demo(token_dir: Path | None = None) -> DemoReport:
+async def load_demo(
+    token_dir: Path | None = None,
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    rollout: bool = True,
+) -> DemoReport:
+    """Load the demo world; ``rollout``: with the seed's rollout, announced at ``now``."""
     created = {"groups": 0, "machines": 0, "activities": 0}
     groups: dict[str, ResourceGroup] = {}
     for name, tz, start, minutes, notice, weekdays, title in DEMO_GROUPS:
@@ -178,6 +186,9 @@ async def load_demo(token_dir: Path | None = None) -> DemoReport:
         for kind, n in (await load_notices(conn)).items():
             created[kind] = created.get(kind, 0) + n
 
+    if rollout and await _seed_rollout(now or datetime.now(UTC), settings or get_settings()):
+        created["rollouts"] = created.get("rollouts", 0) + 1
+
     if token_dir is None:
         return DemoReport(created, None)
     admin = await _demo_token(token_dir / "demo-admin-token", "demo admin", "admin")
@@ -188,6 +199,49 @@ async def load_demo(token_dir: Path | None = None) -> DemoReport:
         groups[CUSTOMER_GROUP],
     )
     return DemoReport(created, admin, customer)
+
+
+# The seed's system update, as its announcement tells it (the body of the mail and the page).
+SEED_ROLLOUT = "system-update-next-week"
+SEED_TITLE = "System updates next week"
+SEED_BODY = """\
+## Stability issue resolved
+
+The stability issue with our iSCSI storage server that required us to postpone the system
+update has been resolved. It was caused by an incompatibility between the iSCSI server software
+and Linux 2.6.39. We resolved the issue by selecting 2.6.38 as the new kernel version for this
+update instead.
+
+Please note that all VMs will be rebooted twice: once during their regular maintenance window to
+activate the new kernel and a second time on Saturday without a regular maintenance window due
+to the necessary restart of the KVM hosts.
+"""
+
+
+async def _seed_rollout(now: datetime, settings: Settings) -> bool:
+    """The seed's rollout, announced: the template in the first week whose Monday is at least
+    a week away (every demo group's notice is at most a week). Once only."""
+    from api.models import Rollout
+    from api.services import rollouts
+    from api.services.rollout_announce import announce_rollout
+
+    if await Rollout.filter(name=SEED_ROLLOUT).exists():
+        return False
+    week = rollouts.next_week(now + timedelta(days=7))
+    r = await rollouts.create_rollout(
+        ACTOR,
+        name=SEED_ROLLOUT,
+        title=SEED_TITLE,
+        body=SEED_BODY,
+        target=f"Linux {NEW_KERNEL}",
+        kernel=NEW_KERNEL,
+        releases=[("linux", NEW_KERNEL), ("python", "2.7.1")],
+        week=week,
+        now=now,
+        settings=settings,
+    )
+    await announce_rollout(ACTOR, r, now=now, settings=settings)
+    return True
 
 
 async def _demo_token(

@@ -80,7 +80,7 @@ async def load(settings: Settings) -> None:
         if applied:
             print(f"applied {len(applied)} migration(s)")
         token_dir = (settings.sqlite_path() or Path("var/x")).parent
-        report = await load_demo(token_dir=token_dir)
+        report = await load_demo(token_dir=token_dir, settings=settings)
         for line in report.lines():
             print(line, flush=True)
         group = await ResourceGroup.get(name=CUSTOMER_GROUP)

@@ -47,6 +47,7 @@ GUIDE_PAGES = frozenset({"scheduling.md", "notifications.md", "vms.md"})
 MANUAL_PAGES = frozenset(
     {
         "operators.md",
+        "system-update.md",
         "configuration.md",
         "production.md",
         "agents.md",

@@ -43,6 +43,7 @@ __all__ = [
     "get_rollout",
     "list_rollouts",
     "load_rollout_world",
+    "next_week",
     "parse_release",
     "preview_data",
     "preview_rollout",

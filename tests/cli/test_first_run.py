@@ -96,8 +96,9 @@ def test_demo_links_point_at_the_port_it_serves(tmp_path: Path) -> None:
 
 def test_windows_list_shows_what_the_scheduler_booked(tmp_path: Path) -> None:
     assert run(["demo", "--no-serve"], tmp_path).returncode == 0
-    empty = run(["windows", "list"], tmp_path)
-    assert empty.returncode == 0 and "no upcoming windows" in empty.stdout
+    # the demo's announced system update has booked its windows (host reboots are forced)
+    booked = run(["windows", "list"], tmp_path)
+    assert booked.returncode == 0 and "planned (forced)" in booked.stdout
     now = "2026-11-30T09:00Z"
     assert run(["schedule", "--now", now], tmp_path).returncode == 0
     listed = run(["windows", "list", "--now", now, "--group", "acme"], tmp_path)
@@ -115,7 +116,9 @@ def test_windows_list_shows_what_the_scheduler_booked(tmp_path: Path) -> None:
         "group",
         "state",
     ]
-    assert rows and all(" acme " in r and r.rstrip().endswith("planned") for r in rows)
+    assert rows and all(
+        " acme " in r and r.rstrip().endswith(("planned", "planned (forced)")) for r in rows
+    )
     assert all("Europe/Berlin" in r and "CET" in r and "Z " in r for r in rows)
     nope = run(["windows", "list", "--group", "nope"], tmp_path)
     assert nope.returncode == 2 and "'nope' does not exist" in nope.stderr

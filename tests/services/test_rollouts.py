@@ -58,7 +58,7 @@ def ops(settings: Settings) -> Settings:
 
 
 async def test_preview_of_the_seeds_week_writes_nothing(db: TortoiseContext, ops: Settings) -> None:
-    await load_demo()
+    await load_demo(rollout=False)
     r = await rollouts.create_rollout(
         "admin:ops",
         name="su-2027-03",
@@ -155,7 +155,7 @@ async def mails() -> list[tuple[str, str]]:
 async def test_announce_books_every_window_and_queues_one_mail_per_group(
     db: TortoiseContext, ops: Settings
 ) -> None:
-    await load_demo()
+    await load_demo(rollout=False)
     await Notification.all().delete()  # the demo's own mail, as if sent long ago
     r = await rollouts.create_rollout(
         "admin:ops",
@@ -219,7 +219,7 @@ async def test_announce_books_every_window_and_queues_one_mail_per_group(
 async def test_announce_refuses_to_break_a_notice_unless_forced(
     db: TortoiseContext, ops: Settings
 ) -> None:
-    await load_demo()
+    await load_demo(rollout=False)
     r = await rollouts.create_rollout("admin:ops", name="su", title="S", now=NOW, settings=ops)
     before = await counts()
     with pytest.raises(ValidationError) as exc:
@@ -234,7 +234,7 @@ async def test_announce_refuses_to_break_a_notice_unless_forced(
 async def test_delay_cancels_what_is_pending_and_resume_needs_a_weeks_notice(
     db: TortoiseContext, ops: Settings
 ) -> None:
-    await load_demo()
+    await load_demo(rollout=False)
     r = await rollouts.create_rollout(
         "admin:ops",
         name="su",
@@ -289,7 +289,7 @@ async def test_delay_cancels_what_is_pending_and_resume_needs_a_weeks_notice(
 
 
 async def test_cancel_and_status_updates(db: TortoiseContext, ops: Settings) -> None:
-    await load_demo()
+    await load_demo(rollout=False)
     r = await rollouts.create_rollout(
         "admin:ops",
         name="su",
