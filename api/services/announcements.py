@@ -25,6 +25,7 @@ __all__ = [
     "MAX_TITLE",
     "create_announcement",
     "get_announcement",
+    "notify",
     "publish_announcement",
     "update_announcement",
 ]
@@ -131,7 +132,7 @@ async def publish_announcement(
         a.published_at = datetime.now(UTC)
         await a.save(using_db=conn)
         for group in targets:
-            await _notify(a, group, conn)
+            await notify(a, group, conn)
         await audit.record(
             actor,
             "announcement.publish",
@@ -142,7 +143,8 @@ async def publish_announcement(
     return a
 
 
-async def _notify(a: Announcement, group: ResourceGroup, conn: object) -> None:
+async def notify(a: Announcement, group: ResourceGroup, conn: object) -> None:
+    """Queue announcement ``a``'s mail to ``group`` (once per announcement and group)."""
     await outbox.enqueue(
         AnnouncementPublished(slug=a.slug, title=a.title, body=a.body),
         group=group,

@@ -23,10 +23,10 @@ from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
 from api.models import Activity, Announcement, ResourceGroup, Rollout, RolloutMember, Wave
-from api.notices import AnnouncementPublished, RolloutDelayed
+from api.notices import RolloutDelayed
 from api.scheduling.texts import local_label
 from api.services import audit, outbox
-from api.services.announcements import MAX_BODY
+from api.services.announcements import MAX_BODY, notify
 from api.services.rollout_announce import announce_in
 from api.services.scheduling import lock
 from api.services.window_ops import cancel_in
@@ -236,12 +236,7 @@ async def post_update(
         page = await _publish(conn, rollout, await _slug(conn, rollout, "update"), title, body, now)
         groups = await _affected_groups(conn, rollout) if mail else []
         for g in groups:
-            await outbox.enqueue(
-                AnnouncementPublished(slug=page.slug, title=page.title, body=page.body),
-                group=g,
-                dedupe_key=f"announcement:{page.pk}:{g.pk}",
-                connection=conn,
-            )
+            await notify(page, g, conn)
         await audit.record(
             actor,
             "rollout.update",
