@@ -175,17 +175,28 @@ async def report_inventory(
             if vm.id != host_id and vm.name not in seen:
                 result.missing.append(vm.name)
                 reports.append((vm, {"observed_state": MISSING}))
-        for machine, values in reports:
-            before = {k: getattr(machine, k) for k in values}
-            if _apply(machine, values, now):
-                await machine.save(using_db=conn)
-                after = {k: getattr(machine, k) for k in values}
-                diff = {k: [before[k], after[k]] for k in values if before[k] != after[k]}
-                await audit.record(actor, "machine.observe", machine, diff, connection=conn)
-                result.updated.append(machine.name)
-            elif machine.name not in result.updated:
-                result.unchanged.append(machine.name)
+        await _store(conn, actor, reports, now, result)
     return result
+
+
+async def _store(
+    conn: BaseDBAsyncClient,
+    actor: str,
+    reports: list[tuple[Machine, dict[str, object]]],
+    now: datetime,
+    result: InventoryOutcome,
+) -> None:
+    """Write each machine's reported values that differ, audited with the difference."""
+    for machine, values in reports:
+        before = {k: getattr(machine, k) for k in values}
+        if _apply(machine, values, now):
+            await machine.save(using_db=conn)
+            after = {k: getattr(machine, k) for k in values}
+            diff = {k: [before[k], after[k]] for k in values if before[k] != after[k]}
+            await audit.record(actor, "machine.observe", machine, diff, connection=conn)
+            result.updated.append(machine.name)
+        elif machine.name not in result.updated:
+            result.unchanged.append(machine.name)
 
 
 def _observed(d: DomainReport) -> dict[str, object]:

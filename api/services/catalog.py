@@ -62,13 +62,10 @@ def _row_errors(i: int, row: PackageRow) -> list[FieldError]:
     return errors
 
 
-async def import_packages(
-    actor: str, rows: Sequence[PackageRow], *, released_at: datetime | None = None
-) -> ImportResult:
-    """Add the rows to the catalog as one release, or raise ValidationError naming each bad
-    row and add nothing."""
-    if not rows:
-        raise ValidationError.single("rows", "an import needs at least one package")
+def _check_rows(
+    rows: Sequence[PackageRow],
+) -> tuple[list[FieldError], dict[tuple[str, str], tuple[int, str]]]:
+    """Every bad row, and each (name, version) with its first row and checksum."""
     errors: list[FieldError] = []
     seen: dict[tuple[str, str], tuple[int, str]] = {}
     for i, row in enumerate(rows):
@@ -82,6 +79,17 @@ async def import_packages(
                 )
             )
         seen.setdefault(key, (i, digest))
+    return errors, seen
+
+
+async def import_packages(
+    actor: str, rows: Sequence[PackageRow], *, released_at: datetime | None = None
+) -> ImportResult:
+    """Add the rows to the catalog as one release, or raise ValidationError naming each bad
+    row and add nothing."""
+    if not rows:
+        raise ValidationError.single("rows", "an import needs at least one package")
+    errors, seen = _check_rows(rows)
     released_at = released_at or datetime.now(UTC)
     async with in_transaction() as conn:
         known = {
