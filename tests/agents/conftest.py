@@ -43,6 +43,7 @@ class Api:
     token: str
     db: Path
     state: Path
+    pid: int = 0  # the API server's process (a drill may stop and continue it)
 
     def agent(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -107,6 +108,7 @@ def api(tmp_path: Path, scenario: str) -> Iterator[Api]:
             token_file.read_text().strip(),
             db,
             tmp_path / "state",
+            server.pid,
         )
     finally:
         server.send_signal(signal.SIGTERM)
