@@ -128,8 +128,8 @@ async def test_customers_see_only_their_machines_of_announced_rollouts(
     value = {"name": "su-seen", "title": "S", "waves": waves(start)}
     await mutate(client, world, "admin", "createRollout", "CreateRolloutInput", value)
     query = (
-        "{ rollouts { nodes { name machines { machine wave } windows { machine { name } }"
-        " updates { title } timeline { action } } } }"
+        "{ rollouts { nodes { name machines { nodes { machine wave } }"
+        " windows { nodes { machine { name } } } updates { title } timeline { action } } } }"
     )
 
     async def seen(role: str) -> list[dict[str, object]]:
@@ -155,13 +155,18 @@ async def test_customers_see_only_their_machines_of_announced_rollouts(
         {"name": "su-seen", "body": "Going well.", "title": "Day one"},
     )
     [a] = await seen("customer_a")
-    assert a["machines"] == [{"machine": "alpha-web", "wave": 1}]
-    assert {w["machine"]["name"] for w in a["windows"]} == {"alpha-web"}
+    assert a["machines"]["nodes"] == [{"machine": "alpha-web", "wave": 1}]
+    assert {w["machine"]["name"] for w in a["windows"]["nodes"]} == {"alpha-web"}
     assert a["updates"] == [{"title": "Day one"}] and a["timeline"] == []
     [b] = await seen("customer_b")
-    assert b["machines"] == [{"machine": "beta-db", "wave": 1}]
+    assert b["machines"]["nodes"] == [{"machine": "beta-db", "wave": 1}]
     [op] = await seen("admin")
-    assert {m["machine"] for m in op["machines"]} == {"alpha-web", "beta-db", "host1", "host2"}
+    assert {m["machine"] for m in op["machines"]["nodes"]} == {
+        "alpha-web",
+        "beta-db",
+        "host1",
+        "host2",
+    }
     assert [e["action"] for e in op["timeline"]] == [
         "rollout.create",
         "rollout.announce",

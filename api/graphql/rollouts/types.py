@@ -15,16 +15,14 @@ from api.graphql.permissions import (
     visible_machines,
     visible_windows,
 )
-from api.graphql.relay import Node, encode_id
-from api.models import Rollout, RolloutMember, Wave
+from api.graphql.relay import Connection, Node, encode_id, paginate
+from api.models import Activity, Rollout, RolloutMember, Wave
 from api.scheduling.waves import WaveSelector
 
 if TYPE_CHECKING:
     from api.graphql.audit.types import AuditEventType
     from api.graphql.catalog.types import AnnouncementType
     from api.graphql.windows.types import WindowType
-
-MAX_LISTED = 5000  # machines and windows listed on one rollout
 
 __all__ = ["RolloutPreviewType", "RolloutType", "WaveSelectorEnum", "WaveType"]
 
@@ -89,42 +87,31 @@ class RolloutType(Node):
         return [WaveType.from_model(w) for w in sorted(rows, key=lambda w: w.position)]
 
     @strawberry.field(description="Which wave each machine goes in (customers: theirs).")
-    async def machines(self, info: Info) -> list[RolloutMachineType]:
-        rows = (
-            await RolloutMember.filter(
+    async def machines(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[RolloutMachineType]:
+        qs = (
+            RolloutMember.filter(
                 rollout_id=self.r.id,
                 machine_id__in=Subquery(visible_machines(info.context).values("id")),
             )
             .prefetch_related("machine__group", "wave")
-            .limit(MAX_LISTED)
+            .order_by("wave__position", "machine__name")
         )
-        return sorted(
-            (
-                RolloutMachineType(
-                    machine=m.machine.name,
-                    group=m.machine.group.name,
-                    wave=m.wave.position,
-                    wave_name=m.wave.name,
-                )
-                for m in rows
-            ),
-            key=lambda x: (x.wave, x.machine),
-        )
+        return await paginate(qs, first, after, RolloutMachineType.from_model)
 
     @strawberry.field(description="The windows booked for it (customers: their machines').")
     async def windows(
-        self, info: Info
-    ) -> list[Annotated[WindowType, strawberry.lazy("api.graphql.windows.types")]]:
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[WindowType, strawberry.lazy("api.graphql.windows.types")]]:
         from api.graphql.windows.types import WindowType as Shown
 
-        rows = (
-            await visible_windows(info.context)
-            .filter(activities__rollout_id=self.r.id)
-            .distinct()
+        qs = (
+            visible_windows(info.context)
+            .filter(id__in=Subquery(Activity.filter(rollout_id=self.r.id).values("window_id")))
             .order_by("starts_at", "id")
-            .limit(MAX_LISTED)
         )
-        return [Shown.from_model(w) for w in rows]
+        return await paginate(qs, first, after, Shown.from_model)
 
     @strawberry.field(description="Status updates and notices on the site, oldest first.")
     async def updates(
@@ -159,6 +146,15 @@ class RolloutMachineType:
     group: str
     wave: int
     wave_name: str
+
+    @classmethod
+    def from_model(cls, m: RolloutMember) -> RolloutMachineType:
+        return cls(
+            machine=m.machine.name,
+            group=m.machine.group.name,
+            wave=m.wave.position,
+            wave_name=m.wave.name,
+        )
 
 
 strawberry.enum(WaveSelector, name="WaveSelector")  # the domain's enum, in the schema
