@@ -37,6 +37,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import PreExecutionError
 from tortoise.functions import Count, Min
 
+from api import policy
 from api.graphql.context import bearer
 from api.models import Activity, Machine, Notification, Rollout, Wave, Window
 from api.services import tokens
@@ -257,7 +258,7 @@ async def _may_read(request: Request) -> bool:
     if address is not None and any(address in n for n in networks):
         return True
     token = await tokens.authenticate(bearer(request.headers.get("authorization")))
-    return token is not None and token.role == "admin"
+    return token is not None and policy.may_read_metrics(token.role)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api import policy
 from api.calendar.query import FeedStamp, feed_stamp, groups_changed, window_views
 from api.calendar.values import CalendarView
 from api.feeds.cache import RenderCache
@@ -169,7 +170,7 @@ def _bearer_or_basic(request: Request) -> str | None:
 async def all_feed(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     token = await tokens.authenticate(_bearer_or_basic(request))
-    if token is None or token.role != "admin":
+    if token is None or not policy.may_read_all_feeds(token.role):
         return PlainTextResponse(
             "an admin token is needed (Bearer, or Basic with the token as password)\n",
             status_code=401,

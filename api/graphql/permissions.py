@@ -18,9 +18,9 @@ from strawberry.permission import BasePermission, PermissionExtension
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
-from api import errors
+from api import errors, policy
 from api.graphql.arguments import CheckArguments
-from api.kinds import FOR_HOST_REBOOT, KINDS, ActivityKind
+from api.kinds import FOR_HOST_REBOOT, ActivityKind
 from api.models import (
     Activity,
     Announcement,
@@ -130,7 +130,7 @@ def allow(action: str) -> list[FieldExtension]:
 
 
 def check_activity_kind(ctx: Context, kind: ActivityKind) -> None:
-    if KINDS[kind].operator_only and _role(ctx) != "admin":
+    if not policy.may_queue(_role(ctx), kind):
         raise errors.PermissionDenied(f"only an operator may queue a {kind}")
 
 

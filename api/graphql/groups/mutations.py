@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types.info import Info
 from tortoise.transactions import in_transaction
 
+from api import policy
 from api.errors import FieldError, PermissionDenied, ValidationError
 from api.feeds.urls import feed_url
 from api.graphql import lookup
@@ -75,7 +76,7 @@ class GroupMutations:
             "max_postpones" in changes
             and changes["max_postpones"] != group.max_postpones
             and info.context.token is not None
-            and info.context.token.role != "admin"
+            and not policy.may_set_max_postpones(info.context.token.role)
         ):
             # the limit protects the provider's plan; a customer may not lift it
             raise PermissionDenied("only operators change how often a window may be postponed")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from api import policy
 from api.errors import FieldError, PermissionDenied, ValidationError
 from api.graphql.context import Context
 from api.models import Activity, Machine, Window
@@ -22,8 +23,8 @@ __all__ = [
 ]
 
 
-def _is_operator(ctx: Context) -> bool:
-    return ctx.token is not None and ctx.token.role == "admin"
+def _role(ctx: Context) -> str | None:
+    return ctx.token.role if ctx.token is not None else None
 
 
 def check_reach(
@@ -33,7 +34,7 @@ def check_reach(
 
     Without ``customer_horizon`` customers reach as far as operators (freezes: a customer
     announces the holidays before the scheduler plans that far)."""
-    by_customer = customer_horizon and not _is_operator(ctx)
+    by_customer = customer_horizon and policy.limited_as_customer(_role(ctx))
     bound = reach(
         datetime.now(UTC), by_customer=by_customer, horizon_days=ctx.settings.horizon_days
     )
@@ -48,21 +49,21 @@ def check_reach(
 async def schedule_at(
     ctx: Context, machine: Machine, starts_at: datetime, *, force: bool
 ) -> Window:
-    if force and not _is_operator(ctx):
+    if force and not policy.may_force(_role(ctx)):
         raise PermissionDenied("only an operator may force a window outside the policy")
     return await window_ops.schedule_at(
         ctx.actor,
         machine,
         starts_at,
         force=force,
-        by_customer=not _is_operator(ctx),
+        by_customer=policy.limited_as_customer(_role(ctx)),
         settings=ctx.settings,
     )
 
 
 async def postpone(ctx: Context, window: Window) -> Window:
     return await postponing.postpone(
-        ctx.actor, window, by_customer=not _is_operator(ctx), settings=ctx.settings
+        ctx.actor, window, by_customer=policy.limited_as_customer(_role(ctx)), settings=ctx.settings
     )
 
 
