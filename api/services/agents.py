@@ -130,6 +130,12 @@ async def report_inventory(
     report cannot be taken is rejected alone (its VM marked, the reason audited); the VMs of
     this host that the report does not name are marked missing."""
     _check_host(cpu_model, kernel, state, memory_mib, domains)
+    host_values: dict[str, object] = {
+        "cpu_model": cpu_model,
+        "observed_kernel": kernel,
+        "observed_state": state,
+        "observed_memory_mib": memory_mib,
+    }
     now = datetime.now(UTC)
     result = InventoryOutcome()
     async with in_transaction() as conn:
@@ -139,17 +145,7 @@ async def report_inventory(
         host = next((m for m in machines.values() if m.id == host_id), None)
         if host is None:
             raise NotFound("machine", host_id)
-        reports: list[tuple[Machine, dict[str, object]]] = [
-            (
-                host,
-                {
-                    "cpu_model": cpu_model,
-                    "observed_kernel": kernel,
-                    "observed_state": state,
-                    "observed_memory_mib": memory_mib,
-                },
-            )
-        ]
+        reports: list[tuple[Machine, dict[str, object]]] = [(host, host_values)]
         seen: set[str] = set()
         for d in domains:
             problems = _domain_problems(d)
