@@ -27,7 +27,7 @@ class Activity(StatefulMixin, Model):
 
     id = fields.IntField(primary_key=True)
     machine: fields.ForeignKeyRelation[Machine] = fields.ForeignKeyField(
-        "fenster.Machine", related_name="activities", on_delete=fields.CASCADE
+        "fenster.Machine", db_index=True, related_name="activities", on_delete=fields.CASCADE
     )
     machine_id: int
     kind = fields.CharField(max_length=32)
@@ -36,11 +36,19 @@ class Activity(StatefulMixin, Model):
     params = fields.JSONField[dict[str, Any]](default=dict)
     not_before = fields.DatetimeField(null=True)
     window: fields.ForeignKeyNullableRelation[Window] = fields.ForeignKeyField(
-        "fenster.Window", related_name="activities", null=True, on_delete=fields.SET_NULL
+        "fenster.Window",
+        db_index=True,
+        related_name="activities",
+        null=True,
+        on_delete=fields.SET_NULL,
     )
     window_id: int | None
     rollout: fields.ForeignKeyNullableRelation[Rollout] = fields.ForeignKeyField(
-        "fenster.Rollout", related_name="activities", null=True, on_delete=fields.SET_NULL
+        "fenster.Rollout",
+        db_index=True,
+        related_name="activities",
+        null=True,
+        on_delete=fields.SET_NULL,
     )
     rollout_id: int | None
     blocked_reason = fields.TextField(null=True)

@@ -21,7 +21,11 @@ class Announcement(TimestampedModel):
     body = fields.TextField(default="")  # Markdown
     published_at = fields.DatetimeField(null=True)
     rollout: fields.ForeignKeyNullableRelation[Rollout] = fields.ForeignKeyField(
-        "fenster.Rollout", related_name="announcements", null=True, on_delete=fields.SET_NULL
+        "fenster.Rollout",
+        db_index=True,
+        related_name="announcements",
+        null=True,
+        on_delete=fields.SET_NULL,
     )
     rollout_id: int | None
 

@@ -75,7 +75,11 @@ class Freeze(Model):
 
     id = fields.IntField(primary_key=True)
     group: fields.ForeignKeyNullableRelation[ResourceGroup] = fields.ForeignKeyField(
-        "fenster.ResourceGroup", related_name="freezes", null=True, on_delete=fields.CASCADE
+        "fenster.ResourceGroup",
+        db_index=True,
+        related_name="freezes",
+        null=True,
+        on_delete=fields.CASCADE,
     )
     group_id: int | None
     starts_at = fields.DatetimeField()

@@ -20,11 +20,15 @@ class Machine(TimestampedModel):
     name = fields.CharField(max_length=63, unique=True)
     kind = fields.CharField(max_length=16, default="vm")  # infrastructure | host | vm
     group: fields.ForeignKeyRelation[ResourceGroup] = fields.ForeignKeyField(
-        "fenster.ResourceGroup", related_name="machines", on_delete=fields.RESTRICT
+        "fenster.ResourceGroup", db_index=True, related_name="machines", on_delete=fields.RESTRICT
     )
     group_id: int
     host: fields.ForeignKeyNullableRelation[Machine] = fields.ForeignKeyField(
-        "fenster.Machine", related_name="guests", null=True, on_delete=fields.RESTRICT
+        "fenster.Machine",
+        db_index=True,
+        related_name="guests",
+        null=True,
+        on_delete=fields.RESTRICT,
     )
     host_id: int | None
     arch = fields.CharField(max_length=8, default="x86_64")

@@ -23,11 +23,19 @@ class Notification(Model):
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=32)
     group: fields.ForeignKeyNullableRelation[ResourceGroup] = fields.ForeignKeyField(
-        "fenster.ResourceGroup", related_name="notifications", null=True, on_delete=fields.SET_NULL
+        "fenster.ResourceGroup",
+        db_index=True,
+        related_name="notifications",
+        null=True,
+        on_delete=fields.SET_NULL,
     )
     group_id: int | None
     window: fields.ForeignKeyNullableRelation[Window] = fields.ForeignKeyField(
-        "fenster.Window", related_name="notifications", null=True, on_delete=fields.SET_NULL
+        "fenster.Window",
+        db_index=True,
+        related_name="notifications",
+        null=True,
+        on_delete=fields.SET_NULL,
     )
     window_id: int | None
     recipients = fields.JSONField[list[str]](default=list)

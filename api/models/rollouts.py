@@ -56,7 +56,7 @@ class Wave(StatefulMixin, Model):
 
     id = fields.IntField(primary_key=True)
     rollout: fields.ForeignKeyRelation[Rollout] = fields.ForeignKeyField(
-        "fenster.Rollout", related_name="waves", on_delete=fields.CASCADE
+        "fenster.Rollout", db_index=True, related_name="waves", on_delete=fields.CASCADE
     )
     rollout_id: int
     position = fields.IntField()
@@ -79,15 +79,15 @@ class RolloutMember(Model):
 
     id = fields.IntField(primary_key=True)
     rollout: fields.ForeignKeyRelation[Rollout] = fields.ForeignKeyField(
-        "fenster.Rollout", related_name="members", on_delete=fields.CASCADE
+        "fenster.Rollout", db_index=True, related_name="members", on_delete=fields.CASCADE
     )
     rollout_id: int
     wave: fields.ForeignKeyRelation[Wave] = fields.ForeignKeyField(
-        "fenster.Wave", related_name="members", on_delete=fields.CASCADE
+        "fenster.Wave", db_index=True, related_name="members", on_delete=fields.CASCADE
     )
     wave_id: int
     machine: fields.ForeignKeyRelation[Machine] = fields.ForeignKeyField(
-        "fenster.Machine", related_name="rollout_members", on_delete=fields.CASCADE
+        "fenster.Machine", db_index=True, related_name="rollout_members", on_delete=fields.CASCADE
     )
     machine_id: int
 

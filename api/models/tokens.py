@@ -51,7 +51,11 @@ class ApiToken(Model):
         "fenster.ResourceGroup", related_name="api_tokens", through="api_token_group"
     )
     host: fields.ForeignKeyNullableRelation[Machine] = fields.ForeignKeyField(
-        "fenster.Machine", related_name="api_tokens", null=True, on_delete=fields.CASCADE
+        "fenster.Machine",
+        db_index=True,
+        related_name="api_tokens",
+        null=True,
+        on_delete=fields.CASCADE,
     )
     host_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)

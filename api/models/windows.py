@@ -26,7 +26,7 @@ class Window(StatefulMixin, TimestampedModel):
     id = fields.IntField(primary_key=True)
     uid = fields.CharField(max_length=80, unique=True, default=new_uid)
     machine: fields.ForeignKeyRelation[Machine] = fields.ForeignKeyField(
-        "fenster.Machine", related_name="windows", on_delete=fields.CASCADE
+        "fenster.Machine", db_index=True, related_name="windows", on_delete=fields.CASCADE
     )
     machine_id: int
     starts_at = fields.DatetimeField(db_index=True)
