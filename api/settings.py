@@ -144,7 +144,7 @@ class Settings:
     metrics_from: str = "127.0.0.0/8, ::1"
     log_format: str = "text"  # or json: one object per line (api.logs)
     # requests one process answers at a time; more get 503 + Retry-After (api.overload)
-    max_inflight: int = 256
+    max_inflight: int = 64
     # the leader lease (api.services.leadership): another process takes over this long
     # after the leader stopped renewing it
     leader_lease_seconds: int = 30

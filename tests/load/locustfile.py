@@ -45,13 +45,23 @@ class Agent(FastHttpUser):
             self.client.post("/due", json={}, headers=self.headers, name="dueWork (floor)")
             return
         body = {"query": DUE, "variables": {"agent": self.name}}
-        with self.client.post(
-            "/graphql", json=body, headers=self.headers, name="dueWork", catch_response=True
-        ) as r:
-            data = r.json() if r.status_code == 200 else None
-            if data is None or "errors" in data:
-                r.failure(f"HTTP {r.status_code}: {r.text[:200]}")
-                return
+        data = None
+        for _attempt in range(2):  # as the real agent: once more after Retry-After
+            with self.client.post(
+                "/graphql", json=body, headers=self.headers, name="dueWork", catch_response=True
+            ) as r:
+                data = r.json() if r.status_code == 200 else None
+                if data is None or "errors" in data:
+                    r.failure(f"HTTP {r.status_code}: {r.text[:200]}")
+                    wait = r.headers.get("retry-after", "")
+                    if r.status_code not in (429, 503) or not wait.isdigit():
+                        return
+                    data = None
+                    gevent.sleep(float(wait) * random.uniform(0.9, 1.1))
+                    continue
+            break
+        if data is None:
+            return
         if self.done:
             return
         for window in data["data"]["dueWork"]:

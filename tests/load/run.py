@@ -103,6 +103,18 @@ def locust(host: str, users: int, args: argparse.Namespace, env: dict[str, str],
     return Path(f"{prefix}_stats.csv")
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate; a server still draining keep-alive connections after 30 s is killed."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
 def table(stats: Path) -> list[dict[str, str]]:
     with stats.open() as f:
         return list(csv.DictReader(f))
@@ -174,7 +186,8 @@ def main() -> int:
                 else:
                     command = [str(BIN / "uvicorn"), "--factory", "tests.load.floor:create_app",
                                "--port", str(port), "--workers", str(args.workers),
-                               "--log-level", "warning"]  # fmt: skip
+                               "--log-level", "warning",
+                               "--timeout-graceful-shutdown", "5"]  # fmt: skip
                     probe, users = f"http://127.0.0.1:{port}/due", args.agents
                 log = (work / f"{target}.log").open("wb")
                 proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)
@@ -187,8 +200,7 @@ def main() -> int:
                     f"http://127.0.0.1:{port}", users, args, {**env, "LOAD_TARGET": target}, out
                 )
                 results[target] = table(stats)
-                proc.terminate()
-                proc.wait(timeout=30)
+                stop(proc)
             errors, misses = report(
                 f"fenster serve --workers {args.workers} (PostgreSQL)", results["fenster"]
             )
@@ -214,9 +226,7 @@ def main() -> int:
                 print(f"(the floor had {floor_errors} errors)")
         finally:
             for proc in procs:
-                if proc.poll() is None:
-                    proc.terminate()
-                    proc.wait(timeout=30)
+                stop(proc)
             asyncio.run(drop(admin, url))
     return 0
 
