@@ -238,8 +238,35 @@ async def _write(
                 None,
                 None,
             )
+    # A VM's kernel update already queued (its desired kernel changed before) becomes the
+    # rollout's: it moves into the activation window instead of a second one being queued.
+    waiting: dict[int, int] = {}
+    vms = [a.machine_id for a in plan.activations]
+    for i in range(0, len(vms), 500):
+        some = vms[i : i + 500]
+        marks = ", ".join("?" for _ in some)
+        for r in await fetch(
+            conn,
+            f"SELECT id, machine_id FROM activity WHERE kind = ? AND state = ?"
+            f" AND window_id IS NULL AND machine_id IN ({marks}) ORDER BY id",
+            [ActivityKind.KERNEL_UPDATE.value, "queued", *some],
+        ):
+            waiting.setdefault(int(r["machine_id"]), int(r["id"]))
+    adopted: list[tuple[Any, ...]] = []
     for a in plan.activations:
         window = activation_window.get(a.machine_id) if a.starts_at is not None else None
+        if a.machine_id in waiting:
+            adopted.append(
+                (
+                    "scheduled" if window else "queued",
+                    to_db_time(conn, waves[a.wave].starts_at),
+                    window,
+                    rollout.id,
+                    None if window else a.reason,
+                    waiting[a.machine_id],
+                )
+            )
+            continue
         act(
             a.machine_id,
             ActivityKind.KERNEL_UPDATE,
@@ -294,6 +321,13 @@ async def _write(
         acts,
     )
 
+    await execute_many(
+        conn,
+        "UPDATE activity SET state = ?, not_before = ?, window_id = ?, rollout_id = ?,"
+        " blocked_reason = ? WHERE id = ?",
+        adopted,
+    )
+
     # 3. membership, desired kernel, audit
     await insert_many(
         conn,
@@ -302,7 +336,6 @@ async def _write(
         [(rollout.id, wave_ids[i], mid) for i, w in enumerate(plan.waves) for mid in w.machine_ids],
     )
     if kernel:
-        vms = [a.machine_id for a in plan.activations]
         await execute_many(
             conn,
             "UPDATE machine SET desired_kernel = ? WHERE id = ?",

@@ -44,7 +44,7 @@ async def demo_tokens() -> dict[str, str]:
 
 
 async def due_window() -> tuple[Window, Activity]:
-    """A window on kvm01's acme-web01 that has begun, carrying its queued kernel update."""
+    """A window on kvm01's acme-web01 that has begun, carrying its kernel update."""
     vm = await Machine.get(name="acme-web01")
     now = datetime.now(UTC)
     window = await Window.create(
@@ -53,7 +53,10 @@ async def due_window() -> tuple[Window, Activity]:
         ends_at=now + timedelta(hours=2),
         reason="docs example",
     )
-    activity = await Activity.get(machine=vm, kind="kernel_update", state="queued")
+    # the demo's system update has taken it into its activation window
+    activity = await Activity.get(
+        machine=vm, kind="kernel_update", state__in=["queued", "scheduled"]
+    )
     activity.state, activity.window = "scheduled", window
     await activity.save()
     return window, activity

@@ -71,6 +71,10 @@ async def test_the_seeds_week(db: TortoiseContext, ops: Settings) -> None:
             machine=vm, activities__kind="kernel_update", activities__rollout_id=rollout.id
         ).distinct()
         assert len(activation) == 1, vm.name
+        kernel = Activity.filter(
+            machine=vm, kind="kernel_update", state__in=["queued", "scheduled"]
+        )
+        assert await kernel.count() == 1, vm.name  # a kernel update queued before is adopted
         assert member.wave.starts_at <= activation[0].starts_at, vm.name
         reboots = await Window.filter(machine=vm, forced=True, state="planned")
         assert [w.starts_at for w in reboots] == [saturday], vm.name
