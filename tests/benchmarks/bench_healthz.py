@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import socket
@@ -215,6 +216,7 @@ def demo_cases(workdir: Path, seconds: float, only: str | None) -> None:
         feed = gql(client, customer, '{ group(name: "acme") { feed { https } } }')
         url = feed["data"]["group"]["feed"]["https"].split("/feeds/", 1)[1]
         zones = iter(ZONES * 10_000)
+        serial = itertools.count()  # a new text each time: no parse cache hit
         sizes: list[int] = []
 
         def rebuild_feed() -> None:
@@ -251,7 +253,7 @@ def demo_cases(workdir: Path, seconds: float, only: str | None) -> None:
                     gql(
                         client,
                         customer,
-                        "mutation { updateGroupPolicy(input: "
+                        f"# {next(serial)}\nmutation {{ updateGroupPolicy(input: "
                         f'{{group: "acme", contacts: {json.dumps(CONTACTS)}}}) {{ __typename }} }}',
                     )
                 ),
@@ -259,7 +261,9 @@ def demo_cases(workdir: Path, seconds: float, only: str | None) -> None:
             ),
             (
                 "query-text",
-                lambda: answers.append(gql(client, customer, "{ me { name } } # " + "x" * 10**6)),
+                lambda: answers.append(
+                    gql(client, customer, f"{{ me {{ name }} }} # {next(serial)} " + "x" * 10**6)
+                ),
                 lambda n: f"{n} queries of 1 MB (a comment): {code_of(answers[-1])}",
             ),
         ]
