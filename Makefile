@@ -69,7 +69,7 @@ bench: install-dev
 
 ## make fuzz: schemathesis against /graphql on a fresh demo world, with the admin and a customer
 ## token; fails on any HTTP 5xx or INTERNAL answer. FENSTER_FUZZ_EXAMPLES=N per field (default
-## 100: a few minutes).
+## 60: a few minutes).
 fuzz: install-fuzz
 	$(BIN)/python tests/fuzz/fuzz_graphql.py
 

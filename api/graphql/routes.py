@@ -23,6 +23,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_JSON_DEPTH",
     "MAX_LIST_ITEMS",
+    "MAX_OBJECT_FIELDS",
     "MAX_QUERY_CHARS",
     "FensterGraphQL",
     "graphql_routes",
@@ -40,6 +41,9 @@ MAX_JSON_DEPTH = 64
 # held the event loop 0.3 s for 20,000 contacts). Lists with a smaller maximum check it where
 # their rule lives; a package import (importPackages.packages) has this one alone.
 MAX_LIST_ITEMS = 2000
+# No input type has more than a few dozen fields: an object with 50,000 unknown fields held
+# the loop 1.4 s (graphql-core looks for a suggestion for each), as many unused variables 0.5 s.
+MAX_OBJECT_FIELDS = 200
 
 # graphql-core lexes a query character by character: 1 MB of text (a long comment, or long
 # strings written inline) held the event loop 0.5 s even when the token limit refused it.
@@ -49,6 +53,9 @@ TOO_DEEP = f"Request body nested more than {MAX_JSON_DEPTH} levels deep"
 TOO_LONG = (
     f"Request body holds a list of more than {MAX_LIST_ITEMS} items, more than any input takes"
 )
+TOO_WIDE = (
+    f"Request body holds an object of more than {MAX_OBJECT_FIELDS} fields, more than any input has"
+)
 TOO_LONG_QUERY = (
     f"Query text longer than {MAX_QUERY_CHARS} characters; pass large values as variables"
 )
@@ -57,13 +64,16 @@ NOT_AN_OBJECT = 'Request body must be a JSON object such as {"query": "{ me { na
 
 
 def _misshapen(value: object) -> str | None:
-    """Why a decoded body cannot be a request: nested too deep, or a list too long."""
+    """Why a decoded body cannot be a request: nested too deep, a list too long, or an object
+    too wide."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             return TOO_DEEP
         if isinstance(item, dict):
+            if len(item) > MAX_OBJECT_FIELDS:
+                return TOO_WIDE
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             if len(item) > MAX_LIST_ITEMS and depth > 1:  # a batch (top level) is refused later

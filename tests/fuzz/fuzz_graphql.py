@@ -1,7 +1,7 @@
 """Fuzz the GraphQL API with schemathesis, as an operator and as a customer (run on demand with
 ``make fuzz``; not collected by pytest).
 
-    .venv/bin/python tests/fuzz/fuzz_graphql.py [--examples 100] [--seed 0] [--keep DIR]
+    .venv/bin/python tests/fuzz/fuzz_graphql.py [--examples 60] [--seed 0] [--keep DIR]
 
 A fresh demo world (``fenster demo --no-serve`` in a temporary folder, SQLite), served by
 ``fenster serve`` on a loopback port in a subprocess, as in production. schemathesis loads the
@@ -42,7 +42,7 @@ from schemathesis import GenerationMode
 from schemathesis.graphql import nodes
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_EXAMPLES = 100  # per field and token: about 4 minutes in all on 2 cores
+DEFAULT_EXAMPLES = 60  # per field and token: 3-6 minutes in all on 2 shared cores
 SHOWN = 5
 
 
