@@ -22,7 +22,7 @@ import ipaddress
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -41,6 +41,7 @@ from api import policy
 from api.graphql.context import bearer
 from api.models import Activity, Machine, Notification, Rollout, Wave, Window
 from api.services import tokens
+from api.services.watchdog import STUCK_AFTER
 
 __all__ = [
     "GRAPHQL_LATENCY",
@@ -53,7 +54,6 @@ __all__ = [
     "MAIL_OUTCOMES",
     "REGISTRY",
     "SCHEDULING_PASS",
-    "STUCK_AFTER",
     "GraphQLMetrics",
     "RequestMetrics",
     "metrics_endpoint",
@@ -123,10 +123,6 @@ LEADER = Gauge(
     registry=REGISTRY,
 )
 
-# A running window this long past its end is "stuck in maintenance" (an alert in
-# docs/fenster.rules.yml reads fenster_windows_stuck).
-STUCK_AFTER = timedelta(minutes=30)
-
 
 # -- gauges read from the directory ----------------------------------------------------------
 
@@ -163,7 +159,7 @@ async def take_snapshot(now: datetime | None = None) -> Snapshot:
     )
     snap.outbox_oldest_pending = oldest  # type: ignore[assignment]
     snap.windows = await _by(Window, "state")
-    snap.windows_stuck = await Window.filter(state="running", ends_at__lt=now - STUCK_AFTER).count()
+    snap.windows_stuck = await Window.filter(state="running", stuck_at__isnull=False).count()
     snap.activities = await _by(Activity, "kind", "state")
     snap.rollouts = await _by(Rollout, "state")
     snap.waves = await _by(Wave, "state")
@@ -197,8 +193,8 @@ def directory_metrics(snap: Snapshot) -> Iterator[Metric]:
     yield _gauge("fenster_windows", "Windows by state.", ["state"], sorted(snap.windows.items()))
     yield _gauge(
         "fenster_windows_stuck",
-        f"Running windows more than {int(STUCK_AFTER.total_seconds() // 60)} minutes past "
-        "their end.",
+        f"Running windows flagged stuck: more than {int(STUCK_AFTER.total_seconds() // 60)} "
+        "minutes past their end (api.services.watchdog).",
         [],
         [((), snap.windows_stuck)],
     )

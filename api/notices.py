@@ -41,6 +41,7 @@ __all__ = [
     "WindowPostponed",
     "WindowReminder",
     "WindowScheduled",
+    "WindowStuck",
     "WindowsDigest",
     "notice_of",
 ]
@@ -71,6 +72,7 @@ class Notice:
     scope: ClassVar[Scope] = Scope.WINDOW
     calendar: ClassVar[bool] = False  # attach the window(s) as an iCalendar file
     opens_thread: ClassVar[bool] = False  # the first such mail about a window roots its thread
+    operators: ClassVar[bool] = False  # for the operators, not the group's contacts
 
     @classmethod
     def templates(cls) -> tuple[str, str]:
@@ -282,6 +284,22 @@ class RolloutDelayed(Notice):
     renotice_days: int = 7
 
 
+@dataclass(frozen=True)
+class WindowStuck(Notice):
+    """To the operators, not the customer: a window still running well past its end (the
+    guest may be down outside any announced time)."""
+
+    kind = "window_stuck"
+    subject = (
+        "STUCK in maintenance: {{ window.machine }}, {{ notice.minutes_over }} minutes past its end"
+    )
+    operators: ClassVar[bool] = True  # the footer speaks to operators
+
+    host: str = ""
+    agent: str = ""  # the agent that started it
+    minutes_over: int = 0
+
+
 NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
     {
         cls.kind: cls
@@ -298,6 +316,7 @@ NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
             AnnouncementPublished,
             RolloutAnnounced,
             RolloutDelayed,
+            WindowStuck,
         )
     }
 )

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from api.errors import ValidationError
 from api.logs import LOG_FORMATS
-from api.rules import MAX_MEMORY_MIB, MIN_MEMORY_MIB
+from api.rules import MAX_MEMORY_MIB, MIN_MEMORY_MIB, check_contacts
 
 __all__ = ["CONFIG_FILE", "DEFAULT", "DERIVED", "Settings", "SettingsError", "get_settings"]
 
@@ -148,6 +149,9 @@ class Settings:
     # the leader lease (api.services.leadership): another process takes over this long
     # after the leader stopped renewing it
     leader_lease_seconds: int = 30
+    # the operators' addresses (comma-separated): a window stuck in maintenance is mailed here
+    operator_contacts: str = ""
+    watchdog_interval: int = 60  # seconds between looks for stuck windows; 0 disables
     shed_retry_after: int = 5
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -225,6 +229,7 @@ class Settings:
             "digest_threshold",
             "site_interval",
             "max_inflight",
+            "watchdog_interval",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{self.where(name)} cannot be negative")
@@ -239,6 +244,11 @@ class Settings:
             allowed_networks(self.metrics_from)
         except ValueError as exc:
             raise SettingsError(f"{self.where('metrics_from')}: {exc}") from None
+        if self.operator_contacts.strip():
+            try:
+                check_contacts(self.operator_list, "operator_contacts")
+            except ValidationError as exc:
+                raise SettingsError(f"{self.where('operator_contacts')}: {exc}") from None
         if self.leader_lease_seconds < 3:
             raise SettingsError(f"{self.where('leader_lease_seconds')} must be at least 3")
         if self.shed_retry_after < 1:
@@ -261,6 +271,10 @@ class Settings:
             if source in {DEFAULT, DERIVED} or source.startswith("FENSTER_")
             else f"{source}: {name}"
         )
+
+    @property
+    def operator_list(self) -> list[str]:
+        return [a.strip() for a in self.operator_contacts.split(",") if a.strip()]
 
     @property
     def metrics_networks(self) -> tuple[Network, ...]:

@@ -40,6 +40,8 @@ class Window(StatefulMixin, TimestampedModel):
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
     claimed_by = fields.CharField(max_length=100, null=True)  # the agent that started it
+    # set by the watchdog when the window ran on well past its end (api.services.watchdog)
+    stuck_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "maintenance_window"

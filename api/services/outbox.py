@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -19,8 +20,10 @@ async def enqueue(
     window: Window | None = None,
     dedupe_key: str | None = None,
     connection: BaseDBAsyncClient | None = None,
+    recipients: Sequence[str] | None = None,
 ) -> Notification | None:
-    """Queue one message to ``group``'s contacts; a repeated ``dedupe_key`` queues nothing.
+    """Queue one message to ``group``'s contacts (or to ``recipients``: the operators, for a
+    notice about the group meant for them); a repeated ``dedupe_key`` queues nothing.
 
     The row stores ``notice.to_payload()``; the mailer reads it back with
     ``api.notices.notice_of``. Returns the new row, or None when the same event was already
@@ -39,7 +42,7 @@ async def enqueue(
         kind=kind,
         group=group,
         window=window,
-        recipients=list(group.contacts),
+        recipients=list(group.contacts if recipients is None else recipients),
         payload=notice.to_payload(),
         dedupe_key=dedupe_key,
         thread_key=window.uid if window is not None else f"group:{group.pk}",

@@ -17,6 +17,7 @@ from api.app import create_app
 from api.models import Machine, Notification, Window
 from api.notify import mailer
 from api.notify.transport import MaildirTransport
+from api.services.watchdog import flag_stuck
 from api.settings import Settings
 from tests.graphql.world import World, build_world, gql
 
@@ -132,6 +133,7 @@ async def test_directory_gauges(
     await Window.filter(id=stuck.id).update(
         state="running", starts_at=now - timedelta(hours=2), ends_at=now - timedelta(minutes=31)
     )
+    assert len(await flag_stuck(settings)) == 1  # the watchdog's flag is what the gauge counts
     before = await scrape(client)
     windows = {dict(k[1])["state"]: v for k, v in before.items() if k[0] == "fenster_windows"}
     expected: dict[str, float] = {}

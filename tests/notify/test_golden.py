@@ -34,6 +34,7 @@ from api.notices import (
     WindowReminder,
     WindowScheduled,
     WindowsDigest,
+    WindowStuck,
 )
 from api.notify.render import GroupView, MailContext, Outgoing, render
 from tests.feeds.samples import cancelled, changed, completed, planned, tokyo
@@ -120,6 +121,10 @@ SAMPLES: dict[str, tuple[Notice, tuple[WindowView, ...]]] = {
             "The preparations uncovered a *stability issue* in the storage system.",
         ),
         (),
+    ),
+    "window_stuck": (
+        WindowStuck(host="kvm07", agent="kvm07/5f2c9a", minutes_over=34),
+        (replace(planned(), state="running"),),
     ),
 }
 

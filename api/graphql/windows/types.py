@@ -43,6 +43,10 @@ class WindowType(Node):
     postpone_deadline: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    stuck_since: datetime | None = strawberry.field(
+        description="When the watchdog found this window still running 30 minutes past its "
+        "end (the operators were told); null otherwise."
+    )
     w: strawberry.Private[Window]
 
     @classmethod
@@ -60,6 +64,7 @@ class WindowType(Node):
             postpone_deadline=w.postpone_deadline,
             started_at=w.started_at,
             finished_at=w.finished_at,
+            stuck_since=w.stuck_at,
             w=w,
         )
 
