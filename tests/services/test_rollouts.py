@@ -309,3 +309,25 @@ async def test_cancel_and_status_updates(db: TortoiseContext, ops: Settings) -> 
     assert {w.state for w in await Wave.filter(rollout=r)} == {"skipped"}
     with pytest.raises(IllegalTransition):
         await delay_rollout("admin:ops", r, "too late", now=NOW, settings=ops)
+
+
+async def test_only_a_draft_is_edited_and_bad_edits_write_nothing(
+    db: TortoiseContext, ops: Settings
+) -> None:
+    await load_demo(rollout=False)
+    r = await rollouts.create_rollout("admin:ops", name="su", title="S", now=NOW, settings=ops)
+    template = await rollouts.wave_specs(r)
+    shorter = [*template[:4], template[5]]  # no "rest" wave: the last 50 % stay out
+    r = await rollouts.update_rollout("admin:ops", r, title="System update", waves=shorter, now=NOW)
+    assert [w.selector for w in await rollouts.wave_specs(r)] == [w.selector for w in shorter]
+    before = await counts()
+    with pytest.raises(ValidationError) as exc:
+        await rollouts.update_rollout(
+            "admin:ops", r, title="", waves=[replace(shorter[0], threshold=1.2)], now=NOW
+        )
+    assert {e.field for e in exc.value.errors} == {"title", "waves[0].failureThreshold"}
+    assert await counts() == before and (await Rollout.get(id=r.id)).title == "System update"
+    r = await announce_rollout("admin:ops", r, force=True, now=NOW, settings=ops)
+    with pytest.raises(ValidationError) as exc:
+        await rollouts.update_rollout("admin:ops", r, title="Later", now=NOW)
+    assert [e.field for e in exc.value.errors] == ["state"]
