@@ -111,10 +111,7 @@ async def _write(
     ts = to_db_time(conn, now)
     names = preview.machine_names
     waves = [w.spec for w in plan.waves]
-    wave_rows = await fetch(
-        conn, "SELECT id, position FROM rollout_wave WHERE rollout_id = ?", [rollout.id]
-    )
-    wave_ids = {int(r["position"]) - 1: int(r["id"]) for r in wave_rows}
+    wave_ids = dict(enumerate(preview.wave_ids))  # plan index -> wave row
     zones = preview.group_zones
     groups = {g.id: g for g in await ResourceGroup.filter(id__in=list(zones)).using_db(conn)}
 
@@ -432,7 +429,7 @@ async def _write(
     for gid in affected:
         events = tuple(
             RolloutEvent(
-                i + 1,
+                preview.positions[i],
                 w.spec.name,
                 w.spec.starts_at,
                 tuple(sorted(wave_members.get((gid, wave_ids[i]), ()))),

@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from api import rules
 from api.errors import FieldError, NotFound, ValidationError
 from api.kinds import KINDS, ActivityKind
-from api.models import PackageRelease, Rollout, Wave
+from api.models import PackageRelease, Rollout, RolloutMember, Wave
 from api.models.keys import where
 from api.scheduling import Work, needed_minutes
 from api.scheduling.rollout import RolloutPlan, RolloutWorld, plan_rollout
@@ -65,6 +65,8 @@ class RolloutPreview:
     machine_names: dict[int, str] = field(default_factory=dict)
     group_names: dict[int, str] = field(default_factory=dict)
     group_zones: dict[int, str] = field(default_factory=dict)
+    wave_ids: tuple[int, ...] = ()  # the planned waves' rows, in plan order
+    positions: tuple[int, ...] = ()  # their positions in the rollout (done waves are left out)
 
 
 async def get_rollout(name: str) -> Rollout:
@@ -179,17 +181,18 @@ async def _write_waves(
 
 async def wave_specs(rollout: Rollout, conn: BaseDBAsyncClient | None = None) -> list[WaveSpec]:
     rows = await Wave.filter(rollout_id=rollout.id).using_db(conn).order_by("position")
-    return [
-        WaveSpec(
-            w.name,
-            WaveSelector(w.selector),
-            w.starts_at.astimezone(UTC),
-            w.percent,
-            w.failure_threshold,
-            w.soak_minutes,
-        )
-        for w in rows
-    ]
+    return [_spec(w) for w in rows]
+
+
+def _spec(w: Wave) -> WaveSpec:
+    return WaveSpec(
+        w.name,
+        WaveSelector(w.selector),
+        w.starts_at.astimezone(UTC),
+        w.percent,
+        w.failure_threshold,
+        w.soak_minutes,
+    )
 
 
 async def load_rollout_world(
@@ -235,12 +238,25 @@ async def load_rollout_world(
 async def plan_of(
     conn: BaseDBAsyncClient, rollout: Rollout, now: datetime, settings: Settings
 ) -> RolloutPreview:
-    """The rollout's plan now; its waves must be valid and none may be empty."""
-    specs = await wave_specs(rollout, conn)
+    """The rollout's plan now, of the waves not yet done (those stay done, with their
+    machines); those waves must be valid and none may be empty."""
+    rows = await Wave.filter(rollout_id=rollout.id).using_db(conn).order_by("position")
+    pending = [w for w in rows if w.state == "pending"]
+    specs = [_spec(w) for w in pending]
     errors = validate_waves(specs, now)
     if errors:
         raise ValidationError(errors)
     world, names, groups = await load_rollout_world(conn, now, settings)
+    done = {
+        int(r["machine_id"])
+        for r in await RolloutMember.filter(
+            rollout_id=rollout.id, wave_id__in=[w.id for w in rows if w.state != "pending"]
+        )
+        .using_db(conn)
+        .values("machine_id")
+    }
+    if done:
+        world = replace(world, machines=tuple(m for m in world.machines if m.id not in done))
     plan = await asyncio.to_thread(plan_rollout, world, specs, settings.site_timezone)
     empty = check_assignment(specs, plan.assignment)
     if empty:
@@ -252,6 +268,8 @@ async def plan_of(
         names,
         {gid: n for gid, (n, _) in groups.items()},
         {gid: z for gid, (_, z) in groups.items()},
+        tuple(w.id for w in pending),
+        tuple(w.position for w in pending),
     )
 
 
@@ -282,7 +300,7 @@ def preview_data(p: RolloutPreview) -> dict[str, object]:
         "operatorsZone": tz,
         "waves": [
             {
-                "position": i,
+                "position": p.positions[i - 1] if p.positions else i,
                 "name": w.spec.name,
                 "selector": w.spec.selector.value,
                 "percent": w.spec.percent,

@@ -331,3 +331,30 @@ async def test_only_a_draft_is_edited_and_bad_edits_write_nothing(
     with pytest.raises(ValidationError) as exc:
         await rollouts.update_rollout("admin:ops", r, title="Later", now=NOW)
     assert [e.field for e in exc.value.errors] == ["state"]
+
+
+async def test_resume_keeps_the_waves_already_done(db: TortoiseContext, ops: Settings) -> None:
+    await load_demo(rollout=False)
+    r = await rollouts.create_rollout(
+        "admin:ops",
+        name="su",
+        title="S",
+        now=NOW,
+        settings=ops,
+        week=(NOW + timedelta(days=14)).date(),
+    )
+    r = await announce_rollout("admin:ops", r, now=NOW, settings=ops)
+    r = await delay_rollout("admin:ops", r, "Storage trouble.", now=NOW, settings=ops)
+    await Wave.filter(rollout=r, position=1).update(state="completed")  # as if it had run
+    infra = await Activity.filter(rollout=r, machine__kind="infrastructure").count()
+    pending = await Wave.filter(rollout=r, state="pending").order_by("position")
+    assert [w.position for w in pending] == [2, 3, 4, 5, 6]
+    starts = [NOW + timedelta(days=8 + i) for i in range(len(pending))]
+    await Notification.all().delete()
+    r = await resume_rollout("admin:ops", r, starts, now=NOW, settings=ops)
+    assert await Activity.filter(rollout=r, machine__kind="infrastructure").count() == infra
+    done = await RolloutMember.filter(rollout=r, wave__position=1).count()
+    assert done == await Machine.filter(kind="infrastructure").count()
+    mail = await Notification.filter(kind="rollout_announced").first()
+    assert mail is not None
+    assert [e["position"] for e in mail.payload["events"]] == [2, 3, 4, 5, 6]
