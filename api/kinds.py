@@ -29,6 +29,7 @@ __all__ = [
     "Desired",
     "Executor",
     "KindSpec",
+    "carried_out_by",
     "label",
     "manual_because",
     "needs_reboot",
@@ -148,6 +149,11 @@ BY_DESIRED_FIELD: Mapping[str, tuple[ActivityKind, Desired]] = {
 FOR_HOST_REBOOT = "host_reboot"
 # A boolean under this params key overrides the kind's needs_reboot (see needs_reboot).
 REBOOT_FLAG = "reboot"
+
+
+def carried_out_by(executor: Executor) -> tuple[ActivityKind, ...]:
+    """The kinds ``executor`` carries out, in registry order."""
+    return tuple(k for k, s in KINDS.items() if s.executor is executor)
 
 
 def parse(kind: str) -> ActivityKind | None:

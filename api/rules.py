@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import time
+from enum import StrEnum
 from typing import TypeGuard
 
 import pytz
@@ -29,12 +31,15 @@ __all__ = [
     "MIN_SWAP_MIB",
     "MIN_WINDOW_MINUTES",
     "Collector",
+    "GuestFlag",
+    "GuestWarning",
     "check_contacts",
     "check_group",
     "check_machine",
     "check_name",
     "check_timezone",
     "common_timezones",
+    "guest_warnings",
     "monthly_price_eur",
 ]
 
@@ -272,6 +277,56 @@ def monthly_price_eur(kind: str, cores: int) -> int:
     if kind != "vm":
         return 0
     return CORE_PRICE_EUR * max(0, cores - 1)
+
+
+class GuestFlag(StrEnum):
+    """What operators are shown about a VM from its guest agent's report."""
+
+    SWAP_BELOW_MINIMUM = "swap_below_minimum"  # "All VMs now get at least 1GB of swap space."
+    CPU_MODEL_MISMATCH = "cpu_model_mismatch"  # "the actual physical CPU identification"
+
+
+@dataclass(frozen=True, slots=True)
+class GuestWarning:
+    flag: GuestFlag
+    message: str
+
+
+# what a guest sees when its host hides the physical CPU (compared without case)
+GENERIC_CPU = "qemu virtual cpu"
+
+
+def guest_warnings(
+    *, swap_mib: int | None, guest_cpu_model: str | None, host_cpu_model: str | None
+) -> list[GuestWarning]:
+    """The seed's promises a guest agent's report shows broken: swap below MIN_SWAP_MIB, and
+    a CPU model other than the host's physical one (or the generic QEMU one). Nothing
+    reported, nothing flagged."""
+    found = []
+    if swap_mib is not None and swap_mib < MIN_SWAP_MIB:
+        found.append(
+            GuestWarning(
+                GuestFlag.SWAP_BELOW_MINIMUM,
+                f"the guest has {swap_mib} MiB of swap; every VM gets at least {MIN_SWAP_MIB} MiB",
+            )
+        )
+    if guest_cpu_model is not None:
+        seen = " ".join(guest_cpu_model.split())
+        if seen.lower().startswith(GENERIC_CPU):
+            found.append(
+                GuestWarning(
+                    GuestFlag.CPU_MODEL_MISMATCH,
+                    f"the guest sees the generic '{seen}', not its host's physical CPU",
+                )
+            )
+        elif host_cpu_model is not None and seen != " ".join(host_cpu_model.split()):
+            found.append(
+                GuestWarning(
+                    GuestFlag.CPU_MODEL_MISMATCH,
+                    f"the guest sees '{seen}', its host has '{host_cpu_model}'",
+                )
+            )
+    return found
 
 
 def weekday_names(days: Iterable[int]) -> str:

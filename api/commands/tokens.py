@@ -6,7 +6,7 @@ import argparse
 
 from api import db
 from api.errors import NotFound, ValidationError
-from api.models import ApiToken, Machine, ResourceGroup
+from api.models import ROLES, ApiToken, Machine, ResourceGroup
 from api.services import tokens
 from api.settings import Settings
 
@@ -19,9 +19,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("token", help="manage API tokens")
     tsub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     c = tsub.add_parser("create", help="create a token and print its secret (shown once)")
-    c.add_argument("--role", required=True, choices=["admin", "customer", "agent"])
+    c.add_argument("--role", required=True, choices=list(ROLES))
     c.add_argument("--group", action="append", default=[], help="customer: a group (repeat)")
     c.add_argument("--host", help="agent: the VM host it runs on")
+    c.add_argument("--machine", help="guest: the VM whose guest agent uses it")
     c.add_argument("--name", help="a label for the token (default: role and scope)")
     c.set_defaults(func=create)
     ls = tsub.add_parser("list", help="list tokens (never their secrets)")
@@ -44,9 +45,15 @@ async def create(args: argparse.Namespace, settings: Settings) -> int:
             host = await Machine.get_or_none(name=args.host)
             if host is None:
                 raise NotFound("machine", args.host)
-        name = args.name or " ".join([args.role, *args.group, *([args.host] if args.host else [])])
+        machine = None
+        if args.machine:
+            machine = await Machine.get_or_none(name=args.machine)
+            if machine is None:
+                raise NotFound("machine", args.machine)
+        scope = [*args.group, *(n for n in (args.host, args.machine) if n)]
+        name = args.name or " ".join([args.role, *scope])
         _, secret = await tokens.create_token(
-            "cli", name=name, role=args.role, groups=groups, host=host
+            "cli", name=name, role=args.role, groups=groups, host=host, machine=machine
         )
     print(secret)
     return 0
@@ -54,12 +61,14 @@ async def create(args: argparse.Namespace, settings: Settings) -> int:
 
 async def list_tokens(args: argparse.Namespace, settings: Settings) -> int:
     async with db.database(settings):
-        rows = await ApiToken.all().prefetch_related("groups", "host")
+        rows = await ApiToken.all().prefetch_related("groups", "host", "machine")
         print(
             f"{'id':>5}  {'prefix':<{PREFIX_WIDTH}}  {'role':<8}  {'scope':<30}  {'state':<7}  name"
         )
         for t in rows:
-            scope = ",".join(g.name for g in t.groups) or (t.host.name if t.host else "-")
+            scope = ",".join(g.name for g in t.groups) or next(
+                (m.name for m in (t.host, t.machine) if m is not None), "-"
+            )
             state = "revoked" if t.revoked_at else "active"
             prefix = f"{t.prefix}…"
             print(

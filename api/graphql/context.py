@@ -35,6 +35,11 @@ class Context:
         """An agent token's host."""
         return self.token.host_id if self.token is not None else None
 
+    @property
+    def machine_id(self) -> int | None:
+        """A guest token's machine."""
+        return self.token.machine_id if self.token is not None else None
+
 
 def bearer(header: str | None) -> str | None:
     """The secret of an ``Authorization: Bearer <secret>`` header, or None."""

@@ -7,8 +7,18 @@ from enum import Enum
 import strawberry
 
 from api.kinds import ActivityKind
+from api.rules import GuestFlag
 
-__all__ = ["ActivityKind", "ActivityState", "Arch", "MachineKind", "Outcome", "Role", "WindowState"]
+__all__ = [
+    "ActivityKind",
+    "ActivityState",
+    "Arch",
+    "GuestFlag",
+    "MachineKind",
+    "Outcome",
+    "Role",
+    "WindowState",
+]
 
 
 @strawberry.enum
@@ -26,6 +36,7 @@ class Arch(Enum):
 
 # the registry's enum itself (api.kinds): a kind added there is in the schema
 strawberry.enum(ActivityKind)
+strawberry.enum(GuestFlag, description="What operators are shown about a VM's guest.")
 
 
 @strawberry.enum
@@ -52,6 +63,7 @@ class Role(Enum):
     ADMIN = "admin"
     CUSTOMER = "customer"
     AGENT = "agent"
+    GUEST = "guest"
 
 
 @strawberry.enum

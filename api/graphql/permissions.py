@@ -3,6 +3,7 @@
 - admin: everything;
 - customer: reads and changes only its groups (their machines, windows, activities);
 - agent: its own host's machines and windows, only through the agent calls;
+- guest: its own machine's guest work (system_update), only through the guest agent's calls;
 - anonymous: nothing but introspection.
 
 Root fields carry ``allow(ACTION)`` (a Strawberry field extension reading :data:`RULES`);
@@ -44,6 +45,7 @@ __all__ = [
     "allow",
     "can_see_audit_trail",
     "can_see_group",
+    "can_see_guest_warnings",
     "can_see_machine",
     "check_activity_kind",
     "for_customers",
@@ -62,7 +64,8 @@ __all__ = [
 ADMIN = frozenset({"admin"})
 STAFF_OR_CUSTOMER = frozenset({"admin", "customer"})
 AGENT = frozenset({"agent"})
-ANY_TOKEN = frozenset({"admin", "customer", "agent"})
+GUEST = frozenset({"guest"})
+ANY_TOKEN = frozenset({"admin", "customer", "agent", "guest"})
 
 # action -> roles allowed to perform it. Every root field names one action.
 RULES: dict[str, frozenset[str]] = {
@@ -90,6 +93,7 @@ RULES: dict[str, frozenset[str]] = {
     "rollouts.write": ADMIN,  # create, preview (and, later, announce, delay, resume, cancel)
     "site.status": ADMIN,
     "agent": AGENT,
+    "guest": GUEST,  # a guest agent: its own machine's due guest work, and its reports
 }
 
 
@@ -192,6 +196,11 @@ def shown_log(ctx: Context, text: str | None, host_name: str | None) -> str | No
     if text and for_customers(ctx):
         return without_host(text, host_name)
     return text
+
+
+def can_see_guest_warnings(ctx: Context) -> bool:
+    """What a guest's report shows broken (swap, CPU model against the host's): operators."""
+    return _role(ctx) == "admin"
 
 
 def can_see_audit_trail(ctx: Context) -> bool:

@@ -36,6 +36,8 @@ from api.graphql.cost import QueryCost
 from api.graphql.errors import EXCEPTION_HANDLERS, describes_request, public_error
 from api.graphql.groups.mutations import GroupMutations
 from api.graphql.groups.queries import GroupQueries
+from api.graphql.guests.mutations import GuestMutations
+from api.graphql.guests.queries import GuestQueries
 from api.graphql.machines.mutations import MachineMutations
 from api.graphql.machines.queries import MachineQueries
 from api.graphql.node import NodeQueries
@@ -71,6 +73,7 @@ class Query(
     CatalogQueries,
     AuditQueries,
     AgentQueries,
+    GuestQueries,
     NodeQueries,
 ):
     pass
@@ -84,6 +87,7 @@ class Mutation(
     WindowMutations,
     TokenMutations,
     AgentMutations,
+    GuestMutations,
     RolloutMutations,
     CatalogMutations,
 ):

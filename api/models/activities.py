@@ -54,6 +54,10 @@ class Activity(StatefulMixin, Model):
     blocked_reason = fields.TextField(null=True)
     attempts = fields.IntField(default=0)
     log = fields.TextField(null=True)
+    # a guest agent's report: its command's exit code (None: unknown) and the packages it
+    # said it changed
+    exit_code = fields.IntField(null=True)
+    changed_packages = fields.JSONField[list[str]](null=True)
     requested_at = fields.DatetimeField(auto_now_add=True)
     requested_by = fields.CharField(max_length=ACTOR_MAX_LENGTH, default="system")
     finished_at = fields.DatetimeField(null=True)

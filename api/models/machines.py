@@ -42,7 +42,10 @@ class Machine(TimestampedModel):
     observed_kernel = fields.CharField(max_length=64, null=True)
     observed_state = fields.CharField(max_length=32, null=True)
     observed_at = fields.DatetimeField(null=True)
-    cpu_model = fields.CharField(max_length=200, null=True)
+    cpu_model = fields.CharField(max_length=200, null=True)  # a host's physical CPU
+    # what the machine's guest agent last reported from inside (with observed kernel and swap)
+    guest_cpu_model = fields.CharField(max_length=200, null=True)
+    guest_reported_at = fields.DatetimeField(null=True)
     auto_schedule = fields.BooleanField(default=True)
     representative = fields.BooleanField(default=False)
     redundancy = fields.CharField(max_length=63, null=True)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_NAME", "ROLES", "ApiToken", "actor_name", "hash_secret", "new_secret"]
 
-ROLES = ("admin", "customer", "agent")
+ROLES = ("admin", "customer", "agent", "guest")
 SECRET_PREFIX = "fst_"
 # The audit trail and activities name a token's changes "<role>:<name>" in a column of this
 # many characters; a token's name leaves room for the longest role.
@@ -58,6 +58,15 @@ class ApiToken(Model):
         on_delete=fields.CASCADE,
     )
     host_id: int | None
+    # a guest token: the one machine (a VM) whose guest agent it is
+    machine: fields.ForeignKeyNullableRelation[Machine] = fields.ForeignKeyField(
+        "fenster.Machine",
+        db_index=True,
+        related_name="guest_tokens",
+        null=True,
+        on_delete=fields.CASCADE,
+    )
+    machine_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)

@@ -15,6 +15,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
+from api.kinds import Executor, carried_out_by
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.models.keys import where
 from api.notices import ActivityOutcome, WindowCompleted, WindowFailed
@@ -36,6 +37,9 @@ MAX_TEXT = {"state": 32, "kernel": 64, "cpu_model": 200, "name": 200}
 MISSING = "missing"  # observed_state of a VM of this host that the host no longer has
 REJECTED = "report rejected"  # observed_state of a VM whose report could not be taken
 MAX_DOMAINS = 1000  # VMs one host reports at once
+# the kinds a host agent carries out (the registry's word); the guest agent's stay scheduled
+# in a started window for the guest agent (api.services.guests)
+HOST_KINDS = carried_out_by(Executor.HOST_AGENT)
 
 
 @dataclass(frozen=True)
@@ -250,8 +254,9 @@ async def _own_window(host_id: int, uid: str, conn: BaseDBAsyncClient) -> Window
 async def start_window(
     actor: str, host_id: int, uid: str, now: datetime | None = None, agent: str | None = None
 ) -> Window:
-    """planned -> running (its scheduled activities too), claimed by ``agent``. The same agent
-    starting it again is a no-op; another agent is refused (ValidationError)."""
+    """planned -> running (its scheduled host-agent activities too), claimed by ``agent``.
+    The same agent starting it again is a no-op; another agent is refused (ValidationError).
+    A guest agent's activities (system_update) stay scheduled for it."""
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
         window = await _own_window(host_id, uid, conn)
@@ -267,9 +272,8 @@ async def start_window(
         window.started_at = now
         window.claimed_by = agent
         await window.save(using_db=conn)
-        for activity in await Activity.filter(window_id=window.id, state="scheduled").using_db(
-            conn
-        ):
+        scheduled = Activity.filter(window_id=window.id, state="scheduled", kind__in=HOST_KINDS)
+        for activity in await scheduled.using_db(conn):
             activity.transition("running")
             activity.attempts += 1
             await activity.save(using_db=conn)
@@ -378,6 +382,6 @@ def _check_results(
         running = {a.id for a in activities.values() if a.state == "running"}
         for missing in sorted(running - seen):
             c.add("results", f"activity {activities[missing].kind} #{missing} has no outcome")
-    if not results and activities:
+    if not results and any(a.kind in HOST_KINDS for a in activities.values()):
         c.add("results", "report the outcome of every activity of the window")
     c.raise_if_any()

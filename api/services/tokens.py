@@ -31,6 +31,7 @@ async def create_token(
     role: str,
     groups: list[ResourceGroup] | None = None,
     host: Machine | None = None,
+    machine: Machine | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns it with its secret, which is never stored or shown again."""
     check_group_count(len(groups or []))
@@ -45,6 +46,10 @@ async def create_token(
         c.add("host", "an agent token needs the VM host it runs on")
     if role != "agent" and host is not None:
         c.add("host", "only an agent token is scoped to a host")
+    if role == "guest" and (machine is None or machine.kind != "vm"):
+        c.add("machine", "a guest token needs the VM its guest agent runs in")
+    if role != "guest" and machine is not None:
+        c.add("machine", "only a guest token is scoped to one machine")
     if not name or len(name) > MAX_NAME:
         c.add("name", f"give the token a name of 1 to {MAX_NAME} characters")
     c.raise_if_any()
@@ -56,6 +61,7 @@ async def create_token(
             prefix=secret[:12],
             secret_hash=hash_secret(secret),
             host=host,
+            machine=machine,
             using_db=conn,
         )
         if groups:
@@ -68,6 +74,7 @@ async def create_token(
                 "role": role,
                 "groups": [g.name for g in groups or []],
                 "host": host.name if host else None,
+                "machine": machine.name if machine else None,
             },
             connection=conn,
         )

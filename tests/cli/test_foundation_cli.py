@@ -176,6 +176,10 @@ def test_token_create_list_revoke(tmp_path: Path) -> None:
     listed = run(["token", "list"], db)
     assert "customer" in listed.stdout and "acme" in listed.stdout
     assert secret not in listed.stdout
+    guest = run(["token", "create", "--role", "guest", "--machine", "acme-web01"], db)
+    assert guest.returncode == 0, guest.stderr
+    line = next(x for x in run(["token", "list"], db).stdout.splitlines() if "guest" in x)
+    assert "acme-web01" in line and guest.stdout.strip() not in line
     with sqlite3.connect(db) as conn:
         (token_id,) = conn.execute("SELECT max(id) FROM api_token").fetchone()
     assert run(["token", "revoke", str(token_id)], db).returncode == 0
@@ -189,6 +193,7 @@ def test_token_create_list_revoke(tmp_path: Path) -> None:
         (["token", "create", "--role", "customer", "--group", "nope"], "'nope' does not exist"),
         (["token", "create", "--role", "customer"], "groups: a customer token needs"),
         (["token", "create", "--role", "agent", "--host", "acme-web01"], "host: an agent token"),
+        (["token", "create", "--role", "guest"], "machine: a guest token needs the VM"),
     ],
 )
 def test_token_create_refuses_bad_input(tmp_path: Path, args: list[str], message: str) -> None:

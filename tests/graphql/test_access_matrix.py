@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from api.graphql.relay import encode_id
-from api.models import Activity, AuditEvent, Notification
+from api.models import Activity, AuditEvent, Machine, Notification
 from api.scheduling import Policy, occurrences
 from api.services import agents
 from tests.graphql.world import World, build_world, gql
 
-ROLES = ["anonymous", "customer_a", "customer_b", "agent_1", "agent_2", "admin"]
+ROLES = ["anonymous", "customer_a", "customer_b", "agent_1", "agent_2", "guest_a", "admin"]
 DENIED = "PermissionDenied"
 NOT_FOUND = "NotFound"
 
@@ -127,6 +127,44 @@ async def alpha_due(world: World) -> dict[str, Any]:
     return {"input": {"window": world.ids["window:alpha-web"]}}
 
 
+async def alpha_update() -> int:
+    """A system_update of alpha-web whose time has come (its wave started)."""
+    a = await Activity.create(
+        machine_id=(await Machine.get(name="alpha-web")).id,
+        kind="system_update",
+        state="scheduled",
+        not_before=datetime.now(UTC) - timedelta(minutes=1),
+        requested_by="test",
+    )
+    return a.id
+
+
+async def due_update(world: World) -> None:
+    world.ids["update"] = await alpha_update()
+
+
+async def update_id(world: World) -> dict[str, Any]:
+    return {"input": {"activity": encode_id("Activity", world.ids["update"])}}
+
+
+async def started_update(world: World) -> None:
+    from api.services import guests
+
+    await due_update(world)
+    await guests.start_update("test", world.ids["alpha-web"], world.ids["update"])
+
+
+async def update_report(world: World) -> dict[str, Any]:
+    return {
+        "input": {
+            "activity": encode_id("Activity", world.ids["update"]),
+            "outcome": "DONE",
+            "exitCode": 0,
+            "facts": {"kernel": "2.6.38", "swapMib": 1024, "cpuModel": "AMD EPYC 7302P"},
+        }
+    }
+
+
 QUERIES = [
     Op(
         "me",
@@ -136,6 +174,7 @@ QUERIES = [
             customer_b="CUSTOMER",
             agent_1="AGENT",
             agent_2="AGENT",
+            guest_a="GUEST",
             admin="ADMIN",
         ),
         lambda d: d["role"],
@@ -209,6 +248,13 @@ QUERIES = [
         readers("alpha", "alpha", None),
         lambda d: d and d["name"],
         alpha_node,
+    ),
+    Op(
+        "guestWork",
+        "{ guestWork { kind machine { name host { name } } } }",
+        cells(guest_a=[{"kind": "SYSTEM_UPDATE", "machine": {"name": "alpha-web", "host": None}}]),
+        lambda d: d,
+        setup=due_update,
     ),
     Op(
         "dueWork",
@@ -405,6 +451,20 @@ MUTATIONS = [
         mutation("reportInventory", "ReportInventoryInput"),
         cells(agent_1="InventoryResult", agent_2="InventoryResult"),
         variables=given({"kernel": "2.6.38"}),
+    ),
+    Op(
+        "startGuestUpdate",
+        mutation("startGuestUpdate", "StartGuestUpdateInput"),
+        cells(guest_a="Activity"),
+        variables=update_id,
+        setup=due_update,
+    ),
+    Op(
+        "reportGuestUpdate",
+        mutation("reportGuestUpdate", "ReportGuestUpdateInput"),
+        cells(guest_a="Activity"),
+        variables=update_report,
+        setup=started_update,
     ),
     Op(
         "startWindow",

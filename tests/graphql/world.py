@@ -161,6 +161,10 @@ async def build_world() -> World:
     w.tokens["agent_2"] = (
         await tokens.create_token("test", name="agent 2", role="agent", host=host2)
     )[1]
+    w.tokens["guest_a"] = (
+        await tokens.create_token("test", name="guest a", role="guest", machine=vm_a)
+    )[1]
+    w.ids["alpha-web"] = vm_a.id
     return w
 
 

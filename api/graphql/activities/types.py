@@ -35,6 +35,12 @@ class ActivityType(Node):
     attempts: int
     requested_at: datetime
     finished_at: datetime | None
+    exit_code: int | None = strawberry.field(
+        description="A guest agent's update: its command's exit code (null: unknown)."
+    )
+    changed_packages: list[str] | None = strawberry.field(
+        description="A guest agent's update: the packages its command said it changed."
+    )
     a: strawberry.Private[Activity]
 
     @classmethod
@@ -50,6 +56,8 @@ class ActivityType(Node):
             attempts=a.attempts,
             requested_at=a.requested_at,
             finished_at=a.finished_at,
+            exit_code=a.exit_code,
+            changed_packages=a.changed_packages,
             a=a,
         )
 

@@ -9,11 +9,11 @@ import strawberry
 from strawberry.types.info import Info
 
 from api.graphql import permissions
-from api.graphql.enums import Arch, MachineKind
+from api.graphql.enums import Arch, GuestFlag, MachineKind
 from api.graphql.loaders import cached_or_load
 from api.graphql.relay import Connection, Node, encode_id, paginate_list
 from api.models import Machine
-from api.rules import monthly_price_eur
+from api.rules import guest_warnings, monthly_price_eur
 
 if TYPE_CHECKING:
     from api.graphql.activities.types import ActivityType
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from api.graphql.groups.types import GroupType
     from api.graphql.windows.types import WindowType
 
-__all__ = ["DesiredConfigType", "MachineType", "ObservedConfigType"]
+__all__ = ["DesiredConfigType", "GuestWarningType", "MachineType", "ObservedConfigType"]
 
 GroupRef = Annotated["GroupType", strawberry.lazy("api.graphql.groups.types")]
 ActivityRef = Annotated["ActivityType", strawberry.lazy("api.graphql.activities.types")]
@@ -46,6 +46,21 @@ class ObservedConfigType:
     kernel: str | None
     state: str | None
     at: datetime | None
+    guest_cpu_model: str | None = strawberry.field(
+        description="The CPU model its guest agent sees inside the VM (the host's physical "
+        "one, as the seed promises, or a mismatch operators see in guestWarnings)."
+    )
+    guest_reported_at: datetime | None = strawberry.field(
+        description="When its guest agent last reported (kernel, swap, CPU model)."
+    )
+
+
+@strawberry.type(
+    name="GuestWarning", description="A promise the guest agent's report shows broken."
+)
+class GuestWarningType:
+    flag: GuestFlag
+    message: str
 
 
 @strawberry.type(name="Machine", description="Infrastructure, a VM host or a VM.")
@@ -111,7 +126,30 @@ class MachineType(Node):
             kernel=v["observed_kernel"],
             state=v["observed_state"],
             at=v["observed_at"],
+            guest_cpu_model=v["guest_cpu_model"],
+            guest_reported_at=v["guest_reported_at"],
         )
+
+    @strawberry.field(
+        description="Operators: swap below the 1 GiB minimum, or a guest CPU model other than "
+        "its host's physical one (null for other tokens)."
+    )
+    async def guest_warnings(self, info: Info) -> list[GuestWarningType] | None:
+        if not permissions.can_see_guest_warnings(info.context):
+            return None
+        v = self.v
+        host_cpu = None
+        if self.host_id is not None and v["guest_cpu_model"] is not None:
+            host = await info.context.loaders.machine_by_id.load(self.host_id)
+            host_cpu = host.cpu_model if host is not None else None
+        return [
+            GuestWarningType(flag=w.flag, message=w.message)
+            for w in guest_warnings(
+                swap_mib=v["observed_swap_mib"],
+                guest_cpu_model=v["guest_cpu_model"],
+                host_cpu_model=host_cpu,
+            )
+        ]
 
     @strawberry.field(graphql_type=GroupRef | None)
     def group(self, info: Info) -> Any:

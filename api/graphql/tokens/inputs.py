@@ -15,6 +15,9 @@ class CreateTokenInput:
     role: Role
     groups: list[str] = strawberry.field(default_factory=list, description="customer tokens")
     host: str | None = strawberry.field(default=None, description="agent tokens: the VM host")
+    machine: str | None = strawberry.field(
+        default=None, description="guest tokens: the VM whose guest agent uses it"
+    )
 
 
 @strawberry.input

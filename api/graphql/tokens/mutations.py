@@ -29,13 +29,18 @@ TokenPayload = Annotated[
 ]
 
 
+async def _name(machine_id: int | None) -> str | None:
+    if machine_id is None:
+        return None
+    row = await Machine.filter(id=machine_id).first().values_list("name")
+    return row[0] if row else None
+
+
 async def _describe(token: ApiToken) -> TokenType:
     groups: list[str] = [n for (n,) in await token.groups.all().values_list("name")]
-    host = None
-    if token.host_id is not None:
-        row = await Machine.filter(id=token.host_id).first().values_list("name")
-        host = row[0] if row else None
-    return TokenType.from_model(token, sorted(groups), host)
+    return TokenType.from_model(
+        token, sorted(groups), await _name(token.host_id), await _name(token.machine_id)
+    )
 
 
 @strawberry.type
@@ -54,8 +59,18 @@ class TokenMutations:
             host = await where(Machine.all(), name=input.host).first()
             if host is None:
                 raise NotFound("machine", input.host)
+        machine = None
+        if input.machine is not None:
+            machine = await where(Machine.all(), name=input.machine).first()
+            if machine is None:
+                raise NotFound("machine", input.machine)
         token, secret = await token_service.create_token(
-            info.context.actor, name=input.name, role=input.role.value, groups=groups, host=host
+            info.context.actor,
+            name=input.name,
+            role=input.role.value,
+            groups=groups,
+            host=host,
+            machine=machine,
         )
         return CreatedTokenType(token=await _describe(token), secret=secret)
 

@@ -20,11 +20,14 @@ class TokenType(Node):
     prefix: str = strawberry.field(description="The first characters of the secret.")
     groups: list[str]
     host: str | None
+    machine: str | None = strawberry.field(description="guest tokens: the VM")
     created_at: datetime
     revoked_at: datetime | None
 
     @classmethod
-    def from_model(cls, t: ApiToken, groups: list[str], host: str | None) -> TokenType:
+    def from_model(
+        cls, t: ApiToken, groups: list[str], host: str | None, machine: str | None = None
+    ) -> TokenType:
         return cls(
             id=encode_id("Token", t.id),
             name=t.name,
@@ -32,6 +35,7 @@ class TokenType(Node):
             prefix=t.prefix,
             groups=groups,
             host=host,
+            machine=machine,
             created_at=t.created_at,
             revoked_at=t.revoked_at,
         )

@@ -1,0 +1,1 @@
+"""GraphQL: guest agents (a guest token, scoped to one machine)."""

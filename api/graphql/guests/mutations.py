@@ -1,0 +1,61 @@
+"""startGuestUpdate, reportGuestUpdate: the guest agents' writes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types.info import Info
+
+from api.errors import PermissionDenied
+from api.graphql.activities.types import ActivityType
+from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
+from api.graphql.guests.inputs import ReportGuestUpdateInput, StartGuestUpdateInput
+from api.graphql.permissions import allow
+from api.graphql.relay import decode_id
+from api.services import guests
+
+__all__ = ["GuestMutations"]
+
+GuestPayload = Annotated[
+    ActivityType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("GuestUpdatePayload"),
+]
+
+
+def _machine(info: Info) -> int:
+    machine_id = info.context.machine_id
+    if machine_id is None:
+        raise PermissionDenied("this guest token has no machine")
+    return machine_id
+
+
+@strawberry.type
+class GuestMutations:
+    @strawberry.mutation(
+        extensions=allow("guest"),
+        description="Guest agents: begin a due update (again: a no-op while it runs).",
+    )
+    async def start_guest_update(self, info: Info, input: StartGuestUpdateInput) -> GuestPayload:
+        activity = await guests.start_update(
+            info.context.actor, _machine(info), decode_id(input.activity, "Activity")[1]
+        )
+        return ActivityType.from_model(activity)
+
+    @strawberry.mutation(
+        extensions=allow("guest"),
+        description="Guest agents: an update's outcome, exit code, log tail and changed "
+        "packages, with the machine's facts. The same report again changes nothing.",
+    )
+    async def report_guest_update(self, info: Info, input: ReportGuestUpdateInput) -> GuestPayload:
+        f = input.facts
+        report = guests.GuestReport(
+            activity_id=decode_id(input.activity, "Activity")[1],
+            outcome=input.outcome.value,
+            exit_code=input.exit_code,
+            log=input.log,
+            packages=tuple(input.packages),
+            facts=guests.GuestFacts(kernel=f.kernel, swap_mib=f.swap_mib, cpu_model=f.cpu_model),
+        )
+        activity = await guests.report_update(info.context.actor, _machine(info), report)
+        return ActivityType.from_model(activity)

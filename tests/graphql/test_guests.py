@@ -1,0 +1,229 @@
+"""The guest agent's calls (issue 12) over the ASGI app: a guest token sees only its machine's
+due guest work, reports outcome and facts once, and operators see what the facts break."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from api.errors import ValidationError
+from api.graphql.relay import encode_id
+from api.models import Activity, AuditEvent, Machine, Window
+from api.services import agents, guests, tokens
+from tests.graphql.test_mutations import mutate
+from tests.graphql.world import World, gql
+
+ACT = "... on Activity { id state exitCode changedPackages log attempts }"
+HOST_CPU = "AMD EPYC 7302P 16-Core Processor"
+
+
+async def update(machine: str, **kw: Any) -> Activity:
+    fields = {
+        "kind": "system_update",
+        "state": "scheduled",
+        "not_before": datetime.now(UTC) - timedelta(minutes=1),
+        "requested_by": "test",
+        **kw,
+    }
+    return await Activity.create(machine_id=(await Machine.get(name=machine)).id, **fields)
+
+
+def aid(a: Activity) -> str:
+    return encode_id("Activity", a.id)
+
+
+async def work(client: httpx.AsyncClient, world: World, role: str = "guest_a") -> list[str]:
+    out = await gql(client, "{ guestWork { id kind state } }", token=world.tokens[role])
+    assert "errors" not in out, out
+    return [a["id"] for a in out["data"]["guestWork"]]
+
+
+async def start(client: httpx.AsyncClient, world: World, a: Activity) -> dict[str, Any]:
+    value = {"activity": aid(a)}
+    return await mutate(
+        client, world, "guest_a", "startGuestUpdate", "StartGuestUpdateInput", value, ACT
+    )
+
+
+async def report(client: httpx.AsyncClient, world: World, a: Activity, **kw: Any) -> dict[str, Any]:
+    value = {
+        "activity": aid(a),
+        "outcome": "DONE",
+        "exitCode": 0,
+        "log": "updated 2 packages",
+        "packages": ["sys-kernel/gentoo-sources 2.6.32 -> 2.6.38", "dev-lang/python 2.7.1"],
+        "facts": {"kernel": "2.6.38-gentoo", "swapMib": 2048, "cpuModel": HOST_CPU},
+        **kw,
+    }
+    return await mutate(
+        client, world, "guest_a", "reportGuestUpdate", "ReportGuestUpdateInput", value, ACT
+    )
+
+
+async def test_guest_work_is_its_machines_due_updates_only(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    due = await update("alpha-web")
+    later = await update("alpha-web", not_before=datetime.now(UTC) + timedelta(hours=1))
+    other = await update("beta-db")
+    await Activity.create(
+        machine_id=due.machine_id, kind="reboot", state="scheduled", requested_by="test"
+    )
+    assert await work(client, world) == [aid(due)]  # not later's, beta-db's, nor the reboot
+    # another machine's update reads as not found, and changes nothing
+    value = {"activity": aid(other)}
+    out = await mutate(
+        client, world, "guest_a", "startGuestUpdate", "StartGuestUpdateInput", value, ACT
+    )
+    assert out["__typename"] == "NotFound"
+    assert (await Activity.get(id=other.id)).state == "scheduled"
+    out = await start(client, world, later)
+    assert out["__typename"] == "ValidationError"
+    # the guest token reads nothing else
+    others = (
+        "{ machines { nodes { name } } }",
+        "{ dueWork { uid } }",
+        "{ groups { nodes { name } } }",
+    )
+    for query in others:
+        out = await gql(client, query, token=world.tokens["guest_a"])
+        assert [e["extensions"]["code"] for e in out["errors"]] == ["PermissionDenied"], query
+    # customers and host agents may not call the guest's fields
+    for role in ("customer_a", "agent_1", "admin"):
+        out = await gql(client, "{ guestWork { id } }", token=world.tokens[role])
+        assert [e["extensions"]["code"] for e in out["errors"]] == ["PermissionDenied"], role
+
+
+async def test_report_stores_outcome_and_facts_once(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    a = await update("alpha-web")
+    assert (await start(client, world, a))["state"] == "RUNNING"
+    assert (await start(client, world, a))["attempts"] == 1  # again: a no-op
+    out = await report(client, world, a)
+    assert out["state"] == "DONE" and out["exitCode"] == 0
+    assert out["changedPackages"] == [
+        "sys-kernel/gentoo-sources 2.6.32 -> 2.6.38",
+        "dev-lang/python 2.7.1",
+    ]
+    vm = await Machine.get(name="alpha-web")
+    assert (vm.observed_kernel, vm.observed_swap_mib, vm.guest_cpu_model) == (
+        "2.6.38-gentoo",
+        2048,
+        HOST_CPU,
+    )
+    events = await AuditEvent.filter(action="activity.report").count()
+    again = await report(client, world, a)  # the same report: nothing changes
+    assert again == out
+    assert await AuditEvent.filter(action="activity.report").count() == events
+    other = await report(client, world, a, outcome="FAILED", exitCode=1)
+    assert other["__typename"] == "ValidationError"
+    assert (await Activity.get(id=a.id)).state == "done"
+    assert await work(client, world) == []
+
+
+async def test_a_failed_update_stays_failed_with_its_error(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    a = await update("alpha-web")
+    await start(client, world, a)
+    out = await report(
+        client, world, a, outcome="FAILED", exitCode=3, log="emerge: conflict", packages=[]
+    )
+    assert (out["state"], out["exitCode"], out["log"]) == ("FAILED", 3, "emerge: conflict")
+    assert await work(client, world) == []
+
+
+async def test_bad_reports_are_typed_errors_and_change_nothing(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    a = await update("alpha-web")
+    out = await report(client, world, a)
+    assert out["__typename"] == "ValidationError"  # not started
+    await start(client, world, a)
+    bad = {
+        "exitCode": 1,  # an update that exited 1 is not done
+        "log": "x" * (guests.MAX_LOG + 1),
+        "packages": ["ok", "bad\x07"],
+        "facts": {"kernel": "k" * 65, "swapMib": -1, "cpuModel": "cpu"},
+    }
+    out = await report(client, world, a, **bad)
+    assert out["__typename"] == "ValidationError"
+    fields = {f["field"] for f in out["fields"]}
+    assert fields == {"exitCode", "log", "packages[1]", "facts.kernel", "facts.swapMib"}
+    assert (await Activity.get(id=a.id)).state == "running"
+    assert (await Machine.get(name="alpha-web")).guest_cpu_model is None
+
+
+WARN = (
+    '{ machine(name: "alpha-web") { observed { kernel swapMib guestCpuModel } host { name }'
+    " guestWarnings { flag message } } }"
+)
+
+
+async def test_operators_see_broken_promises_customers_the_facts(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    host = await Machine.get(name="host1")
+    host.cpu_model = HOST_CPU
+    await host.save()
+    a = await update("alpha-web")
+    await start(client, world, a)
+    facts = {"kernel": "2.6.38", "swapMib": 512, "cpuModel": "QEMU Virtual CPU version 2.5+"}
+    await report(client, world, a, facts=facts)
+    admin = (await gql(client, WARN, token=world.tokens["admin"]))["data"]["machine"]
+    assert [w["flag"] for w in admin["guestWarnings"]] == [
+        "SWAP_BELOW_MINIMUM",
+        "CPU_MODEL_MISMATCH",
+    ]
+    customer = (await gql(client, WARN, token=world.tokens["customer_a"]))["data"]["machine"]
+    assert customer["observed"] == {
+        "kernel": "2.6.38",
+        "swapMib": 512,
+        "guestCpuModel": "QEMU Virtual CPU version 2.5+",
+    }
+    assert customer["host"] is None and customer["guestWarnings"] is None
+    # the host's physical CPU and enough swap: no warning
+    b = await update("alpha-web")
+    await start(client, world, b)
+    await report(client, world, b, facts={"swapMib": 1024, "cpuModel": HOST_CPU})
+    admin = (await gql(client, WARN, token=world.tokens["admin"]))["data"]["machine"]
+    assert admin["guestWarnings"] == []
+    # another physical CPU than the host's is a mismatch too
+    c = await update("alpha-web")
+    await start(client, world, c)
+    await report(client, world, c, facts={"cpuModel": "Intel(R) Xeon(R) CPU E5-2650"})
+    admin = (await gql(client, WARN, token=world.tokens["admin"]))["data"]["machine"]
+    assert [w["flag"] for w in admin["guestWarnings"]] == ["CPU_MODEL_MISMATCH"]
+
+
+async def test_the_host_agent_leaves_a_windows_system_update_to_the_guest(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    window = await Window.get(uid=world.ids["window:alpha-web"])
+    a = await update("alpha-web", window_id=window.id, not_before=None)
+    assert await work(client, world) == [aid(a)]  # its window has started
+    await agents.start_window("test", world.ids["host1"], window.uid)
+    assert (await Activity.get(id=a.id)).state == "scheduled"
+    reboot = await Activity.get(window_id=window.id, kind="reboot")
+    done = [agents.ActivityResult(reboot.id, "done", "rebooted")]
+    finished = await agents.finish_window("test", world.ids["host1"], window.uid, done)
+    assert finished.state == "completed"
+    assert (await Activity.get(id=a.id)).state == "scheduled"
+    await start(client, world, a)
+    assert (await report(client, world, a))["state"] == "DONE"
+
+
+async def test_a_guest_token_needs_a_vm(world: World) -> None:
+    host = await Machine.get(name="host1")
+    for kw in ({}, {"machine": host}):
+        with pytest.raises(ValidationError) as e:
+            await tokens.create_token("test", name="g", role="guest", **kw)
+        assert [f.field for f in e.value.errors] == ["machine"]
+    vm = await Machine.get(name="alpha-web")
+    with pytest.raises(ValidationError) as e:
+        await tokens.create_token("test", name="g", role="agent", host=host, machine=vm)
+    assert [f.field for f in e.value.errors] == ["machine"]
