@@ -1,4 +1,4 @@
-"""`fenster-agent`: the host agent's command line.
+"""`fenster-agent`: the host agent's command line, and `fenster-agent guest` (the guest agent).
 
 Exit codes: 0 fine, 1 work failed (a window failed, the API or libvirt unreachable),
 2 usage or configuration error, 75 another agent holds the lock (EX_TEMPFAIL).
@@ -24,6 +24,8 @@ from agents.errors import (
     LockedError,
     TransportError,
 )
+from agents.guest.loop import GuestAgent
+from agents.guest.loop import Settings as GuestSettings
 from agents.host.apply import Context
 from agents.host.journal import Journal, StateLock, agent_identity
 from agents.host.loop import Agent, inventory
@@ -93,6 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("once", help="run one cycle and print a summary")
     run = sub.add_parser("run", help="run cycles until SIGTERM/SIGINT")
     run.add_argument("--interval", type=float, default=60.0, help="seconds between cycles")
+    g = sub.add_parser(
+        "guest",
+        help="the guest agent (inside a VM, with a guest token): run its due system updates",
+    )
+    g.add_argument(
+        "--command",
+        dest="update_command",
+        required=True,
+        help="the update command (split like a shell would; output lines 'changed: PACKAGE "
+        "...' name the changed packages)",
+    )
+    g.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds the command may take (%(default)s)"
+    )
+    g.add_argument("--proc", type=Path, default=Path("/proc"), help=argparse.SUPPRESS)
+    g.add_argument("--once", action="store_true", help="run one cycle and print a summary")
+    g.add_argument("--interval", type=float, default=60.0, help="seconds between cycles")
     return p
 
 
@@ -160,6 +179,24 @@ def _work(args: argparse.Namespace) -> int:
     return EX_FAILED if summary.failed else 0
 
 
+def _guest(args: argparse.Namespace) -> int:
+    if args.timeout <= 0 or args.interval <= 0:
+        raise ConfigError("--timeout and --interval must be positive")
+    if args.retries < 0:
+        raise ConfigError("--retries cannot be negative")
+    token = _token(args)
+    state = _state_dir(args.state_dir)
+    settings = GuestSettings(args.update_command, args.timeout, state, args.proc)
+    with StateLock(state), Client(args.api, token, retries=args.retries) as client:
+        agent = GuestAgent(client, settings)
+        if not args.once:
+            return agent.run(args.interval)
+        agent.install_signals()
+        summary = agent.cycle()
+    print(json.dumps(dataclasses.asdict(summary), indent=2))
+    return EX_FAILED if summary.failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -171,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "inventory":
             return _inventory(args)
+        if args.command == "guest":
+            return _guest(args)
         return _work(args)
     except LockedError as e:
         print(f"fenster-agent: {e}", file=sys.stderr)
@@ -185,7 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fenster-agent: the API refused: {e}", file=sys.stderr)
         if e.kind == "PermissionDenied":
             print(
-                "fenster-agent: check the token (role agent, scoped to this host)", file=sys.stderr
+                "fenster-agent: check the token (role agent scoped to this host, or for "
+                "`guest` role guest scoped to this VM)",
+                file=sys.stderr,
             )
             return EX_CONFIG
         return EX_FAILED

@@ -46,6 +46,16 @@ FINISH = (
     " ... on Window { uid state }" + ERRORS + "} }"
 )
 
+GUEST_WORK = "{ guestWork { id kind state params } }"
+START_UPDATE = (
+    "mutation($input: StartGuestUpdateInput!) { startGuestUpdate(input: $input) { __typename"
+    " ... on Activity { id state }" + ERRORS + "} }"
+)
+REPORT_UPDATE = (
+    "mutation($input: ReportGuestUpdateInput!) { reportGuestUpdate(input: $input) { __typename"
+    " ... on Activity { id state }" + ERRORS + "} }"
+)
+
 
 @dataclass(frozen=True)
 class DomainReport:
@@ -224,6 +234,27 @@ class Client:
             ],
         }
         out = _payload(self.execute(FINISH, {"input": value}), "finishWindow")
+        return str(out["state"]).lower()
+
+    # --- the guest agent's calls (a guest token) --------------------------------------------
+
+    def guest_work(self) -> list[DueActivity]:
+        rows = self.execute(GUEST_WORK)["guestWork"]
+        return [
+            DueActivity(a["id"], a["kind"].lower(), dict(a["params"] or {}), a["state"].lower())
+            for a in rows
+        ]
+
+    def start_guest_update(self, activity: str) -> str:
+        """Returns the activity's state (running)."""
+        out = _payload(
+            self.execute(START_UPDATE, {"input": {"activity": activity}}), "startGuestUpdate"
+        )
+        return str(out["state"]).lower()
+
+    def report_guest_update(self, report: dict[str, Any]) -> str:
+        """``report`` as ReportGuestUpdateInput; returns the activity's state (done/failed)."""
+        out = _payload(self.execute(REPORT_UPDATE, {"input": report}), "reportGuestUpdate")
         return str(out["state"]).lower()
 
 

@@ -21,7 +21,15 @@ from typing import Any
 
 from agents.errors import ConfigError, LockedError
 
-__all__ = ["Entry", "Journal", "JournalActivity", "StateLock", "agent_identity"]
+__all__ = [
+    "Entry",
+    "Journal",
+    "JournalActivity",
+    "StateLock",
+    "agent_identity",
+    "remove_durably",
+    "write_atomic",
+]
 
 VERSION = 1
 
@@ -91,30 +99,40 @@ class Journal:
         """Replace the journal atomically. ``durable=False`` skips the fsyncs: the new
         journal survives the agent's death (SIGKILL, OOM), not a power loss (used for log
         lines, which are written often and matter less than the state)."""
-        data = json.dumps(entry.to_json(), sort_keys=True).encode()
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, data)
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        if durable:
-            self._sync_dir()
+        write_atomic(self.path, json.dumps(entry.to_json(), sort_keys=True).encode(), durable)
 
     def clear(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-            self._sync_dir()
+        remove_durably(self.path)
 
-    def _sync_dir(self) -> None:
-        fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
+
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Replace ``path`` with ``data``: a temporary file, fsynced (``durable``), renamed over
+    it, the directory fsynced; a crash leaves the old content or the new, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        if durable:
             os.fsync(fd)
-        finally:
-            os.close(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if durable:
+        _sync_dir(path)
+
+
+def remove_durably(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+        _sync_dir(path)
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def agent_identity(state_dir: Path) -> str:

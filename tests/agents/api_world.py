@@ -1,6 +1,6 @@
 """Serve a real fenster API for the agent's end-to-end tests (run as a subprocess):
 
-    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE [changes|host-reboot|real]
+    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE [changes|host-reboot|real|guest]
 
 Migrates a fresh SQLite database, builds host kvm01 with the VMs of nodes/kvm01.xml through
 api.services and gives them windows that started five minutes ago: "changes" (default):
@@ -8,7 +8,8 @@ web01 memory, cores and kernel changed (three activities), db01 a reboot; "host-
 forced host reboot windows of window_ops.force_host_reboot; "real" (the real-hypervisor tier's
 small guests): web01 memory 256 -> 320 MiB and 1 -> 2 cores, db01 a reboot, k01 kernel
 fenster-a -> fenster-b, bad01 a kernel that is not in /boot. Then it writes an agent token for
-kvm01 to TOKEN_FILE and serves the app with uvicorn on 127.0.0.1:PORT until terminated.
+kvm01 to TOKEN_FILE (for "guest": web01 with a due system_update, and a guest token for web01)
+and serves the app with uvicorn on 127.0.0.1:PORT until terminated.
 """
 
 from __future__ import annotations
@@ -88,6 +89,18 @@ async def build(settings: Settings, scenario: str = "changes") -> str:
             )
             return secret
         web = await _vm(host, ops, "web01", 2, 2048)
+        if scenario == "guest":  # a rollout's system_update of web01, due since a minute
+            host.cpu_model = "AMD EPYC 7302P 16-Core Processor"
+            await host.save()
+            await Activity.create(
+                machine=web,
+                kind="system_update",
+                state="scheduled",
+                not_before=now - timedelta(minutes=1),
+                requested_by="test",
+            )
+            _, secret = await tokens.create_token("test", name="web01", role="guest", machine=web)
+            return secret
         dbvm = await _vm(host, ops, "db01", 1, 1024)
         if scenario == "host-reboot":
             forced = await window_ops.force_host_reboot(

@@ -1,0 +1,199 @@
+"""The guest agent's cycle: resume -> due work -> each update -> report.
+
+Each update: ``startGuestUpdate``, journal it, run the command, journal the report, send it,
+clear the journal. The journal is written before the command starts, so an update is never run
+twice for one activity: a journal left by a killed agent without a report means the command's
+end is unknown, and it is reported failed (unknown) rather than run again. A report the API
+could not be reached for stays in the journal and is sent first in the next cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from agents.client import Client, DueActivity, jitter
+from agents.errors import AgentError, ApiError, ConfigError, TransportError
+from agents.guest import command
+from agents.guest.facts import Facts, gather
+from agents.host.journal import remove_durably, write_atomic
+from api.kinds import Executor, spec
+
+__all__ = ["GuestAgent", "GuestJournal", "Pending", "Settings"]
+
+log = logging.getLogger("fenster.agent.guest")
+VERSION = 1
+UNKNOWN = (
+    "fenster-agent guest: the agent was interrupted while this update ran; its outcome is "
+    "unknown, and it is not run again (check the machine, then queue a new update)"
+)
+
+
+@dataclass
+class Pending:
+    """The update in hand: started (report None) or finished (its report not yet sent)."""
+
+    activity: str
+    kind: str
+    report: dict[str, Any] | None = None
+
+
+class GuestJournal:
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "guest-journal.json"
+
+    def load(self) -> Pending | None:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            data = json.loads(raw)
+            if data.get("version") != VERSION:
+                raise ValueError(f"version {data.get('version')!r} is not {VERSION}")
+            return Pending(str(data["activity"]), str(data["kind"]), data.get("report"))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ConfigError(f"{self.path} is damaged ({e}); inspect and remove it") from e
+
+    def save(self, pending: Pending) -> None:
+        data = {"version": VERSION, **asdict(pending)}
+        write_atomic(self.path, json.dumps(data, sort_keys=True).encode())
+
+    def clear(self) -> None:
+        remove_durably(self.path)
+
+
+@dataclass(frozen=True)
+class Settings:
+    command: str
+    timeout: float
+    state_dir: Path
+    proc: Path = Path("/proc")
+
+
+@dataclass
+class Cycle:
+    updates: dict[str, str] = field(default_factory=dict)  # activity -> done | failed | ...
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return any(v != "done" for v in self.updates.values())
+
+
+def _ours(kind: str) -> bool:
+    known = spec(kind)
+    return known is not None and known.executor is Executor.GUEST_AGENT
+
+
+class GuestAgent:
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.journal = GuestJournal(settings.state_dir)
+        self.stopping = threading.Event()
+
+    def cycle(self) -> Cycle:
+        summary = Cycle()
+        facts = gather(self.settings.proc)
+        summary.facts = asdict(facts)
+        pending = self.journal.load()
+        if pending is not None:
+            summary.updates[pending.activity] = self._resume(pending, facts)
+        for activity in self.client.guest_work():
+            if self.stopping.is_set():
+                break
+            if activity.id in summary.updates or not _ours(activity.kind):
+                continue  # (the API sends only guest work; the registry says so too)
+            summary.updates[activity.id] = self._update(activity, facts)
+        return summary
+
+    def _resume(self, pending: Pending, facts: Facts) -> str:
+        if pending.report is None:
+            log.error("update %s was interrupted; reporting it failed (unknown)", pending.activity)
+            pending.report = {
+                "activity": pending.activity,
+                "outcome": "FAILED",
+                "exitCode": None,
+                "log": UNKNOWN,
+                "packages": [],
+            }
+            self.journal.save(pending)
+        else:
+            log.warning("sending the report of update %s from the journal", pending.activity)
+        return self._send(pending, facts)
+
+    def _update(self, activity: DueActivity, facts: Facts) -> str:
+        try:
+            self.client.start_guest_update(activity.id)
+        except ApiError as e:
+            if isinstance(e, TransportError):
+                raise
+            log.warning("update %s not started: %s", activity.id, e)
+            return f"not started: {e}"
+        pending = Pending(activity.id, activity.kind)
+        self.journal.save(pending)  # before the command: never run twice
+        log.info("update %s: running %s", activity.id, self.settings.command)
+        out = command.run(
+            self.settings.command,
+            self.settings.timeout,
+            self.settings.state_dir / "update.log",
+            {"FENSTER_ACTIVITY": activity.id},
+        )
+        pending.report = {
+            "activity": activity.id,
+            "outcome": "DONE" if out.ok else "FAILED",
+            "exitCode": out.exit_code,
+            "log": out.log,
+            "packages": out.packages,
+        }
+        self.journal.save(pending)
+        return self._send(pending, gather(self.settings.proc))  # the facts after the update
+
+    def _send(self, pending: Pending, facts: Facts) -> str:
+        """Send the journal's report; a TransportError keeps it for the next cycle."""
+        assert pending.report is not None
+        try:
+            state = self.client.report_guest_update({**pending.report, "facts": facts.as_input()})
+        except ApiError as e:
+            if isinstance(e, TransportError):
+                raise  # the journal keeps the report; the next cycle sends it again
+            log.error("the API refused the report of update %s: %s", pending.activity, e)
+            self.journal.clear()
+            return f"refused: {e}"
+        self.journal.clear()
+        log.info("update %s: %s", pending.activity, state)
+        return state
+
+    def run(self, interval: float) -> int:
+        """Cycles every ``interval`` seconds until SIGTERM/SIGINT (the update in hand is
+        finished first). Returns the exit code."""
+        self.install_signals()
+        failed = False
+        while not self.stopping.is_set():
+            try:
+                failed = self.cycle().failed
+            except TransportError as e:
+                log.error("API unreachable: %s", e)
+            except ConfigError:
+                raise
+            except AgentError as e:
+                log.error("cycle failed: %s", e)
+                failed = True
+            self.stopping.wait(jitter(interval))
+        log.info("stopped")
+        return 1 if failed else 0
+
+    def install_signals(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("%s: finishing the update in hand, then stopping", signal.strsignal(signum))
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)

@@ -1,0 +1,161 @@
+"""`fenster-agent guest` as a subprocess against the real API (uvicorn, SQLite): an update that
+succeeds, one that fails, one that hangs past its timeout, and the agent SIGKILLed mid-update
+(never run twice; the report delivered by the next run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.guest.facts import cpu_model, swap_mib
+
+from .conftest import AGENT, Api
+
+DEMO = f"{sys.executable} -m agents.guest.demo_update"
+QEMU = "QEMU Virtual CPU version 2.5+"
+
+
+@pytest.fixture
+def scenario() -> str:
+    return "guest"
+
+
+@pytest.fixture
+def proc(tmp_path: Path) -> Path:
+    """A /proc of the guest's own: 512 MiB of swap and QEMU's generic CPU."""
+    d = tmp_path / "proc"
+    d.mkdir()
+    (d / "meminfo").write_text("MemTotal: 2097152 kB\nSwapTotal:  524288 kB\nSwapFree: 0 kB\n")
+    (d / "cpuinfo").write_text(f"processor\t: 0\nmodel name\t: {QEMU}\nflags\t: fpu\n")
+    return d
+
+
+def guest(api: Api, proc: Path, cmd: str, *extra: str) -> list[str]:
+    return [
+        AGENT,
+        "--api",
+        api.url,
+        "--state-dir",
+        str(api.state),
+        "guest",
+        "--command",
+        cmd,
+        "--proc",
+        str(proc),
+        "--once",
+        *extra,
+    ]
+
+
+def once(api: Api, proc: Path, cmd: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        guest(api, proc, cmd, *extra),
+        env=api.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def update(api: Api) -> tuple:
+    return api.rows(
+        "SELECT state, exit_code, changed_packages, log, attempts FROM activity"
+        " WHERE kind = 'system_update'"
+    )[0]
+
+
+def machine(api: Api) -> tuple:
+    return api.rows(
+        "SELECT observed_kernel, observed_swap_mib, guest_cpu_model FROM machine"
+        " WHERE name = 'web01'"
+    )[0]
+
+
+def test_a_successful_update_is_reported_with_packages_and_facts(api: Api, proc: Path) -> None:
+    done = once(api, proc, DEMO)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert list(summary["updates"].values()) == ["done"]
+    state, code, packages, log, attempts = update(api)
+    assert (state, code, attempts) == ("done", 0, 1)
+    assert json.loads(packages) == [
+        "sys-kernel/gentoo-sources 2.6.32 -> 2.6.38",
+        "dev-lang/python 2.7.1 -> 2.7.2",
+    ]
+    assert "2 packages updated" in log
+    assert machine(api) == (os.uname().release, 512, QEMU)
+    assert not (api.state / "guest-journal.json").exists()
+    again = once(api, proc, DEMO)  # nothing due any more
+    assert again.returncode == 0 and json.loads(again.stdout)["updates"] == {}
+
+
+def test_a_failing_update_stays_failed_with_its_error(api: Api, proc: Path) -> None:
+    failed = once(api, proc, f"{DEMO} --fail 3")
+    assert failed.returncode == 1
+    state, code, packages, log, _ = update(api)
+    assert (state, code, json.loads(packages)) == ("failed", 3, [])
+    assert "the demo update was asked to fail" in log
+    assert json.loads(once(api, proc, DEMO).stdout)["updates"] == {}  # not run again
+
+
+def test_an_update_past_its_timeout_is_stopped_and_failed(api: Api, proc: Path) -> None:
+    record = api.state.parent / "runs"
+    started = time.monotonic()
+    hung = once(api, proc, f"{DEMO} --sleep 60 --record {record}", "--timeout", "1")
+    assert time.monotonic() - started < 30
+    assert hung.returncode == 1
+    state, code, _, log, _ = update(api)
+    assert (state, code) == ("failed", None)
+    assert "timed out after 1 s" in log
+    (_, pid), *_ = [line.split() for line in record.read_text().splitlines()]
+    with pytest.raises(ProcessLookupError):  # the command was stopped, not left behind
+        os.kill(int(pid), 0)
+
+
+def test_killed_mid_update_it_is_never_run_twice_and_reported_later(api: Api, proc: Path) -> None:
+    record = api.state.parent / "runs"
+    cmd = f"{DEMO} --sleep 60 --record {record}"
+    agent = subprocess.Popen(
+        guest(api, proc, cmd),
+        env=api.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not record.exists() or not record.read_text().strip():
+            assert time.monotonic() < deadline, "the update did not start"
+            time.sleep(0.05)
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=10)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+    (_, pid), *_ = [line.split() for line in record.read_text().splitlines()]
+    os.killpg(int(pid), signal.SIGKILL)  # the orphaned command (its own process group)
+    assert update(api)[0] == "running"
+    assert (api.state / "guest-journal.json").exists()
+    after = once(api, proc, cmd)
+    assert after.returncode == 1, after.stderr
+    assert len(record.read_text().splitlines()) == 1  # not run a second time
+    state, code, _, log, attempts = update(api)
+    assert (state, code, attempts) == ("failed", None, 1)
+    assert "its outcome is unknown" in log
+    assert not (api.state / "guest-journal.json").exists()
+    assert json.loads(once(api, proc, cmd).stdout)["updates"] == {}
+
+
+def test_facts_parsing() -> None:
+    assert swap_mib("MemTotal: 1 kB\nSwapTotal:     1048572 kB\n") == 1023
+    assert swap_mib("MemTotal: 1 kB\n") is None
+    assert cpu_model("processor: 0\nmodel name\t:  AMD  EPYC 7302P\n") == "AMD EPYC 7302P"
+    assert cpu_model("") is None
