@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api import rules
 from api.errors import ValidationError
@@ -150,3 +152,36 @@ def test_machine_refuses(changes: dict[str, object], reported: str) -> None:
 )
 def test_monthly_price(kind: str, cores: int, price: int) -> None:
     assert rules.monthly_price_eur(kind, cores) == price
+
+
+# --- what a guest agent's report shows broken -------------------------------------------------
+
+cpu_names = st.text(st.characters(codec="ascii", categories=["L", "N", "Zs"]), max_size=60)
+
+
+@given(
+    swap=st.one_of(st.none(), st.integers(0, 1 << 24)),
+    cpu=st.one_of(st.none(), cpu_names),
+    host=st.one_of(st.none(), cpu_names),
+)
+def test_guest_warnings(swap: int | None, cpu: str | None, host: str | None) -> None:
+    flags = [
+        w.flag
+        for w in rules.guest_warnings(swap_mib=swap, guest_cpu_model=cpu, host_cpu_model=host)
+    ]
+    low = swap is not None and swap < rules.MIN_SWAP_MIB
+    assert (rules.GuestFlag.SWAP_BELOW_MINIMUM in flags) == low
+    same = cpu is not None and host is not None and cpu.split() == host.split()
+    generic = cpu is not None and " ".join(cpu.split()).lower().startswith("qemu virtual cpu")
+    if cpu is None or (same and not generic) or (host is None and not generic):
+        assert rules.GuestFlag.CPU_MODEL_MISMATCH not in flags
+    else:
+        assert rules.GuestFlag.CPU_MODEL_MISMATCH in flags
+
+
+def test_the_generic_qemu_cpu_is_a_mismatch_whatever_the_host() -> None:
+    for host in (None, "QEMU Virtual CPU version 2.5+"):
+        (w,) = rules.guest_warnings(
+            swap_mib=1024, guest_cpu_model="QEMU Virtual CPU version 2.5+", host_cpu_model=host
+        )
+        assert w.flag is rules.GuestFlag.CPU_MODEL_MISMATCH and "generic" in w.message

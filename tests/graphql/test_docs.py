@@ -32,6 +32,7 @@ def header(doc: str, key: str) -> str | None:
 async def demo_tokens() -> dict[str, str]:
     acme = await ResourceGroup.get(name="acme")
     kvm01 = await Machine.get(name="kvm01")
+    web01 = await Machine.get(name="acme-web01")
     return {
         "admin": (await tokens.create_token("docs", name="docs admin", role="admin"))[1],
         "customer acme": (
@@ -40,6 +41,9 @@ async def demo_tokens() -> dict[str, str]:
         "agent kvm01": (await tokens.create_token("docs", name="kvm01", role="agent", host=kvm01))[
             1
         ],
+        "guest acme-web01": (
+            await tokens.create_token("docs", name="web01", role="guest", machine=web01)
+        )[1],
     }
 
 
@@ -65,7 +69,15 @@ async def due_window() -> tuple[Window, Activity]:
 def test_the_page_has_examples_for_reading_changing_and_agents() -> None:
     docs = [doc for doc, _ in examples()]
     assert len(docs) >= 14
-    for name in ("dueWork", "startWindow", "finishWindow", "changeDesired", "createToken"):
+    for name in (
+        "dueWork",
+        "startWindow",
+        "finishWindow",
+        "changeDesired",
+        "createToken",
+        "guestWork",
+        "reportGuestUpdate",
+    ):
         assert any(name in d for d in docs), name
 
 
@@ -73,7 +85,16 @@ async def test_examples_run(client: httpx.AsyncClient, db: object) -> None:
     await load_demo()
     secrets = await demo_tokens()
     window, activity = await due_window()
+    update = await Activity.create(  # a rollout's system update, its wave begun
+        machine=await Machine.get(name="acme-web01"),
+        kind="system_update",
+        state="scheduled",
+        not_before=datetime.now(UTC) - timedelta(minutes=1),
+        requested_by="docs",
+    )
     variables = {
+        "StartUpdate": {"activity": encode_id("Activity", update.id)},
+        "ReportUpdate": {"activity": encode_id("Activity", update.id)},
         "Start": {"window": window.uid},
         "Finish": {"window": window.uid, "activity": encode_id("Activity", activity.id)},
     }
