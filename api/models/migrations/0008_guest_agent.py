@@ -20,7 +20,7 @@ async def machine_index(apps, schema_editor) -> None:  # type: ignore[no-untyped
 
 
 class Migration(migrations.Migration):
-    dependencies = [('fenster', '0006_foreign_key_indexes')]
+    dependencies = [('fenster', '0007_window_stuck_at')]
 
     initial = False
 
