@@ -1,6 +1,7 @@
 """`fenster-agent guest` as a subprocess against the real API (uvicorn, SQLite): an update that
 succeeds, one that fails, one that hangs past its timeout, and the agent SIGKILLed mid-update
-(never run twice; the report delivered by the next run)."""
+(never run twice; the report delivered by the next run), and a report that does not arrive
+(sent again, the update not run again)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from agents.client import Client
+from agents.errors import TransportError
 from agents.guest.facts import cpu_model, swap_mib
+from agents.guest.loop import GuestAgent
+from agents.guest.loop import Settings as GuestSettings
 
 from .conftest import AGENT, Api
 
@@ -159,3 +165,35 @@ def test_facts_parsing() -> None:
     assert swap_mib("MemTotal: 1 kB\n") is None
     assert cpu_model("processor: 0\nmodel name\t:  AMD  EPYC 7302P\n") == "AMD EPYC 7302P"
     assert cpu_model("") is None
+
+
+class ReportsFail(httpx.HTTPTransport):
+    """The real HTTP transport, except that the first ``failures`` reports never arrive."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if b"reportGuestUpdate" in request.content and self.failures > 0:
+            self.failures -= 1
+            raise httpx.ConnectError("the directory is away", request=request)
+        return super().handle_request(request)
+
+
+def test_a_report_that_does_not_arrive_is_sent_again_not_the_update(api: Api, proc: Path) -> None:
+    record = api.state.parent / "runs"
+    api.state.mkdir()
+    settings = GuestSettings(f"{DEMO} --record {record}", 30, api.state, proc)
+    transport = ReportsFail(failures=2)
+    with Client(api.url, api.token, retries=1, backoff=0.01, transport=transport) as client:
+        agent = GuestAgent(client, settings)
+        with pytest.raises(TransportError):
+            agent.cycle()
+        assert update(api)[0] == "running"
+        assert (api.state / "guest-journal.json").exists()
+        summary = agent.cycle()
+    assert list(summary.updates.values()) == ["done"]
+    assert update(api)[:2] == ("done", 0)
+    assert len(record.read_text().splitlines()) == 1
+    assert not (api.state / "guest-journal.json").exists()

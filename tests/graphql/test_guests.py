@@ -82,6 +82,8 @@ async def test_guest_work_is_its_machines_due_updates_only(
     assert (await Activity.get(id=other.id)).state == "scheduled"
     out = await start(client, world, later)
     assert out["__typename"] == "ValidationError"
+    me = await gql(client, "{ me { role machine host } }", token=world.tokens["guest_a"])
+    assert me["data"]["me"] == {"role": "GUEST", "machine": "alpha-web", "host": None}
     # the guest token reads nothing else
     others = (
         "{ machines { nodes { name } } }",

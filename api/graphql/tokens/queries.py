@@ -29,8 +29,17 @@ class TokenQueries:
             if ctx.group_ids
             else []
         )
-        host = None
+        host, machine = None, None
         if ctx.host_id is not None:
             row = await Machine.filter(id=ctx.host_id).first().values_list("name")
             host = row[0] if row else None
-        return MeType(name=token.name, role=Role(token.role), groups=sorted(groups), host=host)
+        if ctx.machine_id is not None:
+            row = await Machine.filter(id=ctx.machine_id).first().values_list("name")
+            machine = row[0] if row else None
+        return MeType(
+            name=token.name,
+            role=Role(token.role),
+            groups=sorted(groups),
+            host=host,
+            machine=machine,
+        )

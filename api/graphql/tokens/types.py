@@ -53,3 +53,6 @@ class MeType:
     role: Role
     groups: list[str]
     host: str | None
+    machine: str | None = strawberry.field(
+        default=None, description="A guest token's VM (its guest agent's machine)."
+    )
