@@ -41,9 +41,10 @@ def who(by_customer: bool) -> str:
 
 def audit_actor(actor: str) -> str:
     """An audit actor ('<role>:<token name>') as a customer reads it: customers' own tokens by
-    name, the operators' and the host agents' by their role."""
+    name, the operators' and the agents' by their role."""
     role, _, _ = actor.partition(":")
-    return {"admin": "the operators", "agent": "the host agent"}.get(role, actor)
+    by_role = {"admin": "the operators", "agent": "the host agent", "guest": "the guest agent"}
+    return by_role.get(role, actor)
 
 
 def without_host(text: str, host_name: str | None) -> str:

@@ -188,6 +188,10 @@ async def test_operators_see_broken_promises_customers_the_facts(
         "guestCpuModel": "QEMU Virtual CPU version 2.5+",
     }
     assert customer["host"] is None and customer["guestWarnings"] is None
+    trail = '{ machine(name: "alpha-web") { auditTrail { nodes { action actor } } } }'
+    out = await gql(client, trail, token=world.tokens["customer_a"])
+    nodes = out["data"]["machine"]["auditTrail"]["nodes"]
+    assert {"action": "machine.observe", "actor": "the guest agent"} in nodes
     # the host's physical CPU and enough swap: no warning
     b = await update("alpha-web")
     await start(client, world, b)
