@@ -43,7 +43,9 @@ class Machine(TimestampedModel):
     observed_state = fields.CharField(max_length=32, null=True)
     observed_at = fields.DatetimeField(null=True)
     cpu_model = fields.CharField(max_length=200, null=True)  # a host's physical CPU
-    # what the machine's guest agent last reported from inside (with observed kernel and swap)
+    # what the machine's guest agent last reported from inside (with the observed swap): its
+    # running kernel (`uname -r`; observed_kernel is the host agent's, from the definition)
+    guest_kernel = fields.CharField(max_length=64, null=True)
     guest_cpu_model = fields.CharField(max_length=200, null=True)
     guest_reported_at = fields.DatetimeField(null=True)
     auto_schedule = fields.BooleanField(default=True)

@@ -151,8 +151,9 @@ async def report_update(
     actor: str, machine_id: int, report: GuestReport, now: datetime | None = None
 ) -> Activity:
     """Record a running activity's outcome, exit code, log tail and changed packages, and the
-    machine's facts (observed kernel and swap, the guest's CPU model). The same report again
-    changes nothing; a different one for a finished activity is refused."""
+    machine's facts (the guest's running kernel, the observed swap, the guest's CPU model).
+    The same report again changes nothing; a different one for a finished activity is
+    refused."""
     _check(report)
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
@@ -181,7 +182,7 @@ async def report_update(
         machine = await Machine.filter(id=machine_id).select_for_update().using_db(conn).get()
         f = report.facts
         values = {
-            "observed_kernel": f.kernel,
+            "guest_kernel": f.kernel,
             "observed_swap_mib": f.swap_mib,
             "guest_cpu_model": f.cpu_model,
         }

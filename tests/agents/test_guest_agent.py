@@ -80,8 +80,7 @@ def update(api: Api) -> tuple:
 
 def machine(api: Api) -> tuple:
     return api.rows(
-        "SELECT observed_kernel, observed_swap_mib, guest_cpu_model FROM machine"
-        " WHERE name = 'web01'"
+        "SELECT guest_kernel, observed_swap_mib, guest_cpu_model FROM machine WHERE name = 'web01'"
     )[0]
 
 

@@ -112,7 +112,8 @@ async def test_report_stores_outcome_and_facts_once(
         "dev-lang/python 2.7.1",
     ]
     vm = await Machine.get(name="alpha-web")
-    assert (vm.observed_kernel, vm.observed_swap_mib, vm.guest_cpu_model) == (
+    assert vm.observed_kernel == "2.6.32"  # the host agent's word (the definition), untouched
+    assert (vm.guest_kernel, vm.observed_swap_mib, vm.guest_cpu_model) == (
         "2.6.38-gentoo",
         2048,
         HOST_CPU,
@@ -161,8 +162,8 @@ async def test_bad_reports_are_typed_errors_and_change_nothing(
 
 
 WARN = (
-    '{ machine(name: "alpha-web") { observed { kernel swapMib guestCpuModel } host { name }'
-    " guestWarnings { flag message } } }"
+    '{ machine(name: "alpha-web") { observed { kernel guestKernel swapMib guestCpuModel }'
+    " host { name } guestWarnings { flag message } } }"
 )
 
 
@@ -183,7 +184,8 @@ async def test_operators_see_broken_promises_customers_the_facts(
     ]
     customer = (await gql(client, WARN, token=world.tokens["customer_a"]))["data"]["machine"]
     assert customer["observed"] == {
-        "kernel": "2.6.38",
+        "kernel": "2.6.32",
+        "guestKernel": "2.6.38",
         "swapMib": 512,
         "guestCpuModel": "QEMU Virtual CPU version 2.5+",
     }

@@ -46,6 +46,10 @@ class ObservedConfigType:
     kernel: str | None
     state: str | None
     at: datetime | None
+    guest_kernel: str | None = strawberry.field(
+        description="The kernel its guest agent sees running (`uname -r`); `kernel` is the "
+        "one the host agent reads from the VM's definition."
+    )
     guest_cpu_model: str | None = strawberry.field(
         description="The CPU model its guest agent sees inside the VM (the host's physical "
         "one, as the seed promises, or a mismatch operators see in guestWarnings)."
@@ -126,6 +130,7 @@ class MachineType(Node):
             kernel=v["observed_kernel"],
             state=v["observed_state"],
             at=v["observed_at"],
+            guest_kernel=v["guest_kernel"],
             guest_cpu_model=v["guest_cpu_model"],
             guest_reported_at=v["guest_reported_at"],
         )
