@@ -1,6 +1,8 @@
 """Serve a real fenster API for the agent's end-to-end tests (run as a subprocess):
 
-    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE [changes|host-reboot|real|guest]
+    python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE [SCENARIO]
+
+SCENARIO is changes (the default), host-reboot, real, guest or guest-window.
 
 Migrates a fresh SQLite database, builds host kvm01 with the VMs of nodes/kvm01.xml through
 api.services and gives them windows that started five minutes ago: "changes" (default):
@@ -8,7 +10,9 @@ web01 memory, cores and kernel changed (three activities), db01 a reboot; "host-
 forced host reboot windows of window_ops.force_host_reboot; "real" (the real-hypervisor tier's
 small guests): web01 memory 256 -> 320 MiB and 1 -> 2 cores, db01 a reboot, k01 kernel
 fenster-a -> fenster-b, bad01 a kernel that is not in /boot. Then it writes an agent token for
-kvm01 to TOKEN_FILE (for "guest": web01 with a due system_update, and a guest token for web01)
+kvm01 to TOKEN_FILE (for "guest": web01 with a due system_update, and a guest token for web01;
+"guest-window": web01's window holds a reboot and a system_update, db01's only a
+system_update)
 and serves the app with uvicorn on 127.0.0.1:PORT until terminated.
 """
 
@@ -108,6 +112,13 @@ async def build(settings: Settings, scenario: str = "changes") -> str:
             )  # then moved into the past: due now
             await Window.filter(id__in=[w.id for w in forced]).update(
                 starts_at=now - timedelta(minutes=5)
+            )
+        elif scenario == "guest-window":  # system updates inside the host agent's windows
+            reboot = await activities.queue_activity("test", web, "reboot")
+            both = [reboot, await activities.queue_activity("test", web, "system_update")]
+            await _window(web, both, now)
+            await _window(
+                dbvm, [await activities.queue_activity("test", dbvm, "system_update")], now
             )
         else:
             changed = await machines.change_desired(

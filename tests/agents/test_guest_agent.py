@@ -196,3 +196,50 @@ def test_a_report_that_does_not_arrive_is_sent_again_not_the_update(api: Api, pr
     assert update(api)[:2] == ("done", 0)
     assert len(record.read_text().splitlines()) == 1
     assert not (api.state / "guest-journal.json").exists()
+
+
+@pytest.mark.parametrize("scenario", ["guest-window"])
+def test_the_host_agent_leaves_system_updates_in_its_windows_to_the_guest(
+    api: Api, proc: Path
+) -> None:
+    host = api.agent("once")
+    assert host.returncode == 0, host.stderr
+    windows = {
+        w["machine"]: (w["state"], w["activities"]) for w in json.loads(host.stdout)["windows"]
+    }
+    assert windows == {
+        "web01": ("completed", {"reboot": "done"}),
+        "db01": ("completed", {}),  # only guest work: started and finished, not missed
+    }
+    rows = api.rows(
+        "SELECT m.name, a.state, a.attempts FROM activity a JOIN machine m ON m.id = a.machine_id"
+        " WHERE a.kind = 'system_update' ORDER BY m.name"
+    )
+    assert rows == [("db01", "scheduled", 0), ("web01", "scheduled", 0)]
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "token",
+            "create",
+            "--role",
+            "guest",
+            "--machine",
+            "web01",
+        ],
+        env={**api.env(), "FENSTER_DATABASE_URL": f"sqlite://{api.db}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    api.token = made.stdout.strip()
+    done = once(api, proc, DEMO)
+    assert done.returncode == 0, done.stderr
+    rows = api.rows(
+        "SELECT m.name, a.state FROM activity a JOIN machine m ON m.id = a.machine_id"
+        " WHERE a.kind = 'system_update' ORDER BY m.name"
+    )
+    assert rows == [("db01", "scheduled"), ("web01", "done")]  # web01's token: web01's only
