@@ -24,6 +24,7 @@ from agents.errors import (
     LockedError,
     TransportError,
 )
+from agents.guest.command import split as split_command
 from agents.guest.loop import GuestAgent
 from agents.guest.loop import Settings as GuestSettings
 from agents.host.apply import Context
@@ -184,6 +185,10 @@ def _guest(args: argparse.Namespace) -> int:
         raise ConfigError("--timeout and --interval must be positive")
     if args.retries < 0:
         raise ConfigError("--retries cannot be negative")
+    try:
+        split_command(args.update_command)
+    except ValueError as e:
+        raise ConfigError(f"--command: {e}") from e
     token = _token(args)
     state = _state_dir(args.state_dir)
     settings = GuestSettings(args.update_command, args.timeout, state, args.proc)

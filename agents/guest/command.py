@@ -20,7 +20,15 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["MAX_LOG", "MAX_PACKAGES", "PACKAGE_PREFIX", "Outcome", "parse_packages", "run"]
+__all__ = [
+    "MAX_LOG",
+    "MAX_PACKAGES",
+    "PACKAGE_PREFIX",
+    "Outcome",
+    "parse_packages",
+    "run",
+    "split",
+]
 
 MAX_LOG = 16 * 1024  # bytes of the log's tail (the API takes 16,384 characters)
 MAX_PACKAGES = 1000
@@ -53,14 +61,16 @@ def parse_packages(lines: list[str]) -> list[str]:
     return found
 
 
-def _tail(path: Path) -> str:
+def _tail(path: Path, room: int = MAX_LOG) -> str:
+    """The last ``room`` bytes of the log (so at most ``room`` characters), marked "[…]"
+    when cut."""
     with path.open("rb") as f:
         f.seek(0, os.SEEK_END)
         size = f.tell()
-        f.seek(max(0, size - MAX_LOG))
+        f.seek(max(0, size - room))
         data = f.read()
     text = data.decode("utf-8", errors="replace").replace("\x00", "")
-    return text if size <= MAX_LOG else "[…]" + text[3:]
+    return text if size <= room else "[…]" + text[3:]
 
 
 def _packages(path: Path) -> list[str]:
@@ -69,9 +79,17 @@ def _packages(path: Path) -> list[str]:
     return parse_packages(lines)
 
 
+def split(command: str) -> list[str]:
+    """The command's words, or ValueError for an empty or unbalanced command."""
+    argv = shlex.split(command)
+    if not argv:
+        raise ValueError("the update command is empty")
+    return argv
+
+
 def run(command: str, timeout: float, log_path: Path, env: dict[str, str]) -> Outcome:
     """Run ``command`` (split like a shell would, not run by one) with ``timeout`` seconds."""
-    argv = shlex.split(command)
+    argv = split(command)
     with log_path.open("wb") as out:
         try:
             child = subprocess.Popen(
@@ -91,9 +109,10 @@ def run(command: str, timeout: float, log_path: Path, env: dict[str, str]) -> Ou
             timed_out = True
             _stop(child)
             code = None
-    tail = _tail(log_path)
-    if timed_out:
-        tail += f"\nfenster-agent guest: timed out after {timeout:g} s; the command was stopped"
+    note = f"\nfenster-agent guest: timed out after {timeout:g} s; the command was stopped"
+    if not timed_out:
+        note = ""
+    tail = _tail(log_path, MAX_LOG - len(note)) + note
     return Outcome(code, tail, _packages(log_path), timed_out)
 
 

@@ -2,6 +2,7 @@
 format the guest agent reads (``changed: <package> <what changed>``), and changes nothing.
 
     python -m agents.guest.demo_update [--fail CODE] [--sleep SECONDS] [--record FILE]
+                                       [--noise KIB]
 
 ``--record FILE`` appends one line per run (tests count the runs).
 """
@@ -26,11 +27,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fail", type=int, default=0, help="exit with this code after the output")
     p.add_argument("--sleep", type=float, default=0.0, help="seconds to take")
     p.add_argument("--record", type=Path, help="append a line per run to this file")
+    p.add_argument("--noise", type=int, default=0, help="print this many KiB of progress first")
     args = p.parse_args(argv)
     if args.record is not None:
         with args.record.open("a") as f:
             f.write(f"{os.environ.get('FENSTER_ACTIVITY', '?')} {os.getpid()}\n")
     print("updating the package catalog (demo: nothing is changed)", flush=True)
+    for i in range(args.noise * 16):
+        print(f"progress {i:08d} " + "." * 47)  # 64 bytes a line
+    sys.stdout.flush()
     time.sleep(args.sleep)
     if args.fail:
         print("error: the demo update was asked to fail", file=sys.stderr, flush=True)

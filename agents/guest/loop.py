@@ -42,6 +42,7 @@ class Pending:
     activity: str
     kind: str
     report: dict[str, Any] | None = None
+    bare: bool = False  # the report is the bare outcome sent after a refused one
 
 
 class GuestJournal:
@@ -57,7 +58,12 @@ class GuestJournal:
             data = json.loads(raw)
             if data.get("version") != VERSION:
                 raise ValueError(f"version {data.get('version')!r} is not {VERSION}")
-            return Pending(str(data["activity"]), str(data["kind"]), data.get("report"))
+            return Pending(
+                str(data["activity"]),
+                str(data["kind"]),
+                data.get("report"),
+                bool(data.get("bare", False)),
+            )
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ConfigError(f"{self.path} is damaged ({e}); inspect and remove it") from e
 
@@ -165,6 +171,20 @@ class GuestAgent:
             if isinstance(e, TransportError):
                 raise  # the journal keeps the report; the next cycle sends it again
             log.error("the API refused the report of update %s: %s", pending.activity, e)
+            if e.kind == "ValidationError" and not pending.bare:
+                # the update is not left running for ever: the bare outcome, failed, saying why
+                pending.report = {
+                    "activity": pending.activity,
+                    "outcome": "FAILED",
+                    "exitCode": pending.report.get("exitCode"),
+                    "log": f"fenster-agent guest: the directory refused the report ({e})"[
+                        : command.MAX_LOG
+                    ],
+                    "packages": [],
+                }
+                pending.bare = True
+                self.journal.save(pending)
+                return self._send(pending, Facts(None, None, None))
             self.journal.clear()
             return f"refused: {e}"
         self.journal.clear()

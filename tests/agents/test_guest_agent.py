@@ -19,7 +19,7 @@ import pytest
 from agents.client import Client
 from agents.errors import TransportError
 from agents.guest.facts import cpu_model, swap_mib
-from agents.guest.loop import GuestAgent
+from agents.guest.loop import GuestAgent, GuestJournal, Pending
 from agents.guest.loop import Settings as GuestSettings
 
 from .conftest import AGENT, Api
@@ -114,12 +114,14 @@ def test_a_failing_update_stays_failed_with_its_error(api: Api, proc: Path) -> N
 def test_an_update_past_its_timeout_is_stopped_and_failed(api: Api, proc: Path) -> None:
     record = api.state.parent / "runs"
     started = time.monotonic()
-    hung = once(api, proc, f"{DEMO} --sleep 60 --record {record}", "--timeout", "1")
+    cmd = f"{DEMO} --noise 64 --sleep 60 --record {record}"  # a long log, then it hangs
+    hung = once(api, proc, cmd, "--timeout", "1")
     assert time.monotonic() - started < 30
     assert hung.returncode == 1
     state, code, _, log, _ = update(api)
     assert (state, code) == ("failed", None)
-    assert "timed out after 1 s" in log
+    assert log.endswith("timed out after 1 s; the command was stopped")
+    assert log.startswith("[…]") and "progress" in log and len(log) <= 16 * 1024  # the tail
     (_, pid), *_ = [line.split() for line in record.read_text().splitlines()]
     with pytest.raises(ProcessLookupError):  # the command was stopped, not left behind
         os.kill(int(pid), 0)
@@ -243,3 +245,26 @@ def test_the_host_agent_leaves_system_updates_in_its_windows_to_the_guest(
         " WHERE a.kind = 'system_update' ORDER BY m.name"
     )
     assert rows == [("db01", "scheduled"), ("web01", "done")]  # web01's token: web01's only
+
+
+def test_a_refused_report_leaves_the_update_failed_not_running(api: Api, proc: Path) -> None:
+    api.state.mkdir()
+    with Client(api.url, api.token, retries=0) as client:
+        (due,) = client.guest_work()
+        client.start_guest_update(due.id)
+        journal = GuestJournal(api.state)  # a report the directory cannot take
+        bad = {"activity": due.id, "outcome": "DONE", "exitCode": 1, "log": "", "packages": []}
+        journal.save(Pending(due.id, due.kind, bad))
+        summary = GuestAgent(client, GuestSettings(DEMO, 30, api.state, proc)).cycle()
+    assert summary.updates == {due.id: "failed"}
+    state, code, _, log, _ = update(api)
+    assert (state, code) == ("failed", 1)
+    assert "the directory refused the report" in log and "not done" in log
+    assert journal.load() is None
+
+
+def test_a_bad_command_is_a_configuration_error(api: Api, proc: Path) -> None:
+    for cmd in ("", "   ", "sh -c 'unbalanced"):
+        bad = once(api, proc, cmd)
+        assert bad.returncode == 2 and "--command" in bad.stderr, cmd
+    assert update(api)[0] == "scheduled"
