@@ -1,4 +1,5 @@
-"""Read windows as plain :class:`WindowView` values: the feeds' and the mailer's one query.
+"""Read windows as plain :class:`WindowView` values: the feeds' and the mailer's one query;
+and a rollout's system updates (no window) as :class:`SystemUpdateView` values for the feeds.
 
 Two flat SQL queries (windows with machine and group, then their activities) through
 ``api.services.bulk``; no model instances and no per-value ISO parsing in Python code:
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.calendar.values import ActivityView, WindowView
+from api.calendar.values import ActivityView, SystemUpdateView, WindowView
 from api.kinds import ActivityKind, needs_reboot
 from api.models import Window
+from api.publish.layout import page_url, rollout_path
 from api.services.bulk import as_utc, dialect, fetch, json_value, to_db_time
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "activity_detail",
     "feed_stamp",
     "groups_changed",
+    "update_views",
     "window_url",
     "window_views",
 ]
@@ -39,6 +42,19 @@ _ACTIVITIES = (
     "SELECT a.window_id, a.kind, a.estimate_minutes, a.params, a.state, a.log, w.state "
     "FROM activity a JOIN maintenance_window w ON w.id = a.window_id "
     "JOIN machine m ON m.id = w.machine_id WHERE {where} ORDER BY a.id"
+)
+
+# A rollout's system update of a VM: in no window, at its wave's start (see
+# api.services.rollout_announce); with the start of the window its kernel is activated in.
+_UPDATES = (
+    "SELECT a.id, m.name, m.kind, g.name, g.timezone, a.not_before, a.estimate_minutes, "
+    "a.state, a.params, a.log, a.requested_at, a.finished_at, r.name, r.title, r.updated_at, "
+    "(SELECT MIN(kw.starts_at) FROM activity k "
+    "JOIN maintenance_window kw ON kw.id = k.window_id WHERE k.rollout_id = a.rollout_id "
+    "AND k.machine_id = a.machine_id AND k.kind = ? AND k.state <> 'cancelled') "
+    "FROM activity a JOIN machine m ON m.id = a.machine_id "
+    "JOIN resource_group g ON g.id = m.group_id JOIN rollout r ON r.id = a.rollout_id "
+    "WHERE {where} ORDER BY a.not_before, a.id"
 )
 
 
@@ -148,6 +164,58 @@ async def window_views(
     ]
 
 
+def _update_where(
+    conn: Any, *, group_id: int | None, since: datetime | None
+) -> tuple[str, list[Any]]:
+    """The system updates a feed shows: a rollout's, in no window, starting after ``since``."""
+    clauses = ["a.kind = ?", "a.window_id IS NULL", "a.rollout_id IS NOT NULL"]
+    values: list[Any] = [ActivityKind.SYSTEM_UPDATE.value]
+    if group_id is not None:
+        clauses.append("m.group_id = ?")
+        values.append(group_id)
+    if since is not None:
+        clauses.append("a.not_before >= ?")
+        values.append(to_db_time(conn, since))
+    return " AND ".join(clauses), values
+
+
+async def update_views(
+    public_url: str, *, group_id: int | None = None, since: datetime | None = None
+) -> list[SystemUpdateView]:
+    """System updates of rollouts (one group's, or all) starting after ``since``; cancelled
+    ones too, so subscribed clients drop them. Ordered by start."""
+    conn = Window._meta.db
+    where, values = _update_where(conn, group_id=group_id, since=since)
+    rows = await fetch(
+        conn, _UPDATES.format(where=where), [ActivityKind.KERNEL_UPDATE.value, *values]
+    )
+    out = []
+    for r in rows:
+        params = json_value(r[8]) or {}
+        created = as_utc(r[10])
+        changed = [t for t in (created, as_utc(r[11]), as_utc(r[14])) if t is not None]
+        out.append(
+            SystemUpdateView(
+                activity_id=r[0],
+                machine=r[1],
+                machine_kind=r[2],
+                group=r[3],
+                timezone=r[4],
+                starts_at=as_utc(r[5]),  # type: ignore[arg-type]
+                estimate_minutes=r[6],
+                state=r[7],
+                rollout_title=r[13],
+                created_at=created,  # type: ignore[arg-type]
+                updated_at=max(changed),
+                detail=activity_detail(ActivityKind.SYSTEM_UPDATE, params) if params else "",
+                outcome=_outcome(r[9]) if r[7] in {"done", "failed"} else "",
+                activation_at=as_utc(r[15]),
+                url=page_url(public_url, rollout_path(r[12])),
+            )
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class FeedStamp:
     """What a feed's bytes depend on in the database, read with one aggregate query."""
@@ -158,6 +226,11 @@ class FeedStamp:
     last_activity: int | None
     last_finish: datetime | None
     activity_digest: str = ""  # of every activity's id, state, estimate and params
+    # the system updates shown (no window): their count, digest (as activities) and latest
+    # change (a finish, or their rollout's change)
+    updates: int = 0
+    update_digest: str = ""
+    last_update_change: datetime | None = None
 
     def key(self) -> str:
         return "|".join(
@@ -169,6 +242,9 @@ class FeedStamp:
                 self.last_activity,
                 self.last_finish and self.last_finish.timestamp(),
                 self.activity_digest,
+                self.updates,
+                self.update_digest,
+                self.last_update_change and self.last_update_change.timestamp(),
             )
         )
 
@@ -184,7 +260,8 @@ _ACTIVITY_TEXT = {
 
 
 async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedStamp:
-    """Counts and latest changes of the windows a feed shows, without loading them.
+    """Counts and latest changes of the windows and system updates a feed shows, without
+    loading them.
 
     Raw SQL because Tortoise groups by every column as soon as an aggregate meets a join.
     """
@@ -199,6 +276,15 @@ async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedSta
         f"LEFT JOIN activity a ON a.window_id = w.id WHERE {where}",
         values,
     )
+    where, values = _update_where(conn, group_id=group_id, since=since)
+    [urow] = await fetch(
+        conn,
+        f"SELECT COUNT(a.id), MAX(a.finished_at), MAX(r.updated_at), {text} FROM activity a "
+        "JOIN machine m ON m.id = a.machine_id JOIN rollout r ON r.id = a.rollout_id "
+        f"WHERE {where}",
+        values,
+    )
+    update_times = [t for t in (as_utc(urow[1]), as_utc(urow[2])) if t is not None]
     return FeedStamp(
         windows=int(row[0] or 0),
         last_change=as_utc(row[1]),
@@ -206,6 +292,9 @@ async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedSta
         last_activity=row[3],
         last_finish=as_utc(row[4]),
         activity_digest=hashlib.sha256((row[5] or "").encode()).hexdigest()[:32],
+        updates=int(urow[0] or 0),
+        update_digest=hashlib.sha256((urow[3] or "").encode()).hexdigest()[:32],
+        last_update_change=max(update_times, default=None),
     )
 
 

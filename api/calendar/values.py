@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from api import kinds
 
 __all__ = [
     "ActivityView",
     "CalendarView",
+    "SystemUpdateView",
     "WindowView",
     "impact",
     "maintnote_status",
+    "update_status",
 ]
 
 
@@ -75,6 +77,47 @@ class WindowView:
 
 
 @dataclass(frozen=True)
+class SystemUpdateView:
+    """A VM's system update of a rollout as customers see it: at its wave's start, applied in
+    place while the machine runs, in no window (the new kernel is activated later, by a reboot
+    in the machine's window). Instants are timezone-aware UTC."""
+
+    activity_id: int
+    machine: str
+    machine_kind: str
+    group: str
+    timezone: str  # the group's IANA zone
+    starts_at: datetime  # the wave's start (the activity's not_before)
+    estimate_minutes: int
+    state: str  # the activity's: queued | scheduled | running | done | failed | cancelled
+    rollout_title: str
+    created_at: datetime
+    updated_at: datetime  # the latest of its booking, its finish and its rollout's change
+    detail: str = ""  # e.g. "release 2011-08"
+    outcome: str = ""  # the agent's last log line once done or failed
+    activation_at: datetime | None = None  # the start of the kernel activation's window
+    url: str = ""  # the rollout's page on the notice site
+
+    @property
+    def uid(self) -> str:
+        return f"system-update-{self.activity_id}@fenster"
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.estimate_minutes)
+
+    @property
+    def summary(self) -> str:
+        return f"System update: {self.machine} - {self.rollout_title} (no downtime)"
+
+    @property
+    def sequence(self) -> int:
+        """Its start and length never change (a delayed rollout books new ones): only a
+        cancellation revises it."""
+        return 1 if self.state == "cancelled" else 0
+
+
+@dataclass(frozen=True)
 class CalendarView:
     """What a whole calendar is about: one group, or every group (the operators' feed)."""
 
@@ -106,3 +149,18 @@ _MAINTNOTE_STATUS = {
 
 def maintnote_status(state: str) -> str:
     return _MAINTNOTE_STATUS.get(state, "TENTATIVE")
+
+
+_UPDATE_STATUS = {
+    "queued": "CONFIRMED",
+    "scheduled": "CONFIRMED",
+    "running": "IN-PROCESS",
+    "done": "COMPLETED",
+    "failed": "COMPLETED",
+    "cancelled": "CANCELLED",
+}
+
+
+def update_status(state: str) -> str:
+    """MAINTNOTE status of a system update, from its activity's state."""
+    return _UPDATE_STATUS.get(state, "TENTATIVE")

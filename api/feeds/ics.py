@@ -1,4 +1,5 @@
-"""Maintenance windows -> iCalendar bytes (RFC 5545), a pure function of its arguments.
+"""Maintenance windows (and rollouts' system updates) -> iCalendar bytes (RFC 5545), a pure
+function of its arguments.
 
 Built with icalendar's component model (Calendar, Event, Timezone: it escapes, quotes
 parameters and folds). The VTIMEZONE observances are our own (see ``api.feeds.vtimezone``
@@ -25,13 +26,21 @@ from icalendar import Calendar, Event
 from icalendar.prop import vCalAddress, vDDDTypes, vDuration, vInt, vText, vUri
 
 from api.calendar.texts import format_local, zone_of
-from api.calendar.values import CalendarView, WindowView, impact, maintnote_status
+from api.calendar.values import (
+    CalendarView,
+    SystemUpdateView,
+    WindowView,
+    impact,
+    maintnote_status,
+    update_status,
+)
 from api.feeds.vtimezone import span_years, vtimezone
 
 __all__ = [
     "PRODID",
     "build_calendar",
     "event_description",
+    "update_description",
 ]
 
 PRODID = "-//fenster//maintenance directory//EN"
@@ -43,7 +52,7 @@ def _ambiguous(local: datetime) -> bool:
     return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
 
 
-def _instants(window: WindowView, zone: ZoneInfo) -> tuple[vDDDTypes, vDDDTypes]:
+def _instants(window: WindowView | SystemUpdateView, zone: ZoneInfo) -> tuple[vDDDTypes, vDDDTypes]:
     """DTSTART and DTEND: local time with TZID, or both in UTC when either is ambiguous."""
     start, end = window.starts_at.astimezone(zone), window.ends_at.astimezone(zone)
     if _ambiguous(start) or _ambiguous(end):
@@ -79,6 +88,78 @@ def event_description(window: WindowView, zone: ZoneInfo | None = None) -> str:
     return "\n".join(lines)
 
 
+def update_description(update: SystemUpdateView, zone: ZoneInfo | None = None) -> str:
+    """Plain text for a system update's DESCRIPTION: what, when, no downtime, what follows."""
+    zone = zone or zone_of(update.timezone)
+    start = update.starts_at.astimezone(UTC)
+    detail = f" ({update.detail})" if update.detail else ""
+    lines = [
+        f"Machine: {update.machine} ({update.machine_kind}), group {update.group}",
+        f"System update{detail} of rollout {update.rollout_title}",
+        f"Starts: {format_local(start, zone)} ({start.isoformat(' ')[:16]} UTC), "
+        f"about {update.estimate_minutes} min",
+        "Applied in place while the machine runs: no downtime expected.",
+    ]
+    if update.activation_at is not None:
+        lines.append(
+            "The new kernel is activated afterwards by a reboot in the machine's maintenance "
+            f"window of {format_local(update.activation_at, zone)} (its own event)."
+        )
+    else:
+        lines.append(
+            "The new kernel is activated afterwards by a reboot in one of the machine's "
+            "maintenance windows, announced on its own."
+        )
+    if update.state == "cancelled":
+        lines.append("This system update was cancelled.")
+    elif update.state in {"done", "failed"}:
+        outcome = f": {update.outcome}" if update.outcome else ""
+        lines.append(f"Result: {update.state}{outcome}.")
+    return "\n".join(lines)
+
+
+def _maintnote(
+    event: Event,
+    item: WindowView | SystemUpdateView,
+    shared: dict[str, object],
+    level: str,
+    status: str,
+) -> None:
+    """The calendar-wide ORGANIZER / PROVIDER and the event's own MAINTNOTE properties."""
+    event.update(shared)
+    event["X-MAINTNOTE-ACCOUNT"] = vText(item.group)
+    event["X-MAINTNOTE-MAINTENANCE-ID"] = vText(item.uid)
+    event["X-MAINTNOTE-OBJECT-ID"] = vText(
+        item.machine, params={"X-MAINTNOTE-OBJECT-IMPACT": level}
+    )
+    event["X-MAINTNOTE-IMPACT"] = vText(level)
+    event["X-MAINTNOTE-STATUS"] = vText(status)
+
+
+def _update_event(
+    update: SystemUpdateView, shared: dict[str, object], stamp: datetime | None
+) -> Event:
+    """One VEVENT for a system update: no window page, so its URL is the rollout's page."""
+    zone = zone_of(update.timezone)
+    start, end = _instants(update, zone)
+    event = Event()
+    event["UID"] = vText(update.uid)
+    event["DTSTAMP"] = vDDDTypes(stamp or update.updated_at)
+    event["DTSTART"] = start
+    event["DTEND"] = end
+    event["SEQUENCE"] = vInt(update.sequence)
+    event["STATUS"] = vText("CANCELLED" if update.state == "cancelled" else "CONFIRMED")
+    event["SUMMARY"] = vText(update.summary)
+    event["DESCRIPTION"] = vText(update_description(update, zone))
+    event["TRANSP"] = vText("TRANSPARENT")  # the machine stays up: nothing to keep free
+    event["CREATED"] = vDDDTypes(update.created_at)
+    event["LAST-MODIFIED"] = vDDDTypes(update.updated_at)
+    if update.url:
+        event["URL"] = vUri(update.url, params={"VALUE": "URI"})
+    _maintnote(event, update, shared, "NO-IMPACT", update_status(update.state))
+    return event
+
+
 def _event(window: WindowView, shared: dict[str, object], stamp: datetime | None) -> Event:
     """One VEVENT; ``shared`` holds the calendar-wide ORGANIZER / PROVIDER values (see
     :func:`_shared`)."""
@@ -99,14 +180,7 @@ def _event(window: WindowView, shared: dict[str, object], stamp: datetime | None
     event["LAST-MODIFIED"] = vDDDTypes(window.updated_at)
     if window.url:
         event["URL"] = vUri(window.url, params={"VALUE": "URI"})
-    event.update(shared)
-    event["X-MAINTNOTE-ACCOUNT"] = vText(window.group)
-    event["X-MAINTNOTE-MAINTENANCE-ID"] = vText(window.uid)
-    event["X-MAINTNOTE-OBJECT-ID"] = vText(
-        window.machine, params={"X-MAINTNOTE-OBJECT-IMPACT": level}
-    )
-    event["X-MAINTNOTE-IMPACT"] = vText(level)
-    event["X-MAINTNOTE-STATUS"] = vText(maintnote_status(window.state))
+    _maintnote(event, window, shared, level, maintnote_status(window.state))
     return event
 
 
@@ -133,11 +207,13 @@ def build_calendar(
     cal: CalendarView,
     windows: Sequence[WindowView],
     *,
+    updates: Sequence[SystemUpdateView] = (),
     method: str | None = None,
     stamp: datetime | None = None,
     empty_year: int | None = None,
 ) -> bytes:
-    """A VCALENDAR with one VEVENT per window and a VTIMEZONE for every zone they use.
+    """A VCALENDAR with one VEVENT per window and per system update (the feeds show a
+    rollout's, the mail's calendar file none), and a VTIMEZONE for every zone they use.
 
     The calendar's own zone always has its VTIMEZONE, so an empty feed still holds a component
     (RFC 5545 3.6 requires one); it then covers ``empty_year`` (default: the year of
@@ -148,18 +224,21 @@ def build_calendar(
     """
     out = _header(cal, method)
     spans: dict[str, list[tuple[datetime, datetime]]] = {}
-    for w in windows:
-        spans.setdefault(w.timezone, []).append((w.starts_at, w.ends_at))
-    if not windows:
+    items: list[WindowView | SystemUpdateView] = [*windows, *updates]
+    for item in items:
+        spans.setdefault(item.timezone, []).append((item.starts_at, item.ends_at))
+    if not spans:
         moment = datetime(empty_year or (stamp.year if stamp else 1970), 7, 1, tzinfo=UTC)
         spans[cal.timezone] = [(moment, moment)]
     for tzid in sorted(spans):
         out.add_component(vtimezone(tzid, span_years(spans[tzid])))
     if stamp is None:
         events = [_feed_event(w, cal.organizer, cal.provider) for w in windows]
+        events += [_feed_update_event(u, cal.organizer, cal.provider) for u in updates]
     else:
         shared = _shared(cal.organizer, cal.provider)
         events = [_event(w, shared, stamp).to_ical(sorted=False) for w in windows]
+        events += [_update_event(u, shared, stamp).to_ical(sorted=False) for u in updates]
     # icalendar writes the calendar's own lines and its VTIMEZONEs; the events, each written
     # by icalendar too, go in before its END line
     head = out.to_ical(sorted=False)
@@ -184,3 +263,9 @@ def _feed_event(window: WindowView, organizer: str, provider: str) -> bytes:
     """A feed's VEVENT bytes, kept per window value: after one window changes, a feed
     re-renders that event only (a WindowView is frozen and holds all an event shows)."""
     return _event(window, _shared(organizer, provider), None).to_ical(sorted=False)
+
+
+@lru_cache(maxsize=8192)
+def _feed_update_event(update: SystemUpdateView, organizer: str, provider: str) -> bytes:
+    """A feed's VEVENT bytes for a system update, kept per value like :func:`_feed_event`."""
+    return _update_event(update, _shared(organizer, provider), None).to_ical(sorted=False)

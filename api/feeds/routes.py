@@ -1,9 +1,13 @@
 """GET /feeds/{group}.ics?token=... (customers) and /feeds/all.ics (operators, admin token).
 
-The ETag comes from one aggregate query (window count and latest change, activity count,
-latest id and finish, a digest of the activities' states, estimates and parameters, the
-group's own row and token), so a client that already has the current feed gets 304 without
-a single window being loaded or rendered. The bytes rendered for an ETag are kept in a
+A feed shows the maintenance windows and, as events of their own, the system updates of
+rollouts (each VM's, at its wave's start, in no window; cancelled ones with STATUS CANCELLED).
+
+The ETag comes from two aggregate queries (window count and latest change, activity count,
+latest id and finish, a digest of the activities' states, estimates and parameters; the same
+of the system updates with their rollouts' latest change; the group's own row and token),
+so a client that already has the current feed gets 304 without a single window being loaded
+or rendered. The bytes rendered for an ETag are kept in a
 bounded in-process cache (``api.feeds.cache``), so a client that polls without If-None-Match
 costs the same query plus sending the bytes; rendering runs in a worker thread so a large
 feed does not stall the event loop.
@@ -25,7 +29,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api import policy
-from api.calendar.query import FeedStamp, feed_stamp, groups_changed, window_views
+from api.calendar.query import (
+    FeedStamp,
+    feed_stamp,
+    groups_changed,
+    update_views,
+    window_views,
+)
 from api.calendar.values import CalendarView
 from api.feeds.cache import RenderCache
 from api.feeds.ics import build_calendar
@@ -39,7 +49,7 @@ __all__ = ["HISTORY", "feed_routes"]
 HISTORY = timedelta(days=30)  # how far back a feed shows windows
 MAX_AGE = 300
 CONTENT_TYPE = "text/calendar; charset=utf-8"
-_VERSION = "2"  # bump when the builder's output changes for the same data
+_VERSION = "3"  # bump when the builder's output changes for the same data
 
 
 def _not_found() -> Response:
@@ -132,6 +142,7 @@ async def group_feed(request: Request) -> Response:
 
     async def render() -> bytes:
         windows = await window_views(settings.public_url, group_id=group.id, since=since)
+        updates = await update_views(settings.public_url, group_id=group.id, since=since)
         cal = CalendarView(
             name=f"Maintenance: {group.title or group.name}",
             timezone=group.timezone,
@@ -139,13 +150,15 @@ async def group_feed(request: Request) -> Response:
             description=f"Maintenance windows of resource group {group.name}",
             organizer=parseaddr(settings.mail_from)[1],
         )
-        return await asyncio.to_thread(build_calendar, cal, windows, empty_year=now.year)
+        return await asyncio.to_thread(
+            build_calendar, cal, windows, updates=updates, empty_year=now.year
+        )
 
     return await _respond(
         request,
         stamp=stamp,
         etag=etag,
-        changed=[stamp.last_change, stamp.last_finish, group.updated_at],
+        changed=[stamp.last_change, stamp.last_finish, stamp.last_update_change, group.updated_at],
         render=render,
         filename=f"maintenance-{group.name}.ics",
     )
@@ -187,6 +200,7 @@ async def all_feed(request: Request) -> Response:
 
     async def render() -> bytes:
         windows = await window_views(settings.public_url, since=since)
+        updates = await update_views(settings.public_url, since=since)
         cal = CalendarView(
             name="Maintenance: all groups",
             timezone="UTC",
@@ -194,13 +208,15 @@ async def all_feed(request: Request) -> Response:
             description="Maintenance windows of every resource group",
             organizer=parseaddr(settings.mail_from)[1],
         )
-        return await asyncio.to_thread(build_calendar, cal, windows, empty_year=now.year)
+        return await asyncio.to_thread(
+            build_calendar, cal, windows, updates=updates, empty_year=now.year
+        )
 
     return await _respond(
         request,
         stamp=stamp,
         etag=etag,
-        changed=[stamp.last_change, stamp.last_finish, groups_at],
+        changed=[stamp.last_change, stamp.last_finish, stamp.last_update_change, groups_at],
         render=render,
         filename="maintenance-all.ics",
     )

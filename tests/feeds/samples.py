@@ -8,9 +8,18 @@ from typing import Any
 
 import vobject
 
-from api.calendar.values import ActivityView, CalendarView, WindowView
+from api.calendar.values import ActivityView, CalendarView, SystemUpdateView, WindowView
 
-__all__ = ["CAL", "cancelled", "changed", "completed", "planned", "read_vobject", "tokyo"]
+__all__ = [
+    "CAL",
+    "cancelled",
+    "changed",
+    "completed",
+    "planned",
+    "read_vobject",
+    "system_update",
+    "tokyo",
+]
 
 CAL = CalendarView(
     name="Maintenance: ACME Webshop (acme)",
@@ -108,6 +117,26 @@ def tokyo() -> WindowView:
         updated_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
         activities=(ActivityView("system_update", 30, False),),
         forced=True,
+    )
+
+
+def system_update() -> SystemUpdateView:
+    """vm01's system update of a rollout at its wave's start (Tue 19:00 CET), a week before
+    the window :func:`planned` that activates its kernel."""
+    return SystemUpdateView(
+        activity_id=42,
+        machine="vm01",
+        machine_kind="vm",
+        group="acme",
+        timezone="Europe/Berlin",
+        starts_at=datetime(2026, 11, 24, 18, 0, tzinfo=UTC),
+        estimate_minutes=30,
+        state="scheduled",
+        rollout_title="System updates next week",
+        created_at=datetime(2026, 11, 17, 9, 0, tzinfo=UTC),
+        updated_at=datetime(2026, 11, 17, 9, 0, tzinfo=UTC),
+        activation_at=datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+        url="https://fenster.example/rollouts/system-update-next-week/",
     )
 
 

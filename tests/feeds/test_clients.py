@@ -3,7 +3,9 @@
 Shapes: a start or end in the spring-forward gap's surroundings, in the repeated hour of a
 fall-back, Lord Howe's 30-minute shift both ways, every 15 minutes for 90 minutes around each
 clock change of 2026-2027 in seven zones, cancelled, postponed, empty, the operators' feed,
-a mail attachment, and the feed of every demo group through the route.
+a mail attachment, rollouts' system updates (events with no window, also across clock
+changes and cancelled), and the feed of every demo group (with its system updates of the
+demo rollout) through the route.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import icalendar
 import pytest
 from tortoise.context import TortoiseContext
 
-from api.calendar.query import window_views
-from api.calendar.values import CalendarView, WindowView
+from api.calendar.query import update_views, window_views
+from api.calendar.values import CalendarView, SystemUpdateView, WindowView
 from api.demo import load_demo
 from api.feeds.ics import build_calendar
 from api.feeds.routes import HISTORY
@@ -34,7 +36,7 @@ from api.services import groups as group_service
 from api.services.scheduling import run_pass
 from api.settings import Settings
 from tests.feeds.clients import READERS, Instants, LegacyReader, legacy_reader
-from tests.feeds.samples import CAL, cancelled, changed, planned, read_vobject
+from tests.feeds.samples import CAL, cancelled, changed, planned, read_vobject, system_update
 
 ZONES = [
     "Europe/Berlin",
@@ -67,6 +69,13 @@ def around_transitions(tzid: str) -> list[WindowView]:
     return windows(tzid, [(t, t + timedelta(hours=1)) for t in instants])
 
 
+def updates(tzid: str, starts: list[datetime], **kw: object) -> list[SystemUpdateView]:
+    return [
+        replace(system_update(), activity_id=i, timezone=tzid, starts_at=s, **kw)  # type: ignore[arg-type]
+        for i, s in enumerate(starts, start=1)
+    ]
+
+
 def calendar(tzid: str) -> CalendarView:
     return replace(CAL, timezone=tzid)
 
@@ -74,9 +83,17 @@ def calendar(tzid: str) -> CalendarView:
 Shape = tuple[bytes, Instants]
 
 
-def shape(cal: CalendarView, ws: list[WindowView], **kw: object) -> Shape:
+def shape(
+    cal: CalendarView,
+    ws: list[WindowView],
+    us: list[SystemUpdateView] | None = None,
+    **kw: object,
+) -> Shape:
     """The calendar's bytes and the instants every reader must find in them."""
-    return build_calendar(cal, ws, **kw), {w.uid: (w.starts_at, w.ends_at) for w in ws}  # type: ignore[arg-type]
+    items: list[WindowView | SystemUpdateView] = [*ws, *(us or [])]
+    return build_calendar(cal, ws, updates=us or [], **kw), {  # type: ignore[arg-type]
+        i.uid: (i.starts_at, i.ends_at) for i in items
+    }
 
 
 @cache
@@ -132,6 +149,23 @@ def shapes() -> dict[str, Shape]:
         "operators (several zones)": shape(
             replace(CAL, timezone="UTC"),
             [w for tzid in (berlin, howe, "America/New_York") for w in around_transitions(tzid)],
+        ),
+        # the wave's start is the update's start, whatever the local clock does then
+        "system updates (repeated hour, Berlin)": shape(
+            CAL,
+            [planned()],
+            updates(
+                berlin,
+                [at(2026, 10, 25, 0, 40), at(2026, 10, 25, 1, 10), at(2026, 11, 24, 18)],
+            ),
+        ),
+        "system updates (Lord Howe, both shifts)": shape(
+            calendar(howe),
+            [],
+            updates(howe, [at(2027, 4, 3, 14, 40), at(2026, 10, 3, 15, 20)]),
+        ),
+        "system updates cancelled": shape(
+            CAL, [cancelled()], updates(berlin, [at(2026, 11, 24, 18)], state="cancelled")
         ),
         "mail attachment (Lord Howe)": shape(
             calendar(howe),
@@ -205,18 +239,21 @@ async def test_every_demo_group_feed_reads_alike_through_the_route(
     )
     now = datetime.now(UTC)
     await run_pass(settings, now=now)
-    booked = 0
+    booked = updated = 0
     for group in await ResourceGroup.all().order_by("name"):
         r = await client.get(f"/feeds/{group.name}.ics?token={group.feed_token}")
         assert r.status_code == 200
         views = await window_views(settings.public_url, group_id=group.id, since=now - HISTORY)
-        expected = {w.uid: (w.starts_at, w.ends_at) for w in views}
-        booked += len(expected)
+        ups = await update_views(settings.public_url, group_id=group.id, since=now - HISTORY)
+        expected = {w.uid: (w.starts_at, w.ends_at) for w in [*views, *ups]}
+        booked += len(views)
+        updated += len(ups)
         cal = icalendar.Calendar.from_ical(r.content)
         assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == [group.timezone]
         for reader, read in READERS.items():
             assert read(r.content) == expected, (group.name, reader)
     assert booked > 0  # the demo world's queued work was booked and shown
+    assert updated > 0  # and the system updates of its announced rollout
 
 
 @pytest.mark.parametrize("reader", list(READERS))

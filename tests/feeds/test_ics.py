@@ -15,7 +15,16 @@ from hypothesis import strategies as st
 
 from api.feeds.ics import build_calendar, event_description
 from api.feeds.vtimezone import transitions, vtimezone
-from tests.feeds.samples import CAL, cancelled, changed, completed, planned, read_vobject, tokyo
+from tests.feeds.samples import (
+    CAL,
+    cancelled,
+    changed,
+    completed,
+    planned,
+    read_vobject,
+    system_update,
+    tokyo,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("FENSTER_UPDATE_GOLDEN") == "1"
@@ -113,6 +122,46 @@ def test_sequence_grows_and_uid_stays_through_change_and_cancel() -> None:
     assert [s[0] for s in seen] == [planned().uid] * 3
     assert [s[1] for s in seen] == [0, 1, 2]
     assert [s[2] for s in seen] == ["CONFIRMED", "CONFIRMED", "CANCELLED"]
+
+
+def test_a_system_update_is_an_event_of_its_own() -> None:
+    # a rollout's system update has no window: its own UID, the wave's start, its estimate,
+    # no downtime, the rollout's page; and the window that activates the kernel named
+    update = system_update()
+    data = build_calendar(CAL, [planned()], updates=[update])
+    check_golden("group_with_update.ics", data)
+    found = {str(e["UID"]): e for e in icalendar.Calendar.from_ical(data).walk("VEVENT")}
+    assert set(found) == {planned().uid, "system-update-42@fenster"}
+    event = found["system-update-42@fenster"]
+    assert event.decoded("DTSTART") == datetime(
+        2026, 11, 24, 19, 0, tzinfo=ZoneInfo("Europe/Berlin")
+    )
+    assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(minutes=30)
+    assert str(event["SUMMARY"]) == "System update: vm01 - System updates next week (no downtime)"
+    text = str(event["DESCRIPTION"])
+    assert "System update of rollout System updates next week" in text
+    assert "Starts: Tue 24 Nov 2026 19:00 CET (2026-11-24 18:00 UTC), about 30 min" in text
+    assert "no downtime expected" in text
+    assert "maintenance window of Tue 01 Dec 2026 02:00 CET" in text
+    assert str(event["URL"]) == "https://fenster.example/rollouts/system-update-next-week/"
+    assert (str(event["STATUS"]), int(event["SEQUENCE"])) == ("CONFIRMED", 0)
+    assert str(event["TRANSP"]) == "TRANSPARENT"
+    assert str(event["X-MAINTNOTE-IMPACT"]) == "NO-IMPACT"
+    assert str(event["X-MAINTNOTE-STATUS"]) == "CONFIRMED"
+    assert str(event["X-MAINTNOTE-ACCOUNT"]) == "acme"
+    assert str(event["ORGANIZER"]) == "mailto:maintenance@gocept.net"
+    # cancelled: the same UID, a new SEQUENCE, STATUS CANCELLED so clients drop it
+    gone = replace(update, state="cancelled", activation_at=None)
+    [event] = icalendar.Calendar.from_ical(build_calendar(CAL, [], updates=[gone])).walk("VEVENT")
+    assert str(event["UID"]) == update.uid
+    assert (str(event["STATUS"]), int(event["SEQUENCE"])) == ("CANCELLED", 1)
+    assert str(event["X-MAINTNOTE-STATUS"]) == "CANCELLED"
+    assert "This system update was cancelled." in str(event["DESCRIPTION"])
+    assert "announced on its own" in str(event["DESCRIPTION"])
+    done = replace(update, state="done", outcome="212 packages")
+    [event] = icalendar.Calendar.from_ical(build_calendar(CAL, [], updates=[done])).walk("VEVENT")
+    assert "Result: done: 212 packages." in str(event["DESCRIPTION"])
+    assert str(event["X-MAINTNOTE-STATUS"]) == "COMPLETED"
 
 
 def test_publish_method_and_stamp_for_mail() -> None:

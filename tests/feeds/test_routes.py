@@ -1,4 +1,5 @@
-"""The feed routes through the ASGI app: tokens, caching, content, rotation, operators' feed."""
+"""The feed routes through the ASGI app: tokens, caching, content, rotation, operators' feed,
+rollouts' system updates."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import icalendar
 from tortoise.context import TortoiseContext
 
 from api.app import create_app
+from api.calendar.texts import format_local
+from api.demo import SEED_ROLLOUT, load_demo
 from api.feeds.urls import feed_url
-from api.models import Activity, Machine, ResourceGroup, Window
+from api.models import Activity, Machine, ResourceGroup, Rollout, Window
 from api.services import groups, machines, tokens
+from api.services.rollout_changes import cancel_rollout
 from api.settings import Settings
 from tests.feeds.samples import read_vobject
 from tests.notify.world import make_group, make_window
@@ -311,3 +315,93 @@ async def test_etag_changes_when_an_activity_changes_in_place(
     assert by_date.status_code == 200, "a stale 304 for a client that only sends the date"
     [event] = events(dropped.content).values()
     assert str(event["SUMMARY"]) == "Maintenance: vm01 - memory resize"
+
+
+async def test_system_updates_of_a_rollout_are_events_of_the_feeds(
+    db: TortoiseContext, client: httpx.AsyncClient
+) -> None:
+    # the demo world's rollout is announced: each VM has a system update at its wave's start,
+    # in no window; each is an event of its group's feed and of the operators' feed
+    await load_demo()
+    rollout = await Rollout.get(name=SEED_ROLLOUT)
+    acme = await ResourceGroup.get(name="acme")
+    mine = await Activity.filter(
+        kind="system_update", rollout_id=rollout.id, machine__group_id=acme.id
+    ).order_by("id")
+    others = await Activity.filter(kind="system_update").exclude(machine__group_id=acme.id)
+    assert mine and others
+    first = await client.get(path(acme))
+    assert first.status_code == 200
+    found = events(first.content)
+    uids = {f"system-update-{a.id}@fenster": a for a in mine}
+    assert set(uids) <= set(found)
+    assert not {f"system-update-{a.id}@fenster" for a in others} & set(found)
+    for uid, a in uids.items():
+        event = found[uid]
+        assert a.not_before is not None and a.window_id is None
+        assert event.decoded("DTSTART").astimezone(UTC) == a.not_before
+        assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(
+            minutes=a.estimate_minutes
+        )
+        assert str(event["STATUS"]) == "CONFIRMED"
+        assert str(event["SUMMARY"]).endswith(f"- {rollout.title} (no downtime)")
+        assert "no downtime expected" in str(event["DESCRIPTION"])
+        assert httpx.URL(str(event["URL"])).path == "/rollouts/system-update-next-week/"
+        # a synthetic event has no window page
+        assert (await client.get(f"/windows/{uid}")).status_code == 404
+    # the kernel activation's window is named where one is booked
+    update = mine[0]
+    kernel = await Activity.get(
+        kind="kernel_update", rollout_id=rollout.id, machine_id=update.machine_id
+    ).prefetch_related("window")
+    assert kernel.window is not None
+    when = format_local(kernel.window.starts_at, acme.timezone)
+    assert f"maintenance window of {when}" in str(
+        found[f"system-update-{update.id}@fenster"]["DESCRIPTION"]
+    )
+
+    # done: the tag changes (no window row moved), the event says so
+    etag = first.headers["etag"]
+    await Activity.filter(id=update.id).update(
+        state="done", finished_at=datetime.now(UTC), log="212 packages"
+    )
+    done = await client.get(path(acme), headers={"If-None-Match": etag})
+    assert done.status_code == 200 and done.headers["etag"] != etag
+    uid = f"system-update-{update.id}@fenster"
+    assert "Result: done: 212 packages." in str(events(done.content)[uid]["DESCRIPTION"])
+    assert str(events(done.content)[uid]["X-MAINTNOTE-STATUS"]) == "COMPLETED"
+
+    # added: a new system update of the rollout appears, under a new tag
+    etag = done.headers["etag"]
+    added = await Activity.create(
+        machine_id=update.machine_id,
+        kind="system_update",
+        state="scheduled",
+        estimate_minutes=45,
+        not_before=update.not_before + timedelta(days=1),  # type: ignore[operator]
+        rollout_id=rollout.id,
+    )
+    more = await client.get(path(acme), headers={"If-None-Match": etag})
+    assert more.status_code == 200 and more.headers["etag"] != etag
+    assert f"system-update-{added.id}@fenster" in events(more.content)
+
+    # cancelled with the rollout: still there, STATUS CANCELLED, so clients drop them
+    etag = more.headers["etag"]
+    await cancel_rollout("admin:ops", rollout, "storage trouble")
+    gone = await client.get(path(acme), headers={"If-None-Match": etag})
+    assert gone.status_code == 200 and gone.headers["etag"] != etag
+    after = events(gone.content)
+    for a in [*mine[1:], added]:
+        event = after[f"system-update-{a.id}@fenster"]
+        assert (str(event["STATUS"]), int(event["SEQUENCE"])) == ("CANCELLED", 1)
+    assert str(after[uid]["STATUS"]) == "CONFIRMED"  # done before: it stays done
+    again = await client.get(path(acme), headers={"If-None-Match": gone.headers["etag"]})
+    assert again.status_code == 304
+
+    # the operators' feed shows every group's
+    _, admin = await tokens.create_token("test", name="ops", role="admin")
+    every = await client.get("/feeds/all.ics", headers={"Authorization": f"Bearer {admin}"})
+    assert every.status_code == 200
+    shown = set(events(every.content))
+    every_update = await Activity.filter(kind="system_update", rollout_id=rollout.id)
+    assert {f"system-update-{a.id}@fenster" for a in every_update} <= shown
