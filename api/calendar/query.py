@@ -218,7 +218,7 @@ async def update_views(
 
 @dataclass(frozen=True)
 class FeedStamp:
-    """What a feed's bytes depend on in the database, read with one aggregate query."""
+    """What a feed's bytes depend on in the database, read with two aggregate queries."""
 
     windows: int
     last_change: datetime | None
