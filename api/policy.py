@@ -16,6 +16,7 @@ __all__ = [
     "may_force",
     "may_queue",
     "may_read_all_feeds",
+    "may_read_guest_warnings",
     "may_read_metrics",
     "may_set_max_postpones",
 ]
@@ -51,6 +52,12 @@ def may_queue(role: str | None, kind: ActivityKind) -> bool:
 
 def may_read_all_feeds(role: str | None) -> bool:
     """/feeds/all.ics: every group's windows."""
+    return is_operator(role)
+
+
+def may_read_guest_warnings(role: str | None) -> bool:
+    """A machine's guestWarnings: what its guest agent's report shows broken (swap below the
+    minimum, a CPU model other than its host's, which it names)."""
     return is_operator(role)
 
 

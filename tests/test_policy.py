@@ -20,6 +20,7 @@ def test_only_an_operator_may(role: str | None) -> None:
     assert policy.may_set_max_postpones(role) is operator
     assert policy.may_read_all_feeds(role) is operator
     assert policy.may_read_metrics(role) is operator
+    assert policy.may_read_guest_warnings(role) is operator
 
 
 @pytest.mark.parametrize("role", ROLE_OR_NONE)
