@@ -25,7 +25,7 @@ from api.notify import mailer as notify_mailer
 from api.overload import DatabaseAway, LoadShed
 from api.pages.routes import page_routes
 from api.publish.routes import site_routes
-from api.services import scheduling, site, watchdog
+from api.services import rollout_engine, scheduling, site, watchdog
 from api.services.leadership import Leadership, process_name
 from api.settings import Settings, get_settings
 
@@ -64,6 +64,7 @@ def background_loops(settings: Settings) -> list[Duty]:
         Duty("scheduler", settings.schedule_interval, scheduling.run_periodic, led=True),
         Duty("reminders", settings.mail_interval, notify_mailer.run_reminders, led=True),
         Duty("watchdog", settings.watchdog_interval, watchdog.run_periodic, led=True),
+        Duty("rollouts", settings.rollout_interval, rollout_engine.run_periodic, led=True),
         Duty("mailer", settings.mail_interval, notify_mailer.run_drain, led=False),
         Duty("site", settings.site_interval, site.run_periodic, led=False),
     ]

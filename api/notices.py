@@ -32,6 +32,7 @@ __all__ = [
     "RolloutAnnounced",
     "RolloutDelayed",
     "RolloutEvent",
+    "RolloutHalted",
     "Scope",
     "UnknownNotice",
     "WindowCancelled",
@@ -300,6 +301,27 @@ class WindowStuck(Notice):
     minutes_over: int = 0
 
 
+@dataclass(frozen=True)
+class RolloutHalted(Notice):
+    """To the operators: a rollout halted (its wave failed the gate, or an operator halted
+    it). No later wave starts until it is resumed."""
+
+    kind = "rollout_halted"
+    subject = (
+        "HALTED: rollout {{ notice.rollout }}"
+        "{% if notice.wave %} at wave {{ notice.wave }}{% endif %}"
+    )
+    scope = Scope.GROUP
+    operators: ClassVar[bool] = True
+
+    rollout: str = ""
+    title: str = ""
+    wave: str = ""  # the halted wave's name; empty when none was running
+    reason: str = ""
+    by: str = ""  # who halted it: the engine or an operator
+    failures: tuple[str, ...] = ()  # "machine: error", at most engine.MAX_LISTED
+
+
 NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
     {
         cls.kind: cls
@@ -317,6 +339,7 @@ NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
             RolloutAnnounced,
             RolloutDelayed,
             WindowStuck,
+            RolloutHalted,
         )
     }
 )

@@ -141,6 +141,8 @@ class Settings:
     site_interval: int = 5  # seconds between checks for changes to rebuild from; 0 disables
     # rollouts: new wave dates after a delay are at least this many days away
     renotice_days: int = 7
+    # seconds between passes of the wave engine (api.services.rollout_engine); 0 disables
+    rollout_interval: int = 30
     # /metrics answers clients from these networks (comma-separated), and admin tokens
     metrics_from: str = "127.0.0.0/8, ::1"
     log_format: str = "text"  # or json: one object per line (api.logs)
@@ -149,7 +151,8 @@ class Settings:
     # the leader lease (api.services.leadership): another process takes over this long
     # after the leader stopped renewing it
     leader_lease_seconds: int = 30
-    # the operators' addresses (comma-separated): a window stuck in maintenance is mailed here
+    # the operators' addresses (comma-separated): a window stuck in maintenance and a rollout
+    # halted are mailed here
     operator_contacts: str = ""
     watchdog_interval: int = 60  # seconds between looks for stuck windows; 0 disables
     shed_retry_after: int = 5
@@ -230,6 +233,7 @@ class Settings:
             "site_interval",
             "max_inflight",
             "watchdog_interval",
+            "rollout_interval",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{self.where(name)} cannot be negative")

@@ -68,10 +68,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     de.add_argument("reason", type=Path, help="a Markdown file: why, for customers")
     de.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
     de.set_defaults(func=delay)
-    re_ = rsub.add_parser("resume", help="new dates for the waves not yet done; announced again")
+    ha = rsub.add_parser("halt", help="halt a running rollout: no later wave starts")
+    ha.add_argument("name")
+    ha.add_argument("reason", help="why (recorded, mailed to the operators)")
+    ha.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+    ha.set_defaults(func=halt)
+    re_ = rsub.add_parser(
+        "resume",
+        help="halted: run on, on the remaining dates; delayed: new dates, announced again",
+    )
     re_.add_argument("name")
     re_.add_argument(
-        "starts", nargs="+", type=_instant, help="one ISO start time per wave not yet done"
+        "starts",
+        nargs="*",
+        type=_instant,
+        help="delayed: one ISO start time per wave not yet done (halted: none)",
     )
     re_.add_argument("--force", action="store_true", help="even when a notice cannot be met")
     re_.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
@@ -126,17 +137,25 @@ async def list_(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def show(args: argparse.Namespace, settings: Settings) -> int:
+    from api.models import Wave
     from api.scheduling.occurrences import zone
     from api.services import rollouts
+    from api.services.rollout_engine import failed_updates
 
     async with db.database(settings):
         r = await rollouts.get_rollout(args.name)
         waves = await rollouts.wave_specs(r)
+        states = (
+            await Wave.filter(rollout_id=r.id).order_by("position").values_list("state", flat=True)
+        )
+        failed = await failed_updates(r.id)
     console = Console()
     console.print(f"[bold]{r.title}[/bold] ({r.name}): {r.state}; kernel {r.kernel or '-'}")
     tz = zone(settings.site_timezone)
-    table = Table("#", "wave", "takes", f"starts ({settings.site_timezone})", "UTC", "threshold")
-    for i, w in enumerate(waves, start=1):
+    table = Table(
+        "#", "wave", "takes", f"starts ({settings.site_timezone})", "UTC", "threshold", "state"
+    )
+    for i, (w, state) in enumerate(zip(waves, states, strict=True), start=1):
         takes = f"{w.percent} %" if w.percent else w.selector.value
         table.add_row(
             str(i),
@@ -145,8 +164,16 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
             f"{w.starts_at.astimezone(tz):%a %Y-%m-%d %H:%M}",
             f"{w.starts_at:%H:%M}",
             f"{w.threshold:.0%}",
+            str(state),
         )
     console.print(table)
+    if r.halted_reason:
+        console.print(f"halted: {r.halted_reason}", markup=False)
+    if failed:
+        fails = Table("failed machine", "wave", "error")
+        for machine, wave, error, _ in failed:
+            fails.add_row(machine, wave, error)
+        console.print(fails)
     return 0
 
 
@@ -252,6 +279,17 @@ async def delay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def halt(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+    from api.services.rollout_engine import halt_rollout
+
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        r = await halt_rollout(ACTOR, r, args.reason, now=args.now, settings=settings)
+    print(f"'{r.name}' halted; no later wave starts until it is resumed")
+    return 0
+
+
 async def resume(args: argparse.Namespace, settings: Settings) -> int:
     from api.services import rollouts
     from api.services.rollout_changes import resume_rollout
@@ -261,7 +299,7 @@ async def resume(args: argparse.Namespace, settings: Settings) -> int:
         r = await resume_rollout(
             ACTOR, r, args.starts, force=args.force, now=args.now, settings=settings
         )
-    print(f"'{r.name}' resumed and announced again")
+    print(f"'{r.name}' resumed" + ("" if r.state == "running" else " and announced again"))
     return 0
 
 

@@ -44,6 +44,8 @@ __all__ = [
 
 log = logging.getLogger("fenster.mailer")
 
+# An operators' notice about no group (api.services.outbox.enqueue with group None).
+OPERATORS = GroupView("operators", "the operators", "UTC")
 LEASE = timedelta(minutes=10)  # a claimed row is left alone this long by other mailers
 BATCH = 50
 
@@ -112,15 +114,18 @@ async def _claim(now: datetime, limit: int) -> list[Notification]:
 
 
 async def _load(row: Notification, settings: Settings, now: datetime) -> Outgoing:
-    group = await ResourceGroup.get_or_none(id=row.group_id)
-    if group is None:
-        raise Unsendable("its resource group no longer exists")
     try:
         notice = notice_of(row.kind, row.payload)
     except UnknownNotice as exc:
         raise Unsendable(str(exc)) from None
-    urls = feed_url(settings, group)
-    gv = GroupView(group.name, group.title, group.timezone, urls.https, urls.webcal)
+    if row.group_id is None and notice.operators:
+        gv = OPERATORS  # about no group (a rollout halted)
+    else:
+        group = await ResourceGroup.get_or_none(id=row.group_id)
+        if group is None:
+            raise Unsendable("its resource group no longer exists")
+        urls = feed_url(settings, group)
+        gv = GroupView(group.name, group.title, group.timezone, urls.https, urls.webcal)
     windows: list[Any] = []
     if notice.scope is Scope.WINDOW:
         window_id = row.window_id

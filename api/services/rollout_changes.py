@@ -4,8 +4,10 @@
   (each customer gets the existing cancellation mail, threaded), mails every affected group a
   ``rollout_delayed`` notice, publishes the reason on the site (an announcement linked to the
   rollout), and moves the rollout to delayed. Waves already done stay done.
-- ``resume_rollout`` takes new start times for the waves not yet done, refuses any sooner than
-  ``FENSTER_RENOTICE_DAYS`` from now (naming it), re-plans and announces again.
+- ``resume_rollout`` resumes a halted rollout on its remaining dates (the wave engine's
+  ``resume_halted``); for a delayed one it takes new start times for the waves not yet done,
+  refuses any sooner than ``FENSTER_RENOTICE_DAYS`` from now (naming it), re-plans and
+  announces again.
 - ``cancel_rollout`` cancels everything not started and tells customers.
 - ``post_update`` publishes a status update (Markdown) on the site, optionally mailed to the
   affected groups.
@@ -28,6 +30,7 @@ from api.scheduling.texts import local_label
 from api.services import audit, outbox
 from api.services.announcements import MAX_BODY, notify
 from api.services.rollout_announce import announce_in
+from api.services.rollout_engine import resume_halted
 from api.services.scheduling import lock
 from api.services.window_ops import cancel_in
 from api.settings import Settings, get_settings
@@ -141,10 +144,20 @@ async def resume_rollout(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> Rollout:
-    """New start times for the waves not yet done (in order), then announce again."""
+    """A halted rollout: on its remaining dates (``starts`` empty; see
+    ``rollout_engine.resume_halted``). A delayed one: new start times for the waves not yet
+    done (in order), then announce again."""
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     current = await Rollout.get(id=rollout.id)
+    if current.state == "halted":
+        if starts:
+            raise ValidationError.single(
+                "startsAt",
+                "a halted rollout resumes on its remaining dates; for new dates delay it "
+                "first, then resume it with them",
+            )
+        return await resume_halted(actor, current, now=now)
     if current.state != "delayed":
         raise ValidationError.single(
             "state", f"rollout {current.name} is {current.state}; only a delayed one resumes"

@@ -56,10 +56,15 @@ async def _rest_and_hosts_rollout(state: str = "draft") -> None:
         WaveSpec("hosts", WaveSelector.HOSTS, start + timedelta(days=2)),
     ]
     r = await rollouts.create_rollout("test", name="su-rest", title="S", waves=waves)
-    if state in ("announced", "delayed"):
+    if state in ("announced", "delayed", "running"):
         r = await announce_rollout("test", r, force=True)
     if state == "delayed":
         await rollout_changes.delay_rollout("test", r, "Storage trouble.")
+    if state == "running":  # the wave engine starts its first wave
+        from api.services.rollout_engine import run_rollouts
+        from api.settings import get_settings
+
+        await run_rollouts(get_settings(), now=start)
 
 
 def cells(default: Any = DENIED, **given: Any) -> dict[str, Any]:
@@ -425,6 +430,13 @@ MUTATIONS = [
             }
         )(w),
         setup=lambda w: _rest_and_hosts_rollout("delayed"),
+    ),
+    Op(
+        "haltRollout",
+        mutation("haltRollout", "HaltRolloutInput"),
+        cells(admin="Rollout"),
+        variables=given({"name": "su-rest", "reason": "Storage trouble."}),
+        setup=lambda w: _rest_and_hosts_rollout("running"),
     ),
     Op(
         "cancelRollout",

@@ -26,6 +26,7 @@ from api.notices import (
     RolloutAnnounced,
     RolloutDelayed,
     RolloutEvent,
+    RolloutHalted,
     WindowCancelled,
     WindowChanged,
     WindowCompleted,
@@ -125,6 +126,17 @@ SAMPLES: dict[str, tuple[Notice, tuple[WindowView, ...]]] = {
     "window_stuck": (
         WindowStuck(host="kvm07", agent="kvm07/5f2c9a", minutes_over=34),
         (replace(planned(), state="running"),),
+    ),
+    "rollout_halted": (
+        RolloutHalted(
+            "su-2011-08",
+            "System updates <next week>",
+            "Representative set",
+            "2 of 10 updates failed (20%), above the threshold of 5%",
+            "system:rollouts",
+            ("web01: E: dpkg was interrupted", "db02: exit status 100"),
+        ),
+        (),
     ),
 }
 

@@ -92,9 +92,17 @@ class DelayRolloutInput:
 class ResumeRolloutInput:
     name: str
     starts_at: list[datetime] = strawberry.field(
-        description="new start times of the waves not yet done, in order"
+        default_factory=list,
+        description="a delayed rollout: new start times of the waves not yet done, in order; "
+        "a halted rollout: none (it keeps its remaining dates)",
     )
     force: bool = False
+
+
+@strawberry.input
+class HaltRolloutInput:
+    name: str
+    reason: str = strawberry.field(description="why: recorded, and mailed to the operators")
 
 
 @strawberry.input

@@ -1,5 +1,5 @@
 """Rollout mutations (operators only): create, update (drafts), preview, announce, delay,
-resume, cancel, post an update."""
+halt, resume, cancel, post an update."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from api.graphql.rollouts.inputs import (
     CancelRolloutInput,
     CreateRolloutInput,
     DelayRolloutInput,
+    HaltRolloutInput,
     PostRolloutUpdateInput,
     PreviewRolloutInput,
     ResumeRolloutInput,
@@ -25,6 +26,7 @@ from api.graphql.rollouts.inputs import (
 from api.graphql.rollouts.types import RolloutPreviewType, RolloutType
 from api.scheduling.waves import WaveSelector, WaveSpec
 from api.services import rollout_changes as changes
+from api.services import rollout_engine as engine
 from api.services import rollouts as service
 from api.services.rollout_announce import announce_rollout
 
@@ -137,8 +139,9 @@ class RolloutMutations:
 
     @strawberry.mutation(
         extensions=allow("rollouts.write"),
-        description="Operators: new dates (at least the re-announcement notice away) for the "
-        "waves not yet done; re-planned and announced again.",
+        description="Operators: a halted rollout runs on (its halted wave again from now, later "
+        "waves on their dates). A delayed one: new dates (at least the re-announcement notice "
+        "away) for the waves not yet done; re-planned and announced again.",
     )
     async def resume_rollout(self, info: Info, input: ResumeRolloutInput) -> RolloutPayload:
         r = await service.get_rollout(input.name)
@@ -148,6 +151,18 @@ class RolloutMutations:
             list(input.starts_at),
             force=input.force,
             settings=info.context.settings,
+        )
+        return RolloutType.from_model(r)
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"),
+        description="Operators: halt a running rollout now: its running wave halts, no later "
+        "wave starts, the operators are mailed.",
+    )
+    async def halt_rollout(self, info: Info, input: HaltRolloutInput) -> RolloutPayload:
+        r = await service.get_rollout(input.name)
+        r = await engine.halt_rollout(
+            info.context.actor, r, input.reason, settings=info.context.settings
         )
         return RolloutType.from_model(r)
 

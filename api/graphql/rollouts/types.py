@@ -113,6 +113,21 @@ class RolloutType(Node):
         )
         return await paginate(qs, first, after, Shown.from_model)
 
+    @strawberry.field(
+        description="Machines whose system update failed, with the error (the last line of "
+        "its log); they stay on their old packages and their activation is cancelled "
+        "(customers: their machines')."
+    )
+    async def failed_machines(self, info: Info) -> list[FailedMachineType]:
+        from api.services.rollout_engine import failed_updates
+
+        mine = {str(n) for n in await visible_machines(info.context).values_list("name", flat=True)}
+        return [
+            FailedMachineType(machine=m, wave=w, error=e, finished_at=at)
+            for m, w, e, at in await failed_updates(self.r.id)
+            if m in mine
+        ]
+
     @strawberry.field(description="Status updates and notices on the site, oldest first.")
     async def updates(
         self, info: Info
@@ -138,6 +153,14 @@ class RolloutType(Node):
             .order_by("at", "id")
         )
         return [Shown.from_model(e) for e in rows]
+
+
+@strawberry.type(name="FailedMachine")
+class FailedMachineType:
+    machine: str
+    wave: str
+    error: str
+    finished_at: datetime | None
 
 
 @strawberry.type(name="RolloutMachine")

@@ -1,0 +1,211 @@
+"""The wave engine over the demo world under a controlled clock: the infrastructure wave passes,
+the representative wave's failures cross 5 % and halt the rollout (operators mailed, later waves
+not started, failed machines' activations cancelled and their groups told), resume continues to
+the end; a step taken twice (a crash between steps, two leaders) does nothing twice. Results are
+read through GraphQL over the ASGI app."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from tortoise.context import TortoiseContext
+
+from api.demo import load_demo
+from api.errors import IllegalTransition, ValidationError
+from api.kinds import ActivityKind
+from api.models import Activity, AuditEvent, Notification, Rollout, RolloutMember, Wave, Window
+from api.notify.mailer import run_once
+from api.scheduling.engine import StepKind
+from api.services import rollouts, tokens
+from api.services.rollout_announce import announce_rollout
+from api.services.rollout_changes import resume_rollout
+from api.services.rollout_engine import halt_rollout, released, run_rollouts, step
+from api.settings import Settings
+from tests.graphql.world import gql
+
+NOW = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)  # the Wednesday before the rollout's week
+OPS = "noc@provider.example"
+
+
+@pytest.fixture
+def ops(settings: Settings) -> Settings:
+    return replace(settings, site_timezone="Europe/Berlin", operator_contacts=OPS)
+
+
+async def announced(ops: Settings) -> tuple[Rollout, list[Wave]]:
+    await load_demo(rollout=False)
+    await Notification.all().delete()
+    r = await rollouts.create_rollout(
+        "admin:ops",
+        name="su",
+        title="System update",
+        kernel="2.6.38",
+        now=NOW,
+        settings=ops,
+        week=(NOW + timedelta(days=14)).date(),
+    )
+    r = await announce_rollout("admin:ops", r, now=NOW, settings=ops)
+    return r, list(await Wave.filter(rollout=r).order_by("position"))
+
+
+async def updates(r: Rollout, wave: Wave) -> list[Activity]:
+    ids = await RolloutMember.filter(rollout=r, wave=wave).values_list("machine_id", flat=True)
+    return (
+        await Activity.filter(rollout=r, kind=ActivityKind.SYSTEM_UPDATE, machine_id__in=list(ids))
+        .prefetch_related("machine")
+        .order_by("machine__name")
+    )
+
+
+async def report(acts: list[Activity], at: datetime, failing: int = 0) -> list[str]:
+    """The guest agents carry out the updates: the first ``failing`` fail. The same state
+    changes as the guest agent's start and report (scheduled -> running -> done | failed)."""
+    failed = []
+    for i, a in enumerate(acts):
+        assert await Activity.filter(released(), id=a.id).exists()  # due for the guest now
+        a.transition("running")
+        a.attempts += 1
+        outcome = "failed" if i < failing else "done"
+        a.transition(outcome)
+        a.finished_at = at
+        a.log = "Reading package lists...\nE: dpkg was interrupted" if i < failing else "ok"
+        await a.save()
+        if i < failing:
+            failed.append(a.machine.name)
+    return failed
+
+
+async def engine(ops: Settings, at: datetime) -> list[tuple[StepKind, str]]:
+    return [(s.kind, s.wave.name if s.wave else "") for s in await run_rollouts(ops, now=at)]
+
+
+ROLLOUT_QUERY = """{ rollouts(first: 1) { edges { node {
+  name state haltedReason waves { name state } failedMachines { machine wave error } } } } }"""
+
+
+async def test_a_rollout_halts_on_its_gate_and_resumes_to_the_end(
+    db: TortoiseContext, ops: Settings, client: httpx.AsyncClient
+) -> None:
+    r, waves = await announced(ops)
+    infra, rep, *_ = waves
+    assert [w.selector for w in waves][:2] == ["infrastructure", "representative"]
+    assert await engine(ops, infra.starts_at - timedelta(minutes=1)) == []
+    # nothing of the rollout is due before it runs
+    assert not await Activity.filter(released(), rollout=r).exists()
+
+    # the infrastructure wave starts at its time, passes after its soak
+    assert await engine(ops, infra.starts_at) == [(StepKind.START, infra.name)]
+    assert (await Rollout.get(id=r.id)).state == "running"
+    await report(await updates(r, infra), infra.starts_at + timedelta(minutes=20))
+    soaked = infra.starts_at + timedelta(minutes=infra.soak_minutes)
+    assert await engine(ops, soaked - timedelta(seconds=1)) == []
+    assert await engine(ops, max(soaked, rep.starts_at)) == [
+        (StepKind.PASS, infra.name),
+        (StepKind.START, rep.name),
+    ]
+
+    # the representative wave: 2 of them fail (above 5 %)
+    acts = await updates(r, rep)
+    assert len(acts) >= 3
+    failed = await report(acts, rep.starts_at + timedelta(minutes=30), failing=2)
+    assert 2 / len(acts) > rep.failure_threshold
+    rep_end = rep.starts_at + timedelta(minutes=rep.soak_minutes)
+    steps = await engine(ops, rep_end)
+    assert steps == [(StepKind.HALT, rep.name)]
+    halted = await Rollout.get(id=r.id)
+    assert halted.state == "halted"
+    assert halted.halted_reason is not None
+    assert all(f"- {m}: E: dpkg was interrupted" in halted.halted_reason for m in failed)
+    [mail] = await Notification.filter(kind="rollout_halted")
+    assert mail.recipients == [OPS] and mail.group_id is None  # type: ignore[attr-defined]
+    assert await AuditEvent.filter(action="rollout.gate_fail").count() == 1
+
+    # each failed machine's activation is cancelled and its group told
+    for name in failed:
+        kernel = await Activity.get(rollout=r, kind="kernel_update", machine__name=name)
+        assert kernel.state == "cancelled"
+        if kernel.window_id is not None:  # type: ignore[attr-defined]
+            window = await Window.get(id=kernel.window_id)  # type: ignore[attr-defined]
+            assert window.state == "cancelled"
+            assert await Notification.filter(kind="window_cancelled", window_id=window.id).exists()
+    ok = await Activity.get(rollout=r, kind="kernel_update", machine__name=acts[-1].machine.name)
+    assert ok.state == "scheduled"
+
+    # the same pass again (a second leader, a restart after a crash) does nothing
+    before = (await AuditEvent.all().count(), await Notification.all().count())
+    assert await engine(ops, rep_end) == []
+    assert await step(ops, r.id, rep_end) is None
+    assert (await AuditEvent.all().count(), await Notification.all().count()) == before
+
+    # days later: no later wave starts; windows of later waves that would now come before
+    # their wave could run are cancelled and their customers told
+    later = waves[2].starts_at + timedelta(hours=1)
+    assert await engine(ops, later) == []
+    assert [w.state for w in await Wave.filter(rollout=r).order_by("position")][2:] == [
+        "pending"
+    ] * (len(waves) - 2)
+    early = await Activity.filter(
+        rollout=r, kind="kernel_update", state="cancelled", machine__rollout_members__wave=waves[2]
+    ).count()
+    third = await RolloutMember.filter(rollout=r, wave=waves[2]).count()
+    assert 0 < early <= third
+    assert not await Activity.filter(released(), rollout=r, state="scheduled").exists()
+
+    # operators see it through GraphQL, with the failed machines and their errors
+    admin = (await tokens.create_token("test", name="admin", role="admin"))[1]
+    out = await gql(client, ROLLOUT_QUERY, {}, admin)
+    data = out["data"]["rollouts"]["edges"][0]["node"]
+    assert data["state"] == "halted" and "failed its gate" in data["haltedReason"]
+    assert [w["state"] for w in data["waves"]][:3] == ["completed", "halted", "pending"]
+    assert sorted(f["machine"] for f in data["failedMachines"]) == sorted(failed)
+    assert {f["error"] for f in data["failedMachines"]} == {"E: dpkg was interrupted"}
+
+    # the halt mail renders and goes to the operators only
+    result = await run_once(ops)
+    assert result.failed == 0, result
+    assert (await Notification.get(kind="rollout_halted")).state == "sent"
+
+    # resume: the halted wave runs again from now (its failures were seen), later waves go on
+    resumed_at = later + timedelta(hours=1)
+    with pytest.raises(ValidationError):
+        await resume_rollout("admin:ops", halted, [resumed_at + timedelta(days=9)], now=resumed_at)
+    r2 = await resume_rollout("admin:ops", halted, [], now=resumed_at)
+    assert r2.state == "running" and r2.halted_reason is None
+    assert await engine(ops, resumed_at) == []
+    at = resumed_at + timedelta(minutes=rep.soak_minutes)
+    steps = await engine(ops, at)
+    assert steps == [(StepKind.PASS, rep.name), (StepKind.START, waves[2].name)]
+    for w in waves[2:]:
+        w = await Wave.get(id=w.id)
+        if w.state == "pending":
+            at = max(at, w.starts_at)
+            steps = await engine(ops, at)
+            assert (StepKind.START, w.name) in steps
+        await report(
+            [a for a in await updates(r, w) if a.state == "scheduled"], at + timedelta(minutes=5)
+        )
+        at += timedelta(minutes=w.soak_minutes)
+        steps += await engine(ops, at)
+        assert (StepKind.PASS, w.name) in steps
+    assert (await Rollout.get(id=r.id)).state == "completed"
+    for kind in (StepKind.START, StepKind.PASS):
+        started = [e for e in await AuditEvent.filter(action=f"rollout.wave_{kind.value}")]
+        assert len(started) == len({str(e.details) for e in started})  # nothing twice
+
+
+async def test_an_operator_halts_by_hand(db: TortoiseContext, ops: Settings) -> None:
+    r, waves = await announced(ops)
+    with pytest.raises(IllegalTransition):  # not running yet
+        await halt_rollout("admin:ops", r, "storage trouble", now=NOW, settings=ops)
+    await engine(ops, waves[0].starts_at)
+    with pytest.raises(ValidationError):
+        await halt_rollout("admin:ops", r, " ", settings=ops)
+    r = await halt_rollout("admin:ops", r, "storage trouble", settings=ops)
+    assert r.state == "halted" and r.halted_reason == "storage trouble"
+    assert (await Wave.get(id=waves[0].id)).state == "halted"
+    [mail] = await Notification.filter(kind="rollout_halted")
+    assert mail.payload["by"] == "admin:ops" and mail.payload["wave"] == waves[0].name
+    assert await engine(ops, waves[1].starts_at + timedelta(days=1)) == []
