@@ -22,6 +22,7 @@ from api.kinds import Executor, carried_out_by
 from api.models import Activity, Machine
 from api.rules import MAX_MEMORY_MIB, Collector
 from api.services import audit
+from api.services.rollout_engine import released
 
 __all__ = [
     "GUEST_KINDS",
@@ -63,10 +64,11 @@ class GuestReport:
 
 def _due(now: datetime) -> Q:
     """Running (the agent's own, in progress), or scheduled and its time has come: at its
-    ``not_before`` without a window, at its window's start within one."""
+    ``not_before`` without a window, at its window's start within one; a rollout's only while
+    the wave engine runs the rollout (``rollout_engine.released``)."""
     come = Q(window_id__isnull=True) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
     in_window = Q(window_id__isnull=False) & Q(window__starts_at__lte=now)
-    return Q(state="running") | (Q(state="scheduled") & (come | in_window))
+    return Q(state="running") | (Q(state="scheduled") & (come | in_window) & released())
 
 
 async def due_updates(machine_id: int, now: datetime | None = None) -> list[Activity]:

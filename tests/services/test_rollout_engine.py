@@ -19,7 +19,7 @@ from api.kinds import ActivityKind
 from api.models import Activity, AuditEvent, Notification, Rollout, RolloutMember, Wave, Window
 from api.notify.mailer import run_once
 from api.scheduling.engine import StepKind
-from api.services import rollouts, tokens
+from api.services import guests, rollouts, tokens
 from api.services.rollout_announce import announce_rollout
 from api.services.rollout_changes import resume_rollout
 from api.services.rollout_engine import halt_rollout, released, run_rollouts, step
@@ -61,19 +61,24 @@ async def updates(r: Rollout, wave: Wave) -> list[Activity]:
 
 
 async def report(acts: list[Activity], at: datetime, failing: int = 0) -> list[str]:
-    """The guest agents carry out the updates: the first ``failing`` fail. The same state
-    changes as the guest agent's start and report (scheduled -> running -> done | failed)."""
+    """The guest agents carry out the updates through the guest agent's service (start, then
+    report the outcome): the first ``failing`` fail."""
     failed = []
     for i, a in enumerate(acts):
-        assert await Activity.filter(released(), id=a.id).exists()  # due for the guest now
-        a.transition("running")
-        a.attempts += 1
-        outcome = "failed" if i < failing else "done"
-        a.transition(outcome)
-        a.finished_at = at
-        a.log = "Reading package lists...\nE: dpkg was interrupted" if i < failing else "ok"
-        await a.save()
-        if i < failing:
+        await guests.start_update("guest:test", a.machine_id, a.id, now=at)
+        bad = i < failing
+        await guests.report_update(
+            "guest:test",
+            a.machine_id,
+            guests.GuestReport(
+                a.id,
+                "failed" if bad else "done",
+                100 if bad else 0,
+                "Reading package lists...\nE: dpkg was interrupted" if bad else "ok",
+            ),
+            now=at,
+        )
+        if bad:
             failed.append(a.machine.name)
     return failed
 
@@ -153,6 +158,9 @@ async def test_a_rollout_halts_on_its_gate_and_resumes_to_the_end(
     third = await RolloutMember.filter(rollout=r, wave=waves[2]).count()
     assert 0 < early <= third
     assert not await Activity.filter(released(), rollout=r, state="scheduled").exists()
+    held = (await updates(r, waves[2]))[0]
+    with pytest.raises(ValidationError, match="its time has not come"):
+        await guests.start_update("guest:test", held.machine_id, held.id, now=later)
 
     # operators see it through GraphQL, with the failed machines and their errors
     admin = (await tokens.create_token("test", name="admin", role="admin"))[1]
