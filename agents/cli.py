@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--command",
         dest="update_command",
+        metavar="CMD",
         required=True,
         help="the update command (split like a shell would; output lines 'changed: PACKAGE "
         "...' name the changed packages)",

@@ -235,3 +235,18 @@ async def test_a_guest_token_needs_a_vm(world: World) -> None:
     with pytest.raises(ValidationError) as e:
         await tokens.create_token("test", name="g", role="agent", host=host, machine=vm)
     assert [f.field for f in e.value.errors] == ["machine"]
+
+
+async def test_operators_create_guest_tokens_over_graphql(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    sel = "... on CreatedToken { token { role machine host } secret }"
+    value = {"name": "web guest", "role": "GUEST", "machine": "alpha-web"}
+    out = await mutate(client, world, "admin", "createToken", "CreateTokenInput", value, sel)
+    assert out["token"] == {"role": "GUEST", "machine": "alpha-web", "host": None}
+    me = await gql(client, "{ me { machine } }", token=out["secret"])
+    assert me["data"]["me"] == {"machine": "alpha-web"}
+    value = {"name": "bad", "role": "GUEST", "machine": "host1"}
+    out = await mutate(client, world, "admin", "createToken", "CreateTokenInput", value, "")
+    assert out["__typename"] == "ValidationError"
+    assert [f["field"] for f in out["fields"]] == ["machine"]
