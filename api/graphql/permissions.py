@@ -173,12 +173,15 @@ def visible_activities(ctx: Context) -> QuerySet[Activity]:
 
 
 # details, params and actors name VM hosts and operators' tokens; customers read them without
-# (api.scheduling.texts words the rest); operators and agents, who work on the hosts, keep them
+# (api.scheduling.texts words the rest); operators and host agents, who work on the hosts,
+# keep them. A guest token lives inside the customer's VM: it reads what customers read.
 HOST_DETAILS = frozenset({"host", FOR_HOST_REBOOT})
+AS_CUSTOMERS = frozenset({"customer", "guest"})
 
 
 def for_customers(ctx: Context) -> bool:
-    return _role(ctx) == "customer"
+    """Texts are shown as customers read them (no VM host's name, no operator's token)."""
+    return _role(ctx) in AS_CUSTOMERS
 
 
 def shown_details(ctx: Context, details: Any) -> Any:

@@ -250,3 +250,22 @@ async def test_operators_create_guest_tokens_over_graphql(
     out = await mutate(client, world, "admin", "createToken", "CreateTokenInput", value, "")
     assert out["__typename"] == "ValidationError"
     assert [f["field"] for f in out["fields"]] == ["machine"]
+
+
+async def test_a_guest_token_reads_its_window_as_customers_do(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The token lives inside the customer's VM: the host's name is not shown to it."""
+    window = await Window.get(uid=world.ids["window:alpha-web"])
+    await update("alpha-web", window_id=window.id, not_before=None)
+    reboot = await Activity.get(window_id=window.id, kind="reboot")
+    reboot.params = {"host_reboot": "host1"}
+    reboot.log = "shut down for the reboot of host host1"
+    await reboot.save()
+    q = "{ guestWork { window { activities { kind params log requestedBy } } } }"
+    out = await gql(client, q, token=world.tokens["guest_a"])
+    assert "errors" not in out, out
+    (due,) = out["data"]["guestWork"]
+    assert "host1" not in str(due)
+    shown = {a["kind"]: a for a in due["window"]["activities"]}
+    assert shown["REBOOT"]["log"] == "shut down for the reboot of its host"
