@@ -93,7 +93,7 @@ WAVE = StateMachine(
         {
             "pending": {"running", "skipped"},
             "running": {"completed", "halted"},
-            "halted": {"running"},
+            "halted": {"running", "skipped"},  # resumed, or closed by a delay
             "completed": set(),
             "skipped": set(),
         }

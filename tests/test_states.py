@@ -44,6 +44,7 @@ ALLOWED = {
         ("running", "completed"),
         ("running", "halted"),
         ("halted", "running"),
+        ("halted", "skipped"),  # a delay closes a halted wave
     },
 }
 MACHINES = [ACTIVITY, WINDOW, ROLLOUT, WAVE]

@@ -3,7 +3,8 @@
 - ``delay_rollout`` cancels every window and activity of the rollout that has not started
   (each customer gets the existing cancellation mail, threaded), mails every affected group a
   ``rollout_delayed`` notice, publishes the reason on the site (an announcement linked to the
-  rollout), and moves the rollout to delayed. Waves already done stay done.
+  rollout), and moves the rollout to delayed. Waves already done stay done; a halted wave is
+  closed (skipped), so new dates after a halt go through delay and resume.
 - ``resume_rollout`` resumes a halted rollout on its remaining dates (the wave engine's
   ``resume_halted``); for a delayed one it takes new start times for the waves not yet done,
   refuses any sooner than ``FENSTER_RENOTICE_DAYS`` from now (naming it), re-plans and
@@ -101,6 +102,12 @@ async def delay_rollout(
         current = await Rollout.get(id=rollout.id, using_db=conn)
         current.transition("delayed")
         cancelled = await _cancel_pending(conn, actor, current, "the system update is delayed")
+        # a wave halted by its gate is not judged again: the resumed plan starts after it
+        await (
+            Wave.filter(rollout_id=current.id, state="halted")
+            .using_db(conn)
+            .update(state="skipped")
+        )
         groups = await _affected_groups(conn, current)
         notice = RolloutDelayed(current.name, current.title, reason, settings.renotice_days)
         for g in groups:

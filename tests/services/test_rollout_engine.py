@@ -21,7 +21,7 @@ from api.notify.mailer import run_once
 from api.scheduling.engine import StepKind
 from api.services import guests, rollouts, tokens
 from api.services.rollout_announce import announce_rollout
-from api.services.rollout_changes import resume_rollout
+from api.services.rollout_changes import delay_rollout, resume_rollout
 from api.services.rollout_engine import halt_rollout, released, run_rollouts, step
 from api.settings import Settings
 from tests.graphql.world import gql
@@ -217,3 +217,22 @@ async def test_an_operator_halts_by_hand(db: TortoiseContext, ops: Settings) -> 
     [mail] = await Notification.filter(kind="rollout_halted")
     assert mail.payload["by"] == "admin:ops" and mail.payload["wave"] == waves[0].name
     assert await engine(ops, waves[1].starts_at + timedelta(days=1)) == []
+
+
+async def test_new_dates_after_a_halt_go_through_delay_and_resume(
+    db: TortoiseContext, ops: Settings
+) -> None:
+    r, waves = await announced(ops)
+    await engine(ops, waves[0].starts_at)
+    r = await halt_rollout("admin:ops", r, "storage trouble", settings=ops)
+    r = await delay_rollout(
+        "admin:ops", r, "Storage trouble.", now=waves[0].starts_at, settings=ops
+    )
+    assert (await Wave.get(id=waves[0].id)).state == "skipped"
+    now = waves[0].starts_at + timedelta(hours=1)
+    starts = [now + timedelta(days=8 + i) for i in range(len(waves) - 1)]
+    r = await resume_rollout("admin:ops", r, starts, force=True, now=now, settings=ops)
+    assert r.state == "announced"
+    assert await engine(ops, starts[0] - timedelta(minutes=1)) == []
+    assert await engine(ops, starts[0]) == [(StepKind.START, waves[1].name)]
+    assert (await Rollout.get(id=r.id)).state == "running"
