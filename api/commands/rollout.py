@@ -68,6 +68,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     de.add_argument("reason", type=Path, help="a Markdown file: why, for customers")
     de.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
     de.set_defaults(func=delay)
+    ru = rsub.add_parser(
+        "run",
+        help="one pass of the wave engine (fenster serve runs it every FENSTER_ROLLOUT_INTERVAL)",
+    )
+    ru.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+    ru.set_defaults(func=run_engine)
     ha = rsub.add_parser("halt", help="halt a running rollout: no later wave starts")
     ha.add_argument("name")
     ha.add_argument("reason", help="why (recorded, mailed to the operators)")
@@ -276,6 +282,18 @@ async def delay(args: argparse.Namespace, settings: Settings) -> int:
         r = await rollouts.get_rollout(args.name)
         r = await delay_rollout(ACTOR, r, reason, now=args.now, settings=settings)
     print(f"'{r.name}' delayed; pending windows cancelled, customers and the site told")
+    return 0
+
+
+async def run_engine(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services.rollout_engine import run_rollouts
+
+    async with db.database(settings):
+        steps = await run_rollouts(settings, now=args.now)
+    for s in steps:
+        print(f"{s.kind.value} {s.wave.name if s.wave else ''}".rstrip())
+    if not steps:
+        print("nothing to do now")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.cli.test_foundation_cli import run
@@ -69,3 +70,27 @@ def test_create_list_show_and_preview_on_the_demo_world(tmp_path: Path) -> None:
 
     missing = run(["rollout", "preview", "nope"], db)
     assert missing.returncode == 2 and "rollout 'nope' does not exist" in missing.stderr
+
+
+def test_run_halt_and_resume_on_the_demo_world(tmp_path: Path) -> None:
+    db = tmp_path / "f.sqlite3"
+    ops = {"FENSTER_OPERATOR_CONTACTS": "noc@provider.example"}
+    assert run(["migrate"], db).returncode == 0
+    assert run(["demo", "--no-serve"], db).returncode == 0
+    name = "system-update-next-week"
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    # a month on, nobody updated the infrastructure machines: the first wave's gate fails
+    ran = run(["rollout", "run", "--now", later], db, **ops)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split("\n")[:2] == ["start Infrastructure", "halt Infrastructure"]
+    assert run(["rollout", "run", "--now", later], db, **ops).stdout == "nothing to do now\n"
+    shown = run(["rollout", "show", name], db, COLUMNS="200")
+    assert "halted" in shown.stdout and "updates still unfinished" in shown.stdout
+    again = run(["rollout", "halt", name, "again"], db, **ops)
+    assert again.returncode != 0 and "halted" in again.stderr
+    dated = run(["rollout", "resume", name, later], db)
+    assert dated.returncode == 2 and "delay it first" in dated.stderr
+    resumed = run(["rollout", "resume", name], db)
+    assert resumed.returncode == 0 and "resumed" in resumed.stdout, resumed.stderr
+    halted = run(["rollout", "halt", name, "storage trouble"], db, **ops)
+    assert halted.returncode == 0 and "halted" in halted.stdout, halted.stderr
