@@ -3,7 +3,8 @@
 Wednesday: the demo world holds the seed's rollout, announced (settings mail first, then one
 mail per group with its windows). Friday: the storage trouble; the rollout is delayed, what was
 pending is cancelled and every affected group is told. New dates six days away are refused;
-eight days away are announced again.
+eight days away are announced again. All along, a group's feed shows its VMs' system updates
+at their waves' starts: confirmed, then cancelled, then at the new dates.
 """
 
 from __future__ import annotations
@@ -12,12 +13,23 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import httpx
+import icalendar
 import pytest
 from tortoise.context import TortoiseContext
 
 from api.demo import SEED_ROLLOUT, load_demo
 from api.errors import ValidationError
-from api.models import Activity, Machine, Notification, Rollout, RolloutMember, Wave, Window
+from api.models import (
+    Activity,
+    Machine,
+    Notification,
+    ResourceGroup,
+    Rollout,
+    RolloutMember,
+    Wave,
+    Window,
+)
 from api.notify.mailer import run_once
 from api.scheduling import Policy, occurrences
 from api.services.rollout_changes import delay_rollout, resume_rollout
@@ -37,10 +49,36 @@ async def kinds_in_order() -> list[str]:
     return [n.kind for n in await Notification.all().order_by("id")]
 
 
-async def test_the_seeds_week(db: TortoiseContext, ops: Settings) -> None:
+async def feed_updates(
+    client: httpx.AsyncClient, group: ResourceGroup
+) -> dict[str, tuple[str, datetime]]:
+    """The group feed's system updates: UID -> (STATUS, start in UTC)."""
+    r = await client.get(f"/feeds/{group.name}.ics?token={group.feed_token}")
+    assert r.status_code == 200
+    return {
+        str(e["UID"]): (str(e["STATUS"]), e.decoded("DTSTART").astimezone(UTC))
+        for e in icalendar.Calendar.from_ical(r.content).walk("VEVENT")
+        if str(e["UID"]).startswith("system-update-")
+    }
+
+
+async def test_the_seeds_week(
+    db: TortoiseContext, ops: Settings, client: httpx.AsyncClient
+) -> None:
     await load_demo(now=WEDNESDAY, settings=ops)
     rollout = await Rollout.get(name=SEED_ROLLOUT)
     assert rollout.state == "announced"
+    # acme's feed: each of its VMs' system update at its wave's start
+    acme = await ResourceGroup.get(name="acme")
+    waves_of = {
+        m.machine_id: m.wave.starts_at
+        for m in await RolloutMember.filter(
+            rollout=rollout, machine__group_id=acme.id, machine__kind="vm"
+        ).prefetch_related("wave")
+    }
+    announced = await feed_updates(client, acme)
+    assert sorted(s for _, s in announced.values()) == sorted(waves_of.values())
+    assert {status for status, _ in announced.values()} == {"CONFIRMED"}
     waves = await Wave.filter(rollout=rollout).order_by("position")
     assert f"{waves[0].starts_at:%a %Y-%m-%d %H:%M}" == "Mon 2027-03-15 06:00"  # 07:00 Berlin
     saturday = waves[-1].starts_at
@@ -92,6 +130,10 @@ async def test_the_seeds_week(db: TortoiseContext, ops: Settings) -> None:
     affected = {m.machine.group.name for m in members}
     assert {n.group.name for n in fresh if n.kind == "rollout_delayed"} == affected
     assert told["window_cancelled"] >= await Machine.filter(kind="vm").count() * 2
+    # the feed keeps the same events, cancelled, so subscribed calendars drop them
+    assert await feed_updates(client, acme) == {
+        uid: ("CANCELLED", start) for uid, (_, start) in announced.items()
+    }
 
     # new dates: six days away refused (naming the date), eight days away announced
     pending = await Wave.filter(rollout=rollout, state="pending").order_by("position")
@@ -106,3 +148,10 @@ async def test_the_seeds_week(db: TortoiseContext, ops: Settings) -> None:
     assert rollout.state == "announced"
     again = await Notification.filter(kind="rollout_announced", state="pending")
     assert again and all(n.payload["resumed"] for n in again)
+    # the new dates are new events; the cancelled ones stay cancelled
+    resumed = await feed_updates(client, acme)
+    new = {uid: v for uid, v in resumed.items() if uid not in announced}
+    assert {uid: resumed[uid][0] for uid in announced} == dict.fromkeys(announced, "CANCELLED")
+    assert len(new) == len(announced) and {s for s, _ in new.values()} == {"CONFIRMED"}
+    moved = eight[0] - pending[0].starts_at  # every wave moved alike
+    assert sorted(t for _, t in new.values()) == sorted(t + moved for t in waves_of.values())
