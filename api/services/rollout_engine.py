@@ -105,10 +105,12 @@ async def _views(conn: BaseDBAsyncClient, rollout_id: int) -> list[WaveView]:
 
 
 async def _updates(conn: BaseDBAsyncClient, rollout_id: int) -> list[Any]:
-    """The rollout's system updates not cancelled, with their wave and machine name."""
+    """The rollout's system updates not cancelled, with their wave and machine name (and the
+    log of the failed ones only: a wave may hold 20,000)."""
     return await fetch(
         conn,
-        "SELECT a.id, a.state, a.log, a.finished_at, a.machine_id, m.name, rm.wave_id"
+        "SELECT a.id, a.state, CASE WHEN a.state = 'failed' THEN a.log END AS log,"
+        " a.finished_at, a.machine_id, m.name, rm.wave_id"
         " FROM activity a JOIN rollout_member rm"
         " ON rm.machine_id = a.machine_id AND rm.rollout_id = a.rollout_id"
         " JOIN machine m ON m.id = a.machine_id"

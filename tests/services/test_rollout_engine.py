@@ -6,6 +6,7 @@ read through GraphQL over the ASGI app."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -236,3 +237,12 @@ async def test_new_dates_after_a_halt_go_through_delay_and_resume(
     assert await engine(ops, starts[0] - timedelta(minutes=1)) == []
     assert await engine(ops, starts[0]) == [(StepKind.START, waves[1].name)]
     assert (await Rollout.get(id=r.id)).state == "running"
+
+
+async def test_two_leaders_at_once_start_a_wave_once(db: TortoiseContext, ops: Settings) -> None:
+    _, waves = await announced(ops)
+    at = waves[0].starts_at
+    both = await asyncio.gather(run_rollouts(ops, now=at), run_rollouts(ops, now=at))
+    assert sorted(len(steps) for steps in both) == [0, 1]
+    assert await AuditEvent.filter(action="rollout.wave_start").count() == 1
+    assert (await Wave.get(id=waves[0].id)).state == "running"
