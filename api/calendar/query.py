@@ -50,8 +50,10 @@ _ACTIVITIES = (
 _UPDATES = (
     "SELECT a.id, m.name, m.kind, g.name, g.timezone, a.not_before, a.estimate_minutes, "
     "a.state, a.params, a.log, a.requested_at, a.finished_at, r.name, r.title, r.updated_at, "
-    "act.starts_at FROM activity a JOIN machine m ON m.id = a.machine_id "
+    "act.starts_at, wv.starts_at FROM activity a JOIN machine m ON m.id = a.machine_id "
     "JOIN resource_group g ON g.id = m.group_id JOIN rollout r ON r.id = a.rollout_id "
+    "LEFT JOIN rollout_member rm ON rm.rollout_id = a.rollout_id AND rm.machine_id = a.machine_id "
+    "LEFT JOIN rollout_wave wv ON wv.id = rm.wave_id "
     "LEFT JOIN (SELECT k.rollout_id, k.machine_id, MIN(kw.starts_at) AS starts_at "
     "FROM activity k JOIN maintenance_window kw ON kw.id = k.window_id "
     "WHERE k.kind = ? AND k.state <> 'cancelled' AND k.rollout_id IS NOT NULL "
@@ -213,6 +215,7 @@ async def update_views(
                 detail=activity_detail(ActivityKind.SYSTEM_UPDATE, params) if params else "",
                 outcome=_outcome(r[9]) if r[7] in {"done", "failed"} else "",
                 activation_at=as_utc(r[15]),
+                wave_starts_at=as_utc(r[16]),
                 url=page_url(public_url, rollout_path(r[12])),
             )
         )
@@ -260,6 +263,13 @@ _ACTIVITY_TEXT = {
     "sqlite": "group_concat(a.id || ':' || a.state || ':' || a.estimate_minutes || ':' "
     "|| a.params, '|')",
 }
+# A system update's start moves in place too (the wave engine holds a later wave's back).
+_UPDATE_TEXT = {
+    "postgres": "string_agg(a.id::text || ':' || a.state || ':' || a.estimate_minutes::text "
+    "|| ':' || a.params::text || ':' || a.not_before::text, '|' ORDER BY a.id)",
+    "sqlite": "group_concat(a.id || ':' || a.state || ':' || a.estimate_minutes || ':' "
+    "|| a.params || ':' || a.not_before, '|')",
+}
 
 
 async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedStamp:
@@ -280,6 +290,7 @@ async def feed_stamp(*, since: datetime, group_id: int | None = None) -> FeedSta
         values,
     )
     where, values = _update_where(conn, group_id=group_id, since=since)
+    text = _UPDATE_TEXT["postgres" if dialect(conn) == "postgres" else "sqlite"]
     [urow] = await fetch(
         conn,
         f"SELECT COUNT(a.id), MAX(a.finished_at), MAX(r.updated_at), {text} FROM activity a "

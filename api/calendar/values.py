@@ -97,6 +97,7 @@ class SystemUpdateView:
     outcome: str = ""  # the agent's last log line once done or failed
     activation_at: datetime | None = None  # the start of the kernel activation's window
     url: str = ""  # the rollout's page on the notice site
+    wave_starts_at: datetime | None = None  # its wave's start (a start after it: held back)
 
     @property
     def uid(self) -> str:
@@ -112,9 +113,10 @@ class SystemUpdateView:
 
     @property
     def sequence(self) -> int:
-        """Its start and length never change (a delayed rollout books new ones): only a
-        cancellation revises it."""
-        return 1 if self.state == "cancelled" else 0
+        """Its revisions: held back from its wave's start (the wave engine waits for the wave
+        before), and cancelled. A delayed rollout books new ones rather than moving these."""
+        moved = self.wave_starts_at is not None and self.starts_at != self.wave_starts_at
+        return int(moved) + int(self.state == "cancelled")
 
 
 @dataclass(frozen=True)

@@ -371,8 +371,20 @@ async def test_system_updates_of_a_rollout_are_events_of_the_feeds(
     assert "Result: done: 212 packages." in str(events(done.content)[uid]["DESCRIPTION"])
     assert str(events(done.content)[uid]["X-MAINTNOTE-STATUS"]) == "COMPLETED"
 
-    # added: a new system update of the rollout appears, under a new tag
+    # held back: the wave engine moves a later wave's start in place (no row but the
+    # activity's changes); the tag, the start and SEQUENCE follow
     etag = done.headers["etag"]
+    held = mine[1]
+    later = held.not_before + timedelta(hours=2)  # type: ignore[operator]
+    await Activity.filter(id=held.id).update(not_before=later)
+    moved = await client.get(path(acme), headers={"If-None-Match": etag})
+    assert moved.status_code == 200 and moved.headers["etag"] != etag
+    event = events(moved.content)[f"system-update-{held.id}@fenster"]
+    assert event.decoded("DTSTART").astimezone(UTC) == later
+    assert int(event["SEQUENCE"]) == 1
+
+    # added: a new system update of the rollout appears, under a new tag
+    etag = moved.headers["etag"]
     added = await Activity.create(
         machine_id=update.machine_id,
         kind="system_update",
@@ -391,9 +403,12 @@ async def test_system_updates_of_a_rollout_are_events_of_the_feeds(
     gone = await client.get(path(acme), headers={"If-None-Match": etag})
     assert gone.status_code == 200 and gone.headers["etag"] != etag
     after = events(gone.content)
-    for a in [*mine[1:], added]:
+    for a in mine[2:]:
         event = after[f"system-update-{a.id}@fenster"]
         assert (str(event["STATUS"]), int(event["SEQUENCE"])) == ("CANCELLED", 1)
+    for a in (held, added):  # off their wave's start (held back, added a day later): cancelled
+        event = after[f"system-update-{a.id}@fenster"]
+        assert (str(event["STATUS"]), int(event["SEQUENCE"])) == ("CANCELLED", 2)
     assert str(after[uid]["STATUS"]) == "CONFIRMED"  # done before: it stays done
     again = await client.get(path(acme), headers={"If-None-Match": gone.headers["etag"]})
     assert again.status_code == 304
