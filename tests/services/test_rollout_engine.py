@@ -246,3 +246,28 @@ async def test_two_leaders_at_once_start_a_wave_once(db: TortoiseContext, ops: S
     assert sorted(len(steps) for steps in both) == [0, 1]
     assert await AuditEvent.filter(action="rollout.wave_start").count() == 1
     assert (await Wave.get(id=waves[0].id)).state == "running"
+
+
+async def test_a_long_halt_cancels_later_windows_and_host_reboots_with_their_vms(
+    db: TortoiseContext, ops: Settings
+) -> None:
+    r, waves = await announced(ops)
+    await engine(ops, waves[0].starts_at)
+    await halt_rollout("admin:ops", r, "storage trouble", settings=ops)
+    hosts_wave = waves[-1]
+    assert hosts_wave.selector == "hosts"
+    booked = await Activity.filter(rollout=r, kind="host_reboot", state="scheduled").count()
+    assert booked > 0
+    await engine(ops, hosts_wave.starts_at - timedelta(hours=1))
+    # nothing of a later wave is left before its wave could run, hosts and their VMs included
+    assert await Activity.filter(rollout=r, kind="host_reboot", state="scheduled").count() == 0
+    assert await Activity.filter(rollout=r, kind="reboot", state="scheduled").count() == 0
+    assert await Activity.filter(rollout=r, kind="kernel_update", state="scheduled").count() == 0
+    cancelled = set(
+        await Window.filter(state="cancelled", activities__rollout_id=r.id).values_list(
+            "id", flat=True
+        )
+    )
+    told = await Notification.filter(kind="window_cancelled", window_id__in=list(cancelled))
+    assert cancelled and {n.window_id for n in told} == cancelled  # type: ignore[attr-defined]
+    assert (await Rollout.get(id=r.id)).state == "halted"
