@@ -17,7 +17,16 @@ from tortoise.context import TortoiseContext
 from api.demo import load_demo
 from api.errors import IllegalTransition, ValidationError
 from api.kinds import ActivityKind
-from api.models import Activity, AuditEvent, Notification, Rollout, RolloutMember, Wave, Window
+from api.models import (
+    Activity,
+    AuditEvent,
+    Notification,
+    ResourceGroup,
+    Rollout,
+    RolloutMember,
+    Wave,
+    Window,
+)
 from api.notify.mailer import run_once
 from api.scheduling.engine import StepKind
 from api.services import guests, rollouts, tokens
@@ -271,3 +280,34 @@ async def test_a_long_halt_cancels_later_windows_and_host_reboots_with_their_vms
     told = await Notification.filter(kind="window_cancelled", window_id__in=list(cancelled))
     assert cancelled and {n.window_id for n in told} == cancelled  # type: ignore[attr-defined]
     assert (await Rollout.get(id=r.id)).state == "halted"
+
+
+async def test_halt_and_resume_through_graphql(
+    db: TortoiseContext, ops: Settings, client: httpx.AsyncClient
+) -> None:
+    _, waves = await announced(ops)
+    await engine(ops, waves[0].starts_at)
+    admin = (await tokens.create_token("test", name="admin", role="admin"))[1]
+    acme = await ResourceGroup.get(name="acme")
+    customer = (await tokens.create_token("test", name="c", role="customer", groups=[acme]))[1]
+    halt = """mutation($input: HaltRolloutInput!) { haltRollout(input: $input) {
+      __typename ... on Rollout { state haltedReason waves { state } } } }"""
+    value = {"input": {"name": "su", "reason": "storage trouble"}}
+    denied = await gql(client, halt, value, customer)
+    assert denied["data"]["haltRollout"]["__typename"] == "PermissionDenied"
+    out = (await gql(client, halt, value, admin))["data"]["haltRollout"]
+    assert out["state"] == "halted" and out["haltedReason"] == "storage trouble"
+    assert out["waves"][0]["state"] == "halted"
+    again = (await gql(client, halt, value, admin))["data"]["haltRollout"]
+    assert again["__typename"] == "ValidationError"
+    resume = """mutation($input: ResumeRolloutInput!) { resumeRollout(input: $input) {
+      __typename ... on Rollout { state haltedReason waves { state } }
+      ... on ValidationError { fields { field message } } } }"""
+    dated = await gql(
+        client, resume, {"input": {"name": "su", "startsAt": ["2030-01-07T06:00:00Z"]}}, admin
+    )
+    assert dated["data"]["resumeRollout"]["__typename"] == "ValidationError"
+    assert "delay it first" in str(dated["data"]["resumeRollout"]["fields"])
+    out = (await gql(client, resume, {"input": {"name": "su"}}, admin))["data"]["resumeRollout"]
+    assert out["state"] == "running" and out["haltedReason"] is None
+    assert out["waves"][0]["state"] == "running"
