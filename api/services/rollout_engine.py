@@ -439,6 +439,9 @@ async def resume_halted(actor: str, rollout: Rollout, *, now: datetime | None = 
         halted = next((w for w in waves if w.state == "halted"), None)
         if halted is not None:
             await _cas_wave(conn, halted.id, "halted", state="running", starts_at=now)
+            again = replace(halted, starts_at=now)
+            views = [again if w.id == halted.id else w for w in waves]
+            await _hold_later(conn, current.id, views, again)  # they wait for its new soak
         was = current.halted_reason
         await _cas_rollout(conn, current, "halted", state="running", halted_reason=None)
         await audit.record(

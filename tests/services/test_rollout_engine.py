@@ -193,6 +193,9 @@ async def test_a_rollout_halts_on_its_gate_and_resumes_to_the_end(
     r2 = await resume_rollout("admin:ops", halted, [], now=resumed_at)
     assert r2.state == "running" and r2.halted_reason is None
     assert await engine(ops, resumed_at) == []
+    # wave 3's date has passed, but its updates wait until the resumed wave has soaked again
+    with pytest.raises(ValidationError, match="its time has not come"):
+        await guests.start_update("guest:test", held.machine_id, held.id, now=resumed_at)
     at = resumed_at + timedelta(minutes=rep.soak_minutes)
     steps = await engine(ops, at)
     assert steps == [(StepKind.PASS, rep.name), (StepKind.START, waves[2].name)]
