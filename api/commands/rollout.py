@@ -176,9 +176,10 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
     if r.halted_reason:
         console.print(f"halted: {r.halted_reason}", markup=False)
     if failed:
-        fails = Table("failed machine", "wave", "error")
-        for machine, wave, error, _ in failed:
-            fails.add_row(machine, wave, error)
+        fails = Table("failed machine", "wave", "exit", "error")
+        for f in failed:
+            exit_code = "-" if f.exit_code is None else str(f.exit_code)
+            fails.add_row(f.machine, f.wave, exit_code, f.error)
         console.print(fails)
     return 0
 

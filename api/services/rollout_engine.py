@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +56,7 @@ from api.settings import Settings
 
 __all__ = [
     "ACTOR",
+    "FailedUpdate",
     "failed_updates",
     "halt_rollout",
     "released",
@@ -110,7 +111,7 @@ async def _updates(conn: BaseDBAsyncClient, rollout_id: int) -> list[Any]:
     return await fetch(
         conn,
         "SELECT a.id, a.state, CASE WHEN a.state = 'failed' THEN a.log END AS log,"
-        " a.finished_at, a.machine_id, m.name, rm.wave_id"
+        " a.exit_code, a.finished_at, a.machine_id, m.name, rm.wave_id"
         " FROM activity a JOIN rollout_member rm"
         " ON rm.machine_id = a.machine_id AND rm.rollout_id = a.rollout_id"
         " JOIN machine m ON m.id = a.machine_id"
@@ -146,13 +147,28 @@ def _tallies(rows: list[Any], waves: list[WaveView]) -> dict[int, Tally]:
     }
 
 
-async def failed_updates(rollout_id: int) -> list[tuple[str, str, str, datetime | None]]:
-    """(machine, wave, error, finished at) of every failed system update of the rollout."""
+@dataclass(frozen=True, slots=True)
+class FailedUpdate:
+    machine: str
+    wave: str
+    error: str  # the last line of its log
+    exit_code: int | None
+    finished_at: datetime | None
+
+
+async def failed_updates(rollout_id: int) -> list[FailedUpdate]:
+    """Every failed system update of the rollout, by machine name."""
     async with in_transaction() as conn:
         rows = await _updates(conn, rollout_id)
         names = {w.id: w.name for w in await _views(conn, rollout_id)}
     return [
-        (r["name"], names.get(int(r["wave_id"]), ""), _error(r["log"]), as_utc(r["finished_at"]))
+        FailedUpdate(
+            r["name"],
+            names.get(int(r["wave_id"]), ""),
+            _error(r["log"]),
+            r["exit_code"],
+            as_utc(r["finished_at"]),
+        )
         for r in rows
         if r["state"] == "failed"
     ]

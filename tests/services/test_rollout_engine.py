@@ -98,7 +98,8 @@ async def engine(ops: Settings, at: datetime) -> list[tuple[StepKind, str]]:
 
 
 ROLLOUT_QUERY = """{ rollouts(first: 1) { edges { node {
-  name state haltedReason waves { name state } failedMachines { machine wave error } } } } }"""
+  name state haltedReason waves { name state }
+  failedMachines { machine wave error exitCode } } } } }"""
 
 
 async def test_a_rollout_halts_on_its_gate_and_resumes_to_the_end(
@@ -179,7 +180,9 @@ async def test_a_rollout_halts_on_its_gate_and_resumes_to_the_end(
     assert data["state"] == "halted" and "failed its gate" in data["haltedReason"]
     assert [w["state"] for w in data["waves"]][:3] == ["completed", "halted", "pending"]
     assert sorted(f["machine"] for f in data["failedMachines"]) == sorted(failed)
-    assert {f["error"] for f in data["failedMachines"]} == {"E: dpkg was interrupted"}
+    assert {(f["error"], f["exitCode"]) for f in data["failedMachines"]} == {
+        ("E: dpkg was interrupted", 100)
+    }
 
     # the halt mail renders and goes to the operators only
     result = await run_once(ops)

@@ -123,9 +123,15 @@ class RolloutType(Node):
 
         mine = {str(n) for n in await visible_machines(info.context).values_list("name", flat=True)}
         return [
-            FailedMachineType(machine=m, wave=w, error=e, finished_at=at)
-            for m, w, e, at in await failed_updates(self.r.id)
-            if m in mine
+            FailedMachineType(
+                machine=f.machine,
+                wave=f.wave,
+                error=f.error,
+                exit_code=f.exit_code,
+                finished_at=f.finished_at,
+            )
+            for f in await failed_updates(self.r.id)
+            if f.machine in mine
         ]
 
     @strawberry.field(description="Status updates and notices on the site, oldest first.")
@@ -160,6 +166,7 @@ class FailedMachineType:
     machine: str
     wave: str
     error: str
+    exit_code: int | None
     finished_at: datetime | None
 
 
