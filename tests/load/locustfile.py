@@ -52,7 +52,7 @@ class Agent(FastHttpUser):
             ) as r:
                 data = r.json() if r.status_code == 200 else None
                 if data is None or "errors" in data:
-                    r.failure(f"HTTP {r.status_code}: {r.text[:200]}")
+                    r.failure(f"HTTP {r.status_code}: {(r.text or '')[:200]}")
                     wait = r.headers.get("retry-after", "")
                     if r.status_code not in (429, 503) or not wait.isdigit():
                         return
@@ -85,7 +85,7 @@ class Agent(FastHttpUser):
         ) as r:
             payload = (r.json().get("data") or {}).get(name) if r.status_code == 200 else None
             if not payload or payload.get("__typename") != "Window":
-                r.failure(f"HTTP {r.status_code}: {r.text[:200]}")
+                r.failure(f"HTTP {r.status_code}: {(r.text or '')[:200]}")
 
 
 class Calendar(FastHttpUser):
