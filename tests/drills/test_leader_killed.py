@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from tortoise import connections
+from tortoise.transactions import in_transaction
 
 from api import db
 from api.models import Activity, AuditEvent, Lease, Machine, Notification, ResourceGroup, Window
@@ -55,11 +56,17 @@ async def populate() -> int:
         for j in range(VMS_PER_GROUP)
     ]
     await Machine.bulk_create(vms, batch_size=1000)
+    return await Machine.filter(kind="vm").count()
+
+
+async def queue_work() -> int:
+    """One reboot per VM, in one transaction: the next pass books them all."""
     vm_rows = await Machine.filter(kind="vm").only("id")
-    await Activity.bulk_create(
-        [Activity(machine_id=m.id, kind="reboot", estimate_minutes=5) for m in vm_rows],
-        batch_size=1000,
-    )
+    async with in_transaction():
+        await Activity.bulk_create(
+            [Activity(machine_id=m.id, kind="reboot", estimate_minutes=5) for m in vm_rows],
+            batch_size=1000,
+        )
     return len(vm_rows)
 
 
@@ -81,6 +88,9 @@ async def test_leader_killed_mid_pass(tmp_path: Path) -> None:
             "FENSTER_LEADER_LEASE_SECONDS": str(LEASE),
             "FENSTER_MAIL_INTERVAL": "0",
             "FENSTER_SITE_INTERVAL": "0",
+            # the pass is the only led duty that takes the advisory lock here
+            "FENSTER_ROLLOUT_INTERVAL": "0",
+            "FENSTER_WATCHDOG_INTERVAL": "0",
             "FENSTER_LINK_SECRET": "drill-link-secret-" + "x" * 32,
         }
         servers = [
@@ -92,12 +102,16 @@ async def test_leader_killed_mid_pass(tmp_path: Path) -> None:
                 s.start()
             for s in servers:
                 s.wait_until("/healthz", 200)
+            # the work arrives once all three serve, so the leader's next pass (every second)
+            # is the one to catch under way
+            assert await queue_work() == activities
             # the leader is the process named in the lease; catch its pass under way
             deadline = time.monotonic() + 60
             leader = None
             while time.monotonic() < deadline:
                 lease = await Lease.get_or_none(name="leader")
                 if lease is not None and await pass_in_progress():
+                    assert await Window.all().count() == 0, "the pass ended before it was seen"
                     pid = int(lease.holder.split(":")[1])
                     leader = next(s for s in servers if s.pid == pid)
                     break
