@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from graphql.language import FieldNode, OperationDefinitionNode
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -274,10 +275,12 @@ async def metrics_endpoint(request: Request) -> Response:
 
 # -- recording -------------------------------------------------------------------------------
 
+_LABEL_CACHE = 1024  # distinct request paths remembered by RequestMetrics
+
 
 def route_label(routes: Iterable[BaseRoute], scope: Scope) -> str:
     """The template of the route a request goes to (bounded), "site" for the notice site."""
-    for route in routes:
+    for route in routes:  # matched by path alone: a wrong method still gives a partial match
         match, _ = route.matches(scope)
         if match != Match.NONE:
             path = getattr(route, "path", "")
@@ -291,12 +294,25 @@ class RequestMetrics:
     def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
         self.app = app
         self.routes = routes
+        # path -> label: the routes' regexes run once per distinct path, not on every request.
+        # Bounded, since paths are the client's to choose.
+        self._labels: dict[str, str] = {}
+
+    def label(self, scope: Scope) -> str:
+        path = scope.get("path", "")
+        label = self._labels.get(path)
+        if label is None:
+            label = route_label(self.routes, scope)
+            if len(self._labels) >= _LABEL_CACHE:
+                self._labels.clear()
+            self._labels[path] = label
+        return label
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = route_label(self.routes, scope)
+        route = self.label(scope)
         status = 500  # what the client sees if the app raises before it answers
 
         async def sending(message: Message) -> None:
@@ -334,8 +350,6 @@ class GraphQLMetrics(SchemaExtension):
 
 
 def _root_fields(document: Any, operation_name: str | None) -> list[str]:
-    from graphql.language import FieldNode, OperationDefinitionNode
-
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue

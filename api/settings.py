@@ -13,6 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -280,7 +281,7 @@ class Settings:
     def operator_list(self) -> list[str]:
         return [a.strip() for a in self.operator_contacts.split(",") if a.strip()]
 
-    @property
+    @cached_property  # parsed once, not on every scrape (the dataclass is frozen)
     def metrics_networks(self) -> tuple[Network, ...]:
         return allowed_networks(self.metrics_from)
 
