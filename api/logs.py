@@ -100,8 +100,13 @@ def configure(fmt: str = "text", level: int = logging.WARNING) -> None:
     logging.config.dictConfig(_config(fmt, level))
 
 
-def uvicorn_log_config(fmt: str = "text") -> dict[str, Any]:
-    """uvicorn's own logging configuration, redacting tokens; in JSON when asked."""
+def uvicorn_log_config(fmt: str = "text", level: int = logging.WARNING) -> dict[str, Any]:
+    """uvicorn's own logging configuration, redacting tokens; in JSON when asked.
+
+    It also carries fenster's own loggers (the root: background loops, mailer, scheduler) at
+    ``level`` (INFO at least in JSON), because uvicorn applies it in every worker process, where
+    nothing else configures logging.
+    """
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
@@ -113,8 +118,11 @@ def uvicorn_log_config(fmt: str = "text") -> dict[str, Any]:
             config["formatters"][name] = {"()": json_formatter}
         for handler in config["handlers"].values():  # every JSON line on one stream
             handler["stream"] = "ext://sys.stderr"
-        # fenster's loggers (background loops, mailer, scheduler) through the same handler
-        config["root"] = {"level": "INFO", "handlers": ["default"]}
+        level = min(level, logging.INFO)
+    ours = _config(fmt, level)
+    config["formatters"]["fenster"] = ours["formatters"]["fenster"]
+    config["handlers"]["fenster"] = ours["handlers"]["stderr"]
+    config["root"] = {"level": level, "handlers": ["fenster"]}
     return config
 
 

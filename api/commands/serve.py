@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import socket
 import sys
 
@@ -72,7 +73,7 @@ def serve(settings: Settings, workers: int = 1) -> int:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        log_config=uvicorn_log_config(settings.log_format),
+        log_config=uvicorn_log_config(settings.log_format, logging.getLogger().level),
         proxy_headers=False,
     )
     Server(config).run()
@@ -104,7 +105,7 @@ def _serve_workers(settings: Settings, workers: int) -> int:
         port=settings.port,
         workers=workers,
         log_level="info",
-        log_config=uvicorn_log_config(settings.log_format),
+        log_config=uvicorn_log_config(settings.log_format, logging.getLogger().level),
         proxy_headers=False,
     )
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -31,12 +32,17 @@ def fenster(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 @dataclass
 class Server:
-    """One `fenster serve` on a free loopback port, logging to ``log``."""
+    """One `fenster serve` on a free loopback port, logging to ``log`` (its stderr to
+    ``errors`` instead, when given). ``flags`` go before the command (``-v``), ``serve_args``
+    after it (``--workers 2``)."""
 
     env: dict[str, str]
     log: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    errors: Path | None = None
+    flags: tuple[str, ...] = ()
+    serve_args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -48,13 +54,15 @@ class Server:
         return self.proc.pid
 
     def start(self) -> Server:
-        with self.log.open("ab") as out:
+        with contextlib.ExitStack() as files:
+            out = files.enter_context(self.log.open("ab"))
+            err = files.enter_context(self.errors.open("ab")) if self.errors else subprocess.STDOUT
             self.proc = subprocess.Popen(
-                [*FENSTER, "serve", "--port", str(self.port)],
+                [*FENSTER, *self.flags, "serve", "--port", str(self.port), *self.serve_args],
                 env={**os.environ, **self.env},
                 cwd=ROOT,
                 stdout=out,
-                stderr=subprocess.STDOUT,
+                stderr=err,
             )
         return self
 
