@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from agents.client import Client, DueActivity, jitter
-from agents.errors import AgentError, ApiError, ConfigError, TransportError
+from agents.client import Client, DueActivity
+from agents.cycles import install_stop_signals, run_cycles
+from agents.errors import ApiError, ConfigError, TransportError
 from agents.guest import command
 from agents.guest.facts import Facts, gather
 from agents.host.journal import remove_durably, write_atomic
@@ -195,25 +194,7 @@ class GuestAgent:
         """Cycles every ``interval`` seconds until SIGTERM/SIGINT (the update in hand is
         finished first). Returns the exit code."""
         self.install_signals()
-        failed = False
-        while not self.stopping.is_set():
-            try:
-                failed = self.cycle().failed
-            except TransportError as e:
-                log.error("API unreachable: %s", e)
-            except ConfigError:
-                raise
-            except AgentError as e:
-                log.error("cycle failed: %s", e)
-                failed = True
-            self.stopping.wait(jitter(interval))
-        log.info("stopped")
-        return 1 if failed else 0
+        return run_cycles(self.stopping, lambda: self.cycle().failed, interval, log)
 
     def install_signals(self) -> None:
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("%s: finishing the update in hand, then stopping", signal.strsignal(signum))
-            self.stopping.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        install_stop_signals(self.stopping, log, "the update in hand")

@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any
 
-from agents.client import Client, DomainReport, DueWindow, Result, jitter
+from agents.client import Client, DomainReport, DueWindow, Result
+from agents.cycles import install_stop_signals, run_cycles
 from agents.errors import (
-    AgentError,
     ApiError,
-    ConfigError,
     ConnectionLost,
     DomainNotFound,
     TransportError,
@@ -145,35 +142,10 @@ class Agent:
     def run(self, interval: float) -> int:
         """Cycles every ``interval`` seconds until SIGTERM/SIGINT. Returns the exit code."""
         self.install_signals()
-        failed = False
-        while not self.stopping.is_set():
-            try:
-                summary = self.cycle()
-                failed = summary.failed
-                if summary.rebooting:
-                    self.stopping.wait(jitter(interval))
-                    continue
-            except TransportError as e:
-                log.error("API unreachable: %s", e)
-            except ConfigError:
-                raise  # e.g. a damaged journal: waiting does not fix it
-            except VirtError as e:  # the next cycle reconnects first (ensure_libvirt)
-                log.error("libvirt: %s", e)
-                failed = True
-            except AgentError as e:
-                log.error("cycle failed: %s", e)
-                failed = True
-            self.stopping.wait(jitter(interval))
-        log.info("stopped")
-        return 1 if failed else 0
+        return run_cycles(self.stopping, lambda: self.cycle().failed, interval, log)
 
     def install_signals(self) -> None:
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("%s: finishing the current window, then stopping", signal.strsignal(signum))
-            self.stopping.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        install_stop_signals(self.stopping, log, "the current window")
 
     def ensure_libvirt(self) -> None:
         """libvirt answers: reconnect with backoff for up to ``libvirt_wait`` seconds, else
