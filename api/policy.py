@@ -19,6 +19,7 @@ __all__ = [
     "may_read_guest_warnings",
     "may_read_metrics",
     "may_set_max_postpones",
+    "may_watch_rollouts",
 ]
 
 OPERATOR = "admin"
@@ -63,4 +64,10 @@ def may_read_guest_warnings(role: str | None) -> bool:
 
 def may_read_metrics(role: str | None) -> bool:
     """/metrics, for a token (a listed network reads it without one)."""
+    return is_operator(role)
+
+
+def may_watch_rollouts(role: str | None) -> bool:
+    """A rollout's progress and timeline: every wave's counts, the failed machines and who
+    halted it (customers see the rollout and the windows of their machines, not the fleet)."""
     return is_operator(role)

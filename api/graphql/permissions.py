@@ -47,6 +47,7 @@ __all__ = [
     "can_see_group",
     "can_see_guest_warnings",
     "can_see_machine",
+    "can_watch_rollouts",
     "check_activity_kind",
     "for_customers",
     "require",
@@ -90,7 +91,8 @@ RULES: dict[str, frozenset[str]] = {
     "tokens.revoke": ADMIN,
     "announcements.write": ADMIN,  # create, update, publish; and reading drafts
     "catalog.import": ADMIN,
-    "rollouts.write": ADMIN,  # create, preview (and, later, announce, delay, resume, cancel)
+    "rollouts.write": ADMIN,  # create, preview, announce, delay, halt, resume, cancel, retry
+    "rollouts.watch": ADMIN,  # the timeline (a rollout's progress: policy.may_watch_rollouts)
     "site.status": ADMIN,
     "agent": AGENT,
     "guest": GUEST,  # a guest agent: its own machine's due guest work, and its reports
@@ -204,6 +206,11 @@ def shown_log(ctx: Context, text: str | None, host_name: str | None) -> str | No
 def can_see_guest_warnings(ctx: Context) -> bool:
     """What a guest's report shows broken (swap, CPU model against the host's)."""
     return policy.may_read_guest_warnings(_role(ctx))
+
+
+def can_watch_rollouts(ctx: Context) -> bool:
+    """A rollout's progress (every wave's counts, failed machines) and its timeline."""
+    return policy.may_watch_rollouts(_role(ctx))
 
 
 def can_see_audit_trail(ctx: Context) -> bool:

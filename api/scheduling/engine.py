@@ -17,6 +17,10 @@ from api.scheduling.waves import WaveSelector
 
 __all__ = [
     "Failure",
+    "GateState",
+    "NextEvent",
+    "NextKind",
+    "RolloutEventKind",
     "Step",
     "StepKind",
     "Tally",
@@ -27,6 +31,8 @@ __all__ = [
     "effective_starts",
     "gate",
     "halt_reason",
+    "next_event",
+    "wave_verdict",
 ]
 
 # Rollout states in which the engine moves waves.
@@ -48,8 +54,14 @@ class Tally:
     total: int = 0
     done: int = 0
     failed: int = 0
-    unfinished: int = 0  # scheduled or running
+    unfinished: int = 0  # not yet started (pending) or running
     failures: tuple[Failure, ...] = ()
+    running: int = 0  # of the unfinished: started by the guest agent, no report yet
+    skipped: int = 0  # failed, and an operator skipped the machine: not a failure of the gate
+
+    @property
+    def pending(self) -> int:
+        return self.unfinished - self.running
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,17 +145,25 @@ def effective_starts(waves: Sequence[WaveView]) -> dict[int, datetime]:
     return out
 
 
-def decide(
-    rollout_state: str,
-    waves: Sequence[WaveView],
-    tallies: dict[int, Tally],
-    now: datetime,
-) -> Step | None:
-    """The one next step of a rollout, or None when there is nothing to do now.
+class NextKind(enum.Enum):
+    WAVE_START = "wave_start"  # a pending wave starts
+    GATE = "gate"  # a running wave is judged at the end of its soak
+    COMPLETE = "complete"  # every wave is done: the rollout completes
+
+
+@dataclass(frozen=True, slots=True)
+class NextEvent:
+    kind: NextKind
+    at: datetime  # when it is due (in the past: the engine's next pass takes it)
+    wave: WaveView | None = None
+
+
+def next_event(rollout_state: str, waves: Sequence[WaveView], now: datetime) -> NextEvent | None:
+    """What happens next to a rollout, and when; None when nothing will without an operator
+    (a draft, halted, delayed, completed or cancelled rollout).
 
     Waves run in order: the first wave not done starts at its effective start (see
-    :func:`effective_starts`) and is judged when its soak ends. A halted or delayed rollout
-    moves no wave."""
+    :func:`effective_starts`) and is judged when its soak ends."""
     if rollout_state not in ACTIVE:
         return None
     starts = effective_starts(waves)
@@ -151,17 +171,80 @@ def decide(
         if wave.state in DONE:
             continue
         if wave.state == "pending":
-            return Step(StepKind.START, wave) if now >= starts[wave.id] else None
+            return NextEvent(NextKind.WAVE_START, starts[wave.id], wave)
         if wave.state == "running":
-            if now < starts[wave.id] + wave.soak:
-                return None
-            tally = tallies.get(wave.id, Tally())
-            verdict = gate(wave, tally)
-            if verdict.passed:
-                return Step(StepKind.PASS, wave)
-            return Step(StepKind.HALT, wave, halt_reason(wave, verdict, tally))
+            return NextEvent(NextKind.GATE, starts[wave.id] + wave.soak, wave)
         return None  # a halted wave in an active rollout: nothing until it is resumed
-    return Step(StepKind.COMPLETE) if rollout_state == "running" else None
+    return NextEvent(NextKind.COMPLETE, now) if rollout_state == "running" else None
+
+
+def decide(
+    rollout_state: str,
+    waves: Sequence[WaveView],
+    tallies: dict[int, Tally],
+    now: datetime,
+) -> Step | None:
+    """The one next step of a rollout, or None when there is nothing to do now: the
+    :func:`next_event` once it is due. A halted or delayed rollout moves no wave."""
+    event = next_event(rollout_state, waves, now)
+    if event is None or now < event.at:
+        return None
+    wave = event.wave
+    if event.kind is NextKind.WAVE_START:
+        return Step(StepKind.START, wave)
+    if event.kind is NextKind.GATE:
+        assert wave is not None
+        tally = tallies.get(wave.id, Tally())
+        verdict = gate(wave, tally)
+        if verdict.passed:
+            return Step(StepKind.PASS, wave)
+        return Step(StepKind.HALT, wave, halt_reason(wave, verdict, tally))
+    return Step(StepKind.COMPLETE)
+
+
+class GateState(enum.Enum):
+    NOT_STARTED = "not_started"
+    PASSING = "passing"  # running: the gate would pass if judged now
+    FAILING = "failing"  # running: it would fail now (the reason says why)
+    PASSED = "passed"
+    FAILED = "failed"  # halted on its gate (or halted by hand while it would fail)
+    HALTED = "halted"  # halted by hand while it would pass
+    SKIPPED = "skipped"
+
+
+def wave_verdict(wave: WaveView, tally: Tally) -> tuple[GateState, str]:
+    """The gate's verdict on a wave as it stands, with the reason when it fails."""
+    if wave.state == "pending":
+        return GateState.NOT_STARTED, ""
+    if wave.state == "completed":
+        return GateState.PASSED, ""
+    if wave.state == "skipped":
+        return GateState.SKIPPED, ""
+    verdict = gate(wave, tally)
+    if wave.state == "running":
+        return (GateState.PASSING if verdict.passed else GateState.FAILING), verdict.reason
+    return (GateState.HALTED if verdict.passed else GateState.FAILED), verdict.reason
+
+
+class RolloutEventKind(enum.Enum):
+    """A rollout's timeline: each kind is the audit action recorded where it happens."""
+
+    CREATED = "rollout.create"
+    DRAFT_CHANGED = "rollout.update_draft"
+    ANNOUNCED = "rollout.announce"
+    WAVE_STARTED = "rollout.wave_start"
+    GATE_PASSED = "rollout.gate_pass"
+    GATE_FAILED = "rollout.gate_fail"
+    HALTED = "rollout.halt"
+    RESUMED = "rollout.resume_halted"
+    DELAYED = "rollout.delay"
+    RESCHEDULED = "rollout.reschedule"
+    REANNOUNCED = "rollout.resume"
+    CANCELLED = "rollout.cancel"
+    COMPLETED = "rollout.complete"
+    STATUS_POSTED = "rollout.update"
+    MACHINE_RETRIED = "rollout.machine_retry"
+    MACHINE_SKIPPED = "rollout.machine_skip"
 
 
 def cutoffs(waves: Sequence[WaveView], now: datetime) -> dict[int, datetime]:

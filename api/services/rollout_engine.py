@@ -22,8 +22,7 @@ its wave's start; a halted rollout releases nothing.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +37,7 @@ from api.notices import RolloutHalted
 from api.scheduling.engine import (
     MAX_LISTED,
     Failure,
+    RolloutEventKind,
     Step,
     StepKind,
     Tally,
@@ -47,9 +47,15 @@ from api.scheduling.engine import (
     effective_starts,
     gate,
 )
-from api.scheduling.waves import WaveSelector
 from api.services import audit, outbox
-from api.services.bulk import as_utc, execute_many, fetch, to_db_time
+from api.services.bulk import execute_many, fetch, to_db_time
+from api.services.rollout_tally import (
+    FailedUpdate,
+    failed_updates,
+    latest_updates,
+    tallies,
+    wave_views,
+)
 from api.services.scheduling import lock
 from api.services.window_ops import cancel_in
 from api.settings import Settings
@@ -70,7 +76,6 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:rollouts"
 MAX_STEPS = 64  # steps of one rollout in one pass (each wave takes at most two)
-ERROR_CHARS = 200
 
 
 def released() -> Q:
@@ -81,97 +86,6 @@ def released() -> Q:
 
 class _Raced(Exception):
     """A compare-and-set found another state: someone else took the step."""
-
-
-def _error(log_text: str | None) -> str:
-    lines = [ln.strip() for ln in (log_text or "").splitlines() if ln.strip()]
-    return lines[-1][:ERROR_CHARS] if lines else "no log"
-
-
-async def _views(conn: BaseDBAsyncClient, rollout_id: int) -> list[WaveView]:
-    rows = await Wave.filter(rollout_id=rollout_id).using_db(conn).order_by("position")
-    return [
-        WaveView(
-            w.id,
-            w.position,
-            w.name,
-            WaveSelector(w.selector),
-            w.state,
-            w.starts_at.astimezone(UTC),
-            w.soak_minutes,
-            w.failure_threshold,
-        )
-        for w in rows
-    ]
-
-
-async def _updates(conn: BaseDBAsyncClient, rollout_id: int) -> list[Any]:
-    """The rollout's system updates not cancelled, with their wave and machine name (and the
-    log of the failed ones only: a wave may hold 20,000)."""
-    return await fetch(
-        conn,
-        "SELECT a.id, a.state, CASE WHEN a.state = 'failed' THEN a.log END AS log,"
-        " a.exit_code, a.finished_at, a.machine_id, m.name, rm.wave_id"
-        " FROM activity a JOIN rollout_member rm"
-        " ON rm.machine_id = a.machine_id AND rm.rollout_id = a.rollout_id"
-        " JOIN machine m ON m.id = a.machine_id"
-        " WHERE a.rollout_id = ? AND a.kind = ? AND a.state <> ? ORDER BY m.name",
-        [rollout_id, ActivityKind.SYSTEM_UPDATE.value, "cancelled"],
-    )
-
-
-def _tallies(rows: list[Any], waves: list[WaveView]) -> dict[int, Tally]:
-    """Per wave: a failure counts when it finished since the wave's date (a failure before a
-    resume was seen by the operator who resumed)."""
-    since = {w.id: w.starts_at for w in waves}
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    failures: dict[int, list[Failure]] = defaultdict(list)
-    for r in rows:
-        wid = int(r["wave_id"])
-        c = counts[wid]
-        c["total"] += 1
-        if r["state"] in ("scheduled", "running", "queued"):
-            c["unfinished"] += 1
-        elif r["state"] == "done":
-            c["done"] += 1
-        elif r["state"] == "failed":
-            finished = as_utc(r["finished_at"])
-            if finished is None or wid not in since or finished >= since[wid]:
-                c["failed"] += 1
-                failures[wid].append(Failure(r["name"], _error(r["log"])))
-            else:
-                c["done"] += 1  # accepted by the resume
-    return {
-        wid: Tally(c["total"], c["done"], c["failed"], c["unfinished"], tuple(failures[wid]))
-        for wid, c in counts.items()
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class FailedUpdate:
-    machine: str
-    wave: str
-    error: str  # the last line of its log
-    exit_code: int | None
-    finished_at: datetime | None
-
-
-async def failed_updates(rollout_id: int) -> list[FailedUpdate]:
-    """Every failed system update of the rollout, by machine name."""
-    async with in_transaction() as conn:
-        rows = await _updates(conn, rollout_id)
-        names = {w.id: w.name for w in await _views(conn, rollout_id)}
-    return [
-        FailedUpdate(
-            r["name"],
-            names.get(int(r["wave_id"]), ""),
-            _error(r["log"]),
-            r["exit_code"],
-            as_utc(r["finished_at"]),
-        )
-        for r in rows
-        if r["state"] == "failed"
-    ]
 
 
 async def _cas_wave(conn: BaseDBAsyncClient, wave_id: int, was: str, **values: Any) -> None:
@@ -242,7 +156,7 @@ async def _apply(
     settings: Settings,
     rollout: Rollout,
     waves: list[WaveView],
-    tallies: dict[int, Tally],
+    counts: dict[int, Tally],
     s: Step,
     now: datetime,
 ) -> None:
@@ -254,21 +168,23 @@ async def _apply(
             await _cas_rollout(conn, rollout, "announced", state="running")
         await _hold_later(conn, rollout.id, waves, w)
         details: dict[str, Any] = {"wave": w.name, "position": w.position}
-        await audit.record(ACTOR, "rollout.wave_start", rollout, details, connection=conn)
+        started = RolloutEventKind.WAVE_STARTED.value
+        await audit.record(ACTOR, started, rollout, details, connection=conn)
     elif s.kind is StepKind.PASS:
         assert w is not None
         await _cas_wave(conn, w.id, "running", state="completed")
-        t = tallies.get(w.id, Tally())
+        t = counts.get(w.id, Tally())
         details = {"wave": w.name, "updates": t.total, "failed": t.failed}
-        await audit.record(ACTOR, "rollout.gate_pass", rollout, details, connection=conn)
+        passed = RolloutEventKind.GATE_PASSED.value
+        await audit.record(ACTOR, passed, rollout, details, connection=conn)
     elif s.kind is StepKind.HALT:
         assert w is not None
         await _cas_wave(conn, w.id, "running", state="halted")
         await _cas_rollout(conn, rollout, "running", state="halted", halted_reason=s.reason)
-        t = tallies.get(w.id, Tally())
+        t = counts.get(w.id, Tally())
         await audit.record(
             ACTOR,
-            "rollout.gate_fail",
+            RolloutEventKind.GATE_FAILED.value,
             rollout,
             {
                 "wave": w.name,
@@ -277,11 +193,13 @@ async def _apply(
             },
             connection=conn,
         )
+        halted = {"wave": w.name, "reason": s.reason}
+        await audit.record(ACTOR, RolloutEventKind.HALTED.value, rollout, halted, connection=conn)
         verdict = gate(w, t)
         await _mail_halt(conn, settings, rollout, w, verdict.reason, ACTOR, t.failures, now)
     else:
         await _cas_rollout(conn, rollout, "running", state="completed")
-        await audit.record(ACTOR, "rollout.complete", rollout, {}, connection=conn)
+        await audit.record(ACTOR, RolloutEventKind.COMPLETED.value, rollout, {}, connection=conn)
 
 
 async def step(settings: Settings, rollout_id: int, now: datetime) -> Step | None:
@@ -291,11 +209,11 @@ async def step(settings: Settings, rollout_id: int, now: datetime) -> Step | Non
         async with in_transaction() as conn:
             await lock(conn)
             rollout = await Rollout.get(id=rollout_id, using_db=conn)
-            waves = await _views(conn, rollout_id)
-            tallies = _tallies(await _updates(conn, rollout_id), waves)
-            s = decide(rollout.state, waves, tallies, now)
+            waves = await wave_views(conn, rollout_id)
+            counts = tallies(await latest_updates(conn, rollout_id), waves)
+            s = decide(rollout.state, waves, counts, now)
             if s is not None:
-                await _apply(conn, settings, rollout, waves, tallies, s, now)
+                await _apply(conn, settings, rollout, waves, counts, s, now)
             return s
     except _Raced:
         return None
@@ -339,7 +257,7 @@ async def _cancel_early_windows(rollout: Rollout, now: datetime) -> int:
         current = await Rollout.get(id=rollout.id, using_db=conn)
         if current.state != "halted":
             return 0
-        cut = cutoffs(await _views(conn, rollout.id), now)
+        cut = cutoffs(await wave_views(conn, rollout.id), now)
         ids: list[int] = []
         for wave_id, at in cut.items():
             ids.extend(
@@ -426,14 +344,14 @@ async def halt_rollout(
         await lock(conn)
         current = await Rollout.get(id=rollout.id, using_db=conn)
         current.transition("halted")  # IllegalTransition unless running
-        waves = await _views(conn, current.id)
+        waves = await wave_views(conn, current.id)
         running = next((w for w in waves if w.state == "running"), None)
         if running is not None:
             await _cas_wave(conn, running.id, "running", state="halted")
         current.halted_reason = reason.strip()
         await current.save(using_db=conn, update_fields=["state", "halted_reason", "updated_at"])
         details = {"wave": running.name if running else None, "reason": current.halted_reason}
-        await audit.record(actor, "rollout.halt", current, details, connection=conn)
+        await audit.record(actor, RolloutEventKind.HALTED.value, current, details, connection=conn)
         await _mail_halt(conn, settings, current, running, current.halted_reason, actor, (), now)
     return current
 
@@ -451,7 +369,7 @@ async def resume_halted(actor: str, rollout: Rollout, *, now: datetime | None = 
                 "state", f"rollout {current.name} is {current.state}, not halted"
             )
         current.transition("running")
-        waves = await _views(conn, current.id)
+        waves = await wave_views(conn, current.id)
         halted = next((w for w in waves if w.state == "halted"), None)
         if halted is not None:
             await _cas_wave(conn, halted.id, "halted", state="running", starts_at=now)
@@ -462,7 +380,7 @@ async def resume_halted(actor: str, rollout: Rollout, *, now: datetime | None = 
         await _cas_rollout(conn, current, "halted", state="running", halted_reason=None)
         await audit.record(
             actor,
-            "rollout.resume_halted",
+            RolloutEventKind.RESUMED.value,
             current,
             {"wave": halted.name if halted else None, "was_halted_because": was},
             connection=conn,

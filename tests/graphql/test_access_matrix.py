@@ -248,6 +248,13 @@ QUERIES = [
         lambda d: d["totalCount"],
     ),
     Op(
+        "rolloutEvents",
+        '{ rolloutEvents(name: "su-rest") { kind actor } }',
+        cells(admin=[{"kind": "CREATED", "actor": "test"}]),
+        lambda d: d,
+        setup=lambda w: _rest_and_hosts_rollout(),
+    ),
+    Op(
         "node",
         "query($id: ID!) { node(id: $id) { ... on Group { name } } }",
         readers("alpha", "alpha", None),

@@ -7,7 +7,10 @@ from strawberry.types.info import Info
 
 from api.graphql.permissions import allow, visible_rollouts
 from api.graphql.relay import Connection, paginate
+from api.graphql.rollouts.progress import RolloutEventType
 from api.graphql.rollouts.types import RolloutType
+from api.services.rollout_progress import events
+from api.services.rollouts import get_rollout
 
 __all__ = ["RolloutQueries"]
 
@@ -23,3 +26,12 @@ class RolloutQueries:
     ) -> Connection[RolloutType]:
         qs = visible_rollouts(info.context).order_by("-created_at", "-id")
         return await paginate(qs, first, after, RolloutType.from_model)
+
+    @strawberry.field(
+        extensions=allow("rollouts.watch"),
+        description="Operators: a rollout's timeline, oldest first: created, announced, wave "
+        "started, gate passed or failed, halted, resumed, delayed, cancelled, completed, "
+        "machine retried or skipped.",
+    )
+    async def rollout_events(self, info: Info, name: str) -> list[RolloutEventType]:
+        return [RolloutEventType.from_value(e) for e in await events(await get_rollout(name))]

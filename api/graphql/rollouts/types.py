@@ -10,6 +10,7 @@ from strawberry.types.info import Info
 from tortoise.expressions import Subquery
 
 from api.graphql.permissions import (
+    can_watch_rollouts,
     visible_announcements,
     visible_audit,
     visible_machines,
@@ -22,6 +23,7 @@ from api.scheduling.waves import WaveSelector
 if TYPE_CHECKING:
     from api.graphql.audit.types import AuditEventType
     from api.graphql.catalog.types import AnnouncementType
+    from api.graphql.rollouts.progress import RolloutProgressType
     from api.graphql.windows.types import WindowType
 
 __all__ = ["RolloutPreviewType", "RolloutType", "WaveSelectorEnum", "WaveType"]
@@ -146,6 +148,20 @@ class RolloutType(Node):
             .order_by("published_at", "id")
         )
         return [Shown.from_model(a) for a in rows]
+
+    @strawberry.field(
+        description="Operators: each wave's progress and gate verdict, and the next event "
+        "(customers: null)."
+    )
+    async def progress(
+        self, info: Info
+    ) -> Annotated[RolloutProgressType, strawberry.lazy("api.graphql.rollouts.progress")] | None:
+        from api.graphql.rollouts.progress import RolloutProgressType as Shown
+        from api.services.rollout_progress import progress
+
+        if not can_watch_rollouts(info.context):
+            return None
+        return Shown.from_value(await progress(self.r))
 
     @strawberry.field(description="Operators: the audit timeline (customers: empty).")
     async def timeline(
