@@ -1,4 +1,5 @@
-"""`fenster rollout create|list|show|preview|announce|delay|resume|cancel|update`."""
+"""`fenster rollout create|list|show|preview|announce|delay|run|halt|resume|cancel|update`;
+`status` is in ``rollout_status``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api import db
+from api.commands import rollout_status
 from api.commands.announce import read_markdown
 from api.commands.scheduling import _instant
 from api.settings import Settings
@@ -102,6 +104,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     up.add_argument("file", type=Path, help="Markdown; a first line '# Title' is the title")
     up.add_argument("--mail", action="store_true", help="mail it to the rollout's groups too")
     up.set_defaults(func=update)
+    rollout_status.add_parsers(rsub)
 
 
 async def create(args: argparse.Namespace, settings: Settings) -> int:
