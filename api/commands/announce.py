@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from api import db
+from api.effects import announcement_key_prefix
 from api.errors import ValidationError
 from api.settings import Settings
 
@@ -83,6 +84,7 @@ async def publish(args: argparse.Namespace, settings: Settings) -> int:
     async with db.database(settings):
         a = await announcements.get_announcement(args.slug)
         a = await announcements.publish_announcement(ACTOR, a, groups=args.groups)
-        mails = await Notification.filter(dedupe_key__startswith=f"announcement:{a.pk}:").count()
+        sent = Notification.filter(dedupe_key__startswith=announcement_key_prefix(a.pk))
+        mails = await sent.count()
     print(f"'{a.slug}' published at {a.published_at:%Y-%m-%d %H:%M} UTC; {mails} mail(s) queued")
     return 0

@@ -15,6 +15,7 @@ from api import db
 from api.commands import rollout_status
 from api.commands.announce import read_markdown
 from api.commands.scheduling import _instant
+from api.effects import rollout_announced_key_prefix, rollout_settings_key_suffix
 from api.settings import Settings
 
 __all__ = ["add_parsers"]
@@ -269,10 +270,9 @@ async def announce(args: argparse.Namespace, settings: Settings) -> int:
         r = await rollouts.get_rollout(args.name)
         r = await announce_rollout(ACTOR, r, force=args.force, now=args.now, settings=settings)
         windows = await Window.filter(activities__rollout_id=r.id).distinct().count()
-        mails = (
-            await Notification.filter(dedupe_key__startswith=f"rollout_announced:{r.id}:").count()
-            + await Notification.filter(dedupe_key__endswith=f":rollout:{r.id}").count()
-        )
+        announced = Notification.filter(dedupe_key__startswith=rollout_announced_key_prefix(r.id))
+        settings_first = Notification.filter(dedupe_key__endswith=rollout_settings_key_suffix(r.id))
+        mails = await announced.count() + await settings_first.count()
     print(f"'{r.name}' announced: {windows} windows booked, {mails} mail(s) queued")
     return 0
 

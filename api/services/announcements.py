@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from api.effects import announcement_key
 from api.errors import Conflict, FieldError, NotFound, ValidationError
 from api.models import Announcement, ResourceGroup, Rollout
 from api.models.keys import where
@@ -148,6 +149,6 @@ async def notify(a: Announcement, group: ResourceGroup, conn: object) -> None:
     await outbox.enqueue(
         AnnouncementPublished(slug=a.slug, title=a.title, body=a.body),
         group=group,
-        dedupe_key=f"announcement:{a.pk}:{group.pk}",
+        dedupe_key=announcement_key(a.pk, group.pk),
         connection=conn,  # type: ignore[arg-type]
     )

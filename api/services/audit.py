@@ -7,9 +7,25 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
+from api.effects import AuditRow, jsonable
 from api.models import AuditEvent
+from api.services.sinks import save
 
-__all__ = ["record"]
+__all__ = ["record", "row_of"]
+
+
+def row_of(
+    actor: str, action: str, subject: Model, details: dict[str, Any] | None = None
+) -> AuditRow:
+    """The audit row of ``actor`` doing ``action`` to ``subject``."""
+    return AuditRow(
+        actor,
+        action,
+        type(subject).__name__.lower(),
+        subject.pk,
+        str(getattr(subject, "name", "") or subject),
+        jsonable(details or {}),
+    )
 
 
 async def record(
@@ -20,24 +36,5 @@ async def record(
     connection: BaseDBAsyncClient | None = None,
 ) -> AuditEvent:
     """Write one audit event: ``actor`` did ``action`` to ``subject``."""
-    return await AuditEvent.create(
-        actor=actor,
-        action=action,
-        subject_type=type(subject).__name__.lower(),
-        subject_id=subject.pk,
-        subject_name=str(getattr(subject, "name", "") or subject),
-        details=_jsonable(details or {}),
-        using_db=connection,
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+    event: AuditEvent = await save(row_of(actor, action, subject, details), connection)
+    return event

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from api.effects import outbox_row
 from api.models import Notification, ResourceGroup, Window
 from api.notices import Notice
+from api.services.sinks import save
 
 __all__ = ["enqueue"]
 
@@ -26,11 +28,10 @@ async def enqueue(
     notice about the group meant for them, or about no group at all: ``group`` None, which
     needs ``recipients`` and a ``dedupe_key``); a repeated ``dedupe_key`` queues nothing.
 
-    The row stores ``notice.to_payload()``; the mailer reads it back with
-    ``api.notices.notice_of``. Returns the new row, or None when the same event was already
-    queued.
+    The row (``api.effects.outbox_row``, which holds the key formats) stores
+    ``notice.to_payload()``; the mailer reads it back with ``api.notices.notice_of``. Returns
+    the new row, or None when the same event was already queued.
     """
-    kind = notice.kind
     if recipients is not None:
         to = list(recipients)
     elif group is not None:
@@ -39,29 +40,14 @@ async def enqueue(
         raise ValueError("a notice about no group needs its recipients")
     if group is None and (dedupe_key is None or not notice.operators):
         raise ValueError("a notice about no group goes to the operators, with a dedupe key")
-    if dedupe_key is None:
-        assert group is not None
-        if window is not None:
-            dedupe_key = f"{kind}:{window.uid}:{window.sequence}"
-        else:
-            dedupe_key = f"{kind}:{group.pk}:{group.updated_at.isoformat()}"
-    exists = await Notification.filter(dedupe_key=dedupe_key).using_db(connection).exists()
-    if exists:
-        return None
-    return await Notification.create(
-        kind=kind,
-        group=group,
-        window=window,
+    row = outbox_row(
+        notice,
+        group_id=group.pk if group is not None else None,
         recipients=to,
-        payload=notice.to_payload(),
+        due=datetime.now(UTC),
+        window=(window.pk, window.uid, window.sequence) if window is not None else None,
         dedupe_key=dedupe_key,
-        thread_key=(
-            window.uid
-            if window is not None
-            else f"group:{group.pk}"
-            if group is not None
-            else f"operators:{kind}"
-        ),
-        next_attempt_at=datetime.now(UTC),
-        using_db=connection,
+        group_stamp=group.updated_at if group is not None else None,
     )
+    created: Notification | None = await save(row, connection)
+    return created

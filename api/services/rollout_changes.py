@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from api.effects import rollout_delayed_key
 from api.errors import FieldError, ValidationError
 from api.models import Activity, Announcement, ResourceGroup, Rollout, RolloutMember, Wave
 from api.notices import RolloutDelayed
@@ -114,7 +115,7 @@ async def delay_rollout(
             await outbox.enqueue(
                 notice,
                 group=g,
-                dedupe_key=f"rollout_delayed:{current.id}:{g.id}:{now.isoformat()}",
+                dedupe_key=rollout_delayed_key(current.id, g.id, now),
                 connection=conn,
             )
         page = await _publish(

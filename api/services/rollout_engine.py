@@ -30,6 +30,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from api.effects import rollout_halted_key
 from api.errors import ValidationError
 from api.kinds import FOR_HOST_REBOOT, ActivityKind
 from api.models import Activity, Machine, Rollout, Wave
@@ -145,7 +146,7 @@ async def _mail_halt(
             tuple(f"{f.machine}: {f.error}" for f in failures[:MAX_LISTED]),
         ),
         group=None,
-        dedupe_key=f"rollout_halted:{rollout.id}:{now.isoformat()}",
+        dedupe_key=rollout_halted_key(rollout.id, now),
         recipients=settings.operator_list,
         connection=conn,
     )

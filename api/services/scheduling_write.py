@@ -6,7 +6,6 @@ Plain parameterised SQL in bulk (api.services.bulk), inside the pass's one trans
 from __future__ import annotations
 
 import asyncio
-import json
 import time as clock
 from collections import defaultdict
 from collections.abc import Callable
@@ -15,20 +14,18 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from api.effects import AuditRow, NewWindow, OutboxRow, WindowRow, new_windows_notices, outbox_row
 from api.models.windows import new_uid
-from api.notices import Notice, WindowChanged, WindowScheduled, WindowsDigest
+from api.notices import WindowChanged
 from api.scheduling import Plan, postpone_deadline
-from api.services.bulk import execute_many, fetch, insert_many, to_db_time
+from api.services.bulk import execute_many, fetch, to_db_time
 from api.services.scheduling_load import World
+from api.services.sinks import save_many
 from api.settings import Settings
 
 __all__ = ["ACTOR", "write_plan"]
 
 ACTOR = "scheduler"
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 async def write_plan(
@@ -45,51 +42,19 @@ async def write_plan(
     outbox rows queued.
     """
     stamp = datetime.now(UTC)
-    mark = clock.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal mark
-        now_ = clock.perf_counter()
-        timings[f"write {name}"] = now_ - mark
-        mark = now_
-
     ts = to_db_time(conn, stamp)
-
-    def step(what: str) -> Callable[[int, int], None]:
-        def show(done: int, total: int) -> None:
-            if done == total or done % 25_000 == 0:
-                say(f"  {what}: {done}/{total} written")
-
-        return show
+    steps = _Steps(say, timings)
+    step, lap = steps.step, steps.lap
 
     # 1. new windows (rows built in a worker thread, as every step's rows below: a pass of
     # 100,000 activities builds hundreds of thousands of rows, which would hold the event loop)
     before = (await fetch(conn, "SELECT COALESCE(MAX(id), 0) AS m FROM maintenance_window"))[0]["m"]
-    uids, rows = await asyncio.to_thread(_window_rows, conn, world, result, ts)
-    await insert_many(
-        conn,
-        "maintenance_window",
-        (
-            "uid",
-            "machine_id",
-            "starts_at",
-            "ends_at",
-            "state",
-            "reason",
-            "sequence",
-            "forced",
-            "postpones",
-            "postpone_deadline",
-            "created_at",
-            "updated_at",
-        ),
-        rows,
-        step("windows"),
-    )
+    windows = await asyncio.to_thread(_window_rows, world, result)
+    await save_many(conn, windows, stamp, step("windows"))
     ids: dict[int, tuple[int, str]] = {}
     if result.new:
         found = await fetch(conn, "SELECT id, uid FROM maintenance_window WHERE id > ?", [before])
-        ids = await asyncio.to_thread(_ids_by_index, found, uids)
+        ids = await asyncio.to_thread(_ids_by_index, found, [w.uid for w in windows])
 
     lap("windows")
     # 2. activities move into their windows; blocked ones get their reason
@@ -114,65 +79,49 @@ async def write_plan(
 
     lap("activities")
     # 3. audit trail
-    audit = await asyncio.to_thread(_audit_rows, world, result, ids, ts)
-    await insert_many(
-        conn,
-        "audit_event",
-        ("at", "actor", "action", "subject_type", "subject_id", "subject_name", "details"),
-        audit,
-        step("audit events"),
-    )
+    audit = await asyncio.to_thread(_audit_rows, world, result, ids)
+    await save_many(conn, audit, stamp, step("audit events"))
 
     lap("audit")
     # 4. outbox: one message per window, or one digest per group with many new windows
-    out = await asyncio.to_thread(_outbox_rows, settings, world, result, ids, ts)
-    await insert_many(
-        conn,
-        "notification",
-        (
-            "kind",
-            "group_id",
-            "window_id",
-            "recipients",
-            "payload",
-            "dedupe_key",
-            "thread_key",
-            "state",
-            "attempts",
-            "next_attempt_at",
-            "created_at",
-        ),
-        out,
-        step("notifications"),
-    )
+    out = await asyncio.to_thread(_outbox_rows, settings, world, result, ids, stamp)
+    await save_many(conn, out, stamp, step("notifications"))
     lap("outbox")
     return ids, len(out)
 
 
-def _window_rows(
-    conn: BaseDBAsyncClient, world: World, result: Plan, ts: Any
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    uids = [new_uid() for _ in result.new]
-    rows = []
-    for w, uid in zip(result.new, uids, strict=True):
-        first_request = min(world.requested[a] for a in w.activity_ids)
-        rows.append(
-            (
-                uid,
-                w.machine_id,
-                to_db_time(conn, w.starts_at),
-                to_db_time(conn, w.ends_at),
-                "planned",
-                w.reason,
-                0,
-                False,
-                0,
-                to_db_time(conn, postpone_deadline(first_request)),
-                ts,
-                ts,
-            )
+class _Steps:
+    """The pass's progress lines and its timings per write step."""
+
+    def __init__(self, say: Callable[[str], None], timings: dict[str, float]) -> None:
+        self.say, self.timings, self.mark = say, timings, clock.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = clock.perf_counter()
+        self.timings[f"write {name}"] = now - self.mark
+        self.mark = now
+
+    def step(self, what: str) -> Callable[[int, int], None]:
+        def show(done: int, total: int) -> None:
+            if done == total or done % 25_000 == 0:
+                self.say(f"  {what}: {done}/{total} written")
+
+        return show
+
+
+def _window_rows(world: World, result: Plan) -> list[WindowRow]:
+    return [
+        WindowRow(
+            new_uid(),
+            w.machine_id,
+            w.starts_at,
+            w.ends_at,
+            w.reason,
+            False,
+            postpone_deadline(min(world.requested[a] for a in w.activity_ids)),
         )
-    return uids, rows
+        for w in result.new
+    ]
 
 
 def _ids_by_index(found: list[Any], uids: list[str]) -> dict[int, tuple[int, str]]:
@@ -191,120 +140,81 @@ def _activity_rows(
     return moves, blocked, extended
 
 
-def _audit_rows(
-    world: World, result: Plan, ids: dict[int, tuple[int, str]], ts: Any
-) -> list[tuple[Any, ...]]:
+def _audit_rows(world: World, result: Plan, ids: dict[int, tuple[int, str]]) -> list[AuditRow]:
     audit = []
     for i, w in enumerate(result.new):
         wid, uid = ids[i]
         audit.append(
-            (
-                ts,
+            AuditRow(
                 ACTOR,
                 "window.schedule",
                 "window",
                 wid,
                 f"window {uid} {w.starts_at:%Y-%m-%d %H:%M}Z",
-                _dumps(
-                    {
-                        "machine": world.machine_names[w.machine_id],
-                        "starts_at": w.starts_at.isoformat(),
-                        "ends_at": w.ends_at.isoformat(),
-                        "activities": list(w.activity_ids),
-                        "reason": w.reason,
-                    }
-                ),
+                {
+                    "machine": world.machine_names[w.machine_id],
+                    "starts_at": w.starts_at.isoformat(),
+                    "ends_at": w.ends_at.isoformat(),
+                    "activities": list(w.activity_ids),
+                    "reason": w.reason,
+                },
             )
         )
     for x in result.extended:
         uid = world.window_uids.get(x.window_id, "")
         audit.append(
-            (
-                ts,
+            AuditRow(
                 ACTOR,
                 "window.extend",
                 "window",
                 x.window_id,
                 f"window {uid} {x.starts_at:%Y-%m-%d %H:%M}Z",
-                _dumps(
-                    {
-                        "machine": world.machine_names[x.machine_id],
-                        "added": list(x.activity_ids),
-                        "sequence": x.sequence,
-                        "reason": x.reason,
-                    }
-                ),
+                {
+                    "machine": world.machine_names[x.machine_id],
+                    "added": list(x.activity_ids),
+                    "sequence": x.sequence,
+                    "reason": x.reason,
+                },
             )
         )
     for b in result.blocked:
         audit.append(
-            (
-                ts,
+            AuditRow(
                 ACTOR,
                 "activity.block",
                 "activity",
                 b.activity_id,
                 world.machine_names.get(b.machine_id, ""),
-                _dumps({"reason": b.reason}),
+                {"reason": b.reason},
             )
         )
     return audit
 
 
 def _outbox_rows(
-    settings: Settings, world: World, result: Plan, ids: dict[int, tuple[int, str]], ts: Any
-) -> list[tuple[Any, ...]]:
-    per_group: dict[int, list[int]] = defaultdict(list)
+    settings: Settings,
+    world: World,
+    result: Plan,
+    ids: dict[int, tuple[int, str]],
+    due: datetime,
+) -> list[OutboxRow]:
+    per_group: dict[int, list[NewWindow]] = defaultdict(list)
     for i, w in enumerate(result.new):
-        per_group[w.group_id].append(i)
+        wid, uid = ids[i]
+        per_group[w.group_id].append(NewWindow(wid, uid, 0, w.reason))
     out = []
-
-    def note(notice: Notice, group_id: int, window_id: int | None, key: str, thread: str) -> None:
-        out.append(
-            (
-                notice.kind,
-                group_id,
-                window_id,
-                _dumps(world.contacts.get(group_id, [])),
-                _dumps(notice.to_payload()),
-                key,
-                thread,
-                "pending",
-                0,
-                ts,
-                ts,
-            )
-        )
-
-    threshold = settings.digest_threshold
-    for group_id, indexes in sorted(per_group.items()):
-        if threshold and len(indexes) >= threshold:
-            wins = [ids[i] for i in indexes]
-            note(
-                WindowsDigest(tuple(u for _, u in wins), tuple(w for w, _ in wins)),
-                group_id,
-                None,
-                f"windows_digest:{group_id}:{wins[0][1]}:{len(wins)}",
-                f"group:{group_id}",
-            )
-            continue
-        for i in indexes:
-            wid, uid = ids[i]
-            w = result.new[i]
-            note(
-                WindowScheduled(0, w.reason),
-                group_id,
-                wid,
-                f"window_scheduled:{uid}:0",
-                uid,
-            )
+    for group_id, wins in sorted(per_group.items()):
+        contacts = world.contacts.get(group_id, [])
+        out += new_windows_notices(settings.digest_threshold, group_id, contacts, wins, due)
     for x in result.extended:
         uid = world.window_uids.get(x.window_id, str(x.window_id))
-        note(
-            WindowChanged(x.sequence, x.reason, added=tuple(x.activity_ids)),
-            x.group_id,
-            x.window_id,
-            f"window_changed:{uid}:{x.sequence}",
-            uid,
+        out.append(
+            outbox_row(
+                WindowChanged(x.sequence, x.reason, added=tuple(x.activity_ids)),
+                group_id=x.group_id,
+                recipients=world.contacts.get(x.group_id, []),
+                due=due,
+                window=(x.window_id, uid, x.sequence),
+            )
         )
     return out

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
+from api.effects import window_stuck_key
 from api.models import Window
 from api.notices import WindowStuck
 from api.services import audit, outbox
@@ -64,7 +65,7 @@ async def flag_stuck(settings: Settings, now: datetime | None = None) -> list[st
                     ),
                     group=machine.group,
                     window=window,
-                    dedupe_key=f"window_stuck:{window.uid}",
+                    dedupe_key=window_stuck_key(window.uid),
                     recipients=settings.operator_list,
                     connection=conn,
                 )

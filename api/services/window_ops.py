@@ -14,14 +14,16 @@ from datetime import UTC, datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from api.effects import NewWindow, new_windows_notices
 from api.errors import FieldError, ValidationError
 from api.kinds import FOR_HOST_REBOOT, KINDS, REBOOT_FLAG, ActivityKind, manual_because
 from api.models import Activity, Machine, ResourceGroup, Window
-from api.notices import WindowCancelled, WindowChanged, WindowScheduled, WindowsDigest
+from api.notices import WindowCancelled, WindowChanged, WindowScheduled
 from api.scheduling import check_start, needed_minutes, postpone_deadline, reach
 from api.scheduling.texts import audit_actor, duration_label, who
-from api.services import audit, outbox
+from api.services import audit
 from api.services.scheduling import lock
+from api.services.sinks import save
 from api.services.window_base import (
     announce,
     group_policy,
@@ -337,16 +339,12 @@ async def force_host_reboot(
             )
             windows.append(window)
             per_group[g.id].append(window)
+        due = datetime.now(UTC)
         for group_id, wins in sorted(per_group.items()):
             g = groups[group_id]
-            if settings.digest_threshold and len(wins) >= settings.digest_threshold:
-                await outbox.enqueue(
-                    WindowsDigest(tuple(w.uid for w in wins), tuple(w.id for w in wins)),
-                    group=g,
-                    dedupe_key=f"windows_digest:{g.id}:{wins[0].uid}:{len(wins)}",
-                    connection=conn,
-                )
-            else:
-                for w in wins:
-                    await announce(conn, WindowScheduled(w.sequence, w.reason), g, w)
+            booked = [NewWindow(w.id, w.uid, w.sequence, w.reason) for w in wins]
+            for row in new_windows_notices(
+                settings.digest_threshold, g.id, list(g.contacts), booked, due
+            ):
+                await save(row, conn)
         return windows

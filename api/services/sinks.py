@@ -1,0 +1,139 @@
+"""The two sinks of ``api.effects``' rows: one through the ORM, one in bulk.
+
+- ``save`` writes one row through the ORM (the hand-made operations, the outbox, the audit
+  trail); an outbox row whose dedupe key is already queued is skipped.
+- ``save_many`` writes many rows of one type with plain parameterised SQL
+  (``api.services.bulk.insert_many``: the scheduling pass, a rollout's announcement). Its
+  column list is the row's fields mapped through the model's ``_meta``, plus the model's
+  automatic timestamps, which get the write's ``stamp``; JSON and time values are converted
+  the way the backend stores them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import operator
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+from api.effects import ActivityRow, AuditRow, OutboxRow, WindowRow
+from api.models import Activity, AuditEvent, Notification, Window
+from api.services.bulk import insert_many, to_db_time
+
+__all__ = ["MODELS", "Row", "columns_of", "save", "save_many"]
+
+Row = AuditRow | OutboxRow | WindowRow | ActivityRow
+R = TypeVar("R", AuditRow, OutboxRow, WindowRow, ActivityRow)
+
+THREAD_ABOVE = 1_000
+
+MODELS: dict[type[Any], type[Model]] = {
+    AuditRow: AuditEvent,
+    OutboxRow: Notification,
+    WindowRow: Window,
+    ActivityRow: Activity,
+}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+async def save(row: R, connection: BaseDBAsyncClient | None = None) -> Any:
+    """Write ``row`` through its model; returns the model instance, or None for an outbox row
+    whose event was already queued (its dedupe key exists)."""
+    model = MODELS[type(row)]
+    if isinstance(row, OutboxRow):
+        queued = Notification.filter(dedupe_key=row.dedupe_key).using_db(connection)
+        if await queued.exists():
+            return None
+    values = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+    if isinstance(row, OutboxRow):
+        values["recipients"] = list(row.recipients)
+    return await model.create(using_db=connection, **values)
+
+
+def _automatic(model: type[Model]) -> list[str]:
+    """The model's timestamps its save fills in (auto_now, auto_now_add)."""
+    return [
+        name
+        for name, f in model._meta.fields_map.items()
+        if isinstance(f, fields.DatetimeField) and (f.auto_now or f.auto_now_add)
+    ]
+
+
+def columns_of(row_type: type[Any]) -> list[str]:
+    """The table columns ``save_many`` writes for ``row_type``: its fields, then the model's
+    automatic timestamps."""
+    model = MODELS[row_type]
+    projection = model._meta.fields_db_projection
+    names = [f.name for f in dataclasses.fields(row_type)] + _automatic(model)
+    return [projection[n] for n in names]
+
+
+def _converters(conn: BaseDBAsyncClient, row_type: type[Any]) -> list[Callable[[Any], Any] | None]:
+    model = MODELS[row_type]
+    times: dict[datetime, Any] = {}  # a pass writes the same instants many times
+
+    def time(value: datetime | None) -> Any:
+        if value is None:
+            return None
+        if value not in times:
+            times[value] = to_db_time(conn, value)
+        return times[value]
+
+    out: list[Callable[[Any], Any] | None] = []
+    for f in dataclasses.fields(row_type):
+        field = model._meta.fields_map[f.name]
+        if isinstance(field, fields.JSONField):
+            out.append(lambda v: _dumps(list(v) if isinstance(v, tuple) else v))
+        elif isinstance(field, fields.DatetimeField):
+            out.append(time)
+        else:
+            out.append(None)
+    return out
+
+
+def rows_of(conn: BaseDBAsyncClient, rows: Sequence[Row], stamp: datetime) -> list[tuple[Any, ...]]:
+    """``rows`` as the value tuples of ``columns_of`` their type."""
+    if not rows:
+        return []
+    row_type = type(rows[0])
+    names = [f.name for f in dataclasses.fields(row_type)]
+    get: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+    convert = _converters(conn, row_type)
+    stamps: tuple[Any, ...] = (to_db_time(conn, stamp),) * len(_automatic(MODELS[row_type]))
+    if all(c is None for c in convert):
+        return [(*get(row), *stamps) for row in rows]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values: tuple[Any, ...] = get(row)
+        converted = [v if c is None else c(v) for v, c in zip(values, convert, strict=True)]
+        out.append((*converted, *stamps))
+    return out
+
+
+async def save_many(
+    conn: BaseDBAsyncClient,
+    rows: Sequence[Row],
+    stamp: datetime,
+    progress: Any = None,
+) -> None:
+    """Insert ``rows`` (all of one type) in bulk on ``conn``; automatic timestamps get
+    ``stamp``."""
+    if not rows:
+        return
+    row_type = type(rows[0])
+    table = MODELS[row_type]._meta.db_table
+    if len(rows) > THREAD_ABOVE:  # a pass's rows: converted off the event loop
+        values = await asyncio.to_thread(rows_of, conn, rows, stamp)
+    else:
+        values = rows_of(conn, rows, stamp)
+    await insert_many(conn, table, columns_of(row_type), values, progress)
