@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,9 +223,13 @@ class Client:
         out = _payload(self.execute(START, {"input": value}), "startWindow")
         return str(out["state"]).lower()
 
-    def finish_window(self, uid: str, results: Sequence[Result]) -> str:
-        """Returns the window's state (completed or failed)."""
-        value = {
+    def finish_window(
+        self, uid: str, results: Sequence[Result], down: Mapping[str, str] | None = None
+    ) -> str:
+        """Returns the window's state (completed or failed). ``down``: the guests that ran
+        before the window and could not be started again (name -> libvirt's error); the
+        directory flags the window and alerts the operators at once."""
+        value: dict[str, Any] = {
             "window": uid,
             "agent": self.agent,
             "results": [
@@ -233,6 +237,8 @@ class Client:
                 for r in results
             ],
         }
+        if down:  # only then: an agent newer than its directory still finishes windows
+            value["guestsDown"] = [{"machine": m, "reason": r} for m, r in sorted(down.items())]
         out = _payload(self.execute(FINISH, {"input": value}), "finishWindow")
         return str(out["state"]).lower()
 

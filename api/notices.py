@@ -28,6 +28,7 @@ __all__ = [
     "ActivityOutcome",
     "AnnouncementPublished",
     "GroupSettings",
+    "GuestDown",
     "Notice",
     "RolloutAnnounced",
     "RolloutDelayed",
@@ -302,6 +303,23 @@ class WindowStuck(Notice):
 
 
 @dataclass(frozen=True)
+class GuestDown(Notice):
+    """To the operators, at once: the host agent could not start again a guest that ran
+    before its window (the start and the rollback to the definition that last booted both
+    failed). The guest is down outside any announced time until someone starts it."""
+
+    kind = "guest_down"
+    subject = (
+        "GUEST DOWN: {{ notice.guests | length }} guest(s) after the window of {{ window.machine }}"
+    )
+    operators: ClassVar[bool] = True
+
+    host: str = ""
+    agent: str = ""  # the agent that reported it
+    guests: tuple[str, ...] = ()  # "machine: libvirt's error"
+
+
+@dataclass(frozen=True)
 class RolloutHalted(Notice):
     """To the operators: a rollout halted (its wave failed the gate, or an operator halted
     it). No later wave starts until it is resumed."""
@@ -339,6 +357,7 @@ NOTICES: Mapping[str, type[Notice]] = types.MappingProxyType(
             RolloutAnnounced,
             RolloutDelayed,
             WindowStuck,
+            GuestDown,
             RolloutHalted,
         )
     }

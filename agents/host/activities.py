@@ -11,6 +11,7 @@ registry; ``tests/agents/test_apply.py`` checks that the handlers here match it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shlex
 import subprocess
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
-from agents.errors import AgentError, DomainNotFound
+from agents.errors import AgentError, ConnectionLost, DomainNotFound
 from agents.host import steps
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.host.steps import StepLog
@@ -45,8 +46,10 @@ __all__ = [
     "RebootPending",
     "RebootState",
     "each_guest",
+    "guest_down",
 ]
 
+log = logging.getLogger("fenster.agent.apply")
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 REBOOT_GRACE_SECONDS = 15 * 60
 
@@ -85,6 +88,8 @@ class HostRebootState:
     boot_id: str = ""  # the boot id before the reboot command
     issued_at: float = 0.0  # when it ran (time.time())
     log: list[str] = field(default_factory=list)  # what was logged before the reboot
+    boots: dict[str, int] = field(default_factory=dict)  # guest -> starts in this window
+    all_stopped: bool = False  # every guest was stopped: a resume starts them, never stops
 
 
 S = TypeVar("S", NoState, RebootState, HostRebootState)
@@ -254,16 +259,21 @@ class HostReboot(HostHandler[HostRebootState]):
     def _reboot_host(self, state: HostRebootState, before: list[str]) -> None:
         ctx, out = self.ctx, self.out
         out.add(f"guests running before: {', '.join(before) or 'none'}")
-        try:
-            each_guest(ctx, before, self._stop_hard, out)
-        except AgentError as e:  # one guest will not stop: the others must not stay down
-            out.add(f"error: {e}")
-            each_guest(ctx, before, steps.ensure_running, out)
-            raise AgentError("the host was not rebooted; its guests were started again") from e
+        if not state.all_stopped:  # (a resume after some guests started again stops none)
+            try:
+                each_guest(ctx, before, self._stop_hard, out)
+            except ConnectionLost:
+                raise
+            except AgentError as e:  # one guest will not stop: the others must not stay down
+                out.add(f"error: {e}")
+                self._start_all(state, before)
+                raise AgentError("the host was not rebooted; its guests were started again") from e
+            state.all_stopped = True
+            self.save(state)
         if ctx.reboot_command:
             self._reboot(state, ctx.reboot_command, before)
         out.add("no reboot command configured: the host itself was not rebooted")
-        each_guest(ctx, before, steps.ensure_running, out)
+        self._start_again(state, before)
         out.add(f"guests started again: {', '.join(before) or 'none'}")
         ctx.rebooted_hosts.add(self.entry.machine)
 
@@ -282,7 +292,7 @@ class HostReboot(HostHandler[HostRebootState]):
             self.save(state)
             tail = (done.stderr or done.stdout).strip()[-500:]
             out.add(f"reboot command failed with status {done.returncode}: {tail}")
-            each_guest(self.ctx, before, steps.ensure_running, out)
+            self._start_all(state, before)
             raise AgentError("the host was not rebooted; its guests were started again")
         raise RebootPending(command)
 
@@ -291,23 +301,47 @@ class HostReboot(HostHandler[HostRebootState]):
         now_boot = _boot_id(self.ctx.boot_id_path)
         if now_boot != state.boot_id:
             out.add(f"host rebooted (boot id {state.boot_id[:8]} -> {now_boot[:8]})")
-            each_guest(self.ctx, before, steps.ensure_running, out)
+            self._start_again(state, before)
             out.add(f"guests running again: {', '.join(before) or 'none'}")
             return
         if time.time() - float(state.issued_at) < REBOOT_GRACE_SECONDS:
             raise RebootPending("waiting for the host to reboot")
         out.add(f"the host did not reboot within {REBOOT_GRACE_SECONDS // 60} minutes")
-        each_guest(self.ctx, before, steps.ensure_running, out)
+        self._start_all(state, before)
         raise AgentError("the host was not rebooted; its guests were started again")
 
     def _stop_hard(self, guest: Guest, out: StepLog) -> bool:
         return steps.ensure_stopped(guest, out, self.hard_stop)
 
+    def _start_all(self, state: HostRebootState, names: list[str]) -> list[str]:
+        """Start each guest that ran before; a guest already running is left alone, so each
+        boots once in this window whatever the retries. A guest that cannot start is
+        reported down (GUEST DOWN) and the others still start. Returns the guests down."""
+        down = []
+        for name in names:
+            try:
+                if steps.ensure_running(self.ctx.hv.guest(name), self.out):
+                    state.boots[name] = state.boots.get(name, 0) + 1
+                    self.save(state)
+            except DomainNotFound as e:
+                self.out.add(f"skipped: {e}")
+            except ConnectionLost:
+                raise
+            except AgentError as e:
+                guest_down(self.ctx, self.entry, name, e, self.out)
+                down.append(name)
+        counted = ", ".join(f"{n}={state.boots.get(n, 0)}" for n in names)
+        self.out.add(f"boots of each guest in this window: {counted or 'none'}")
+        return down
+
+    def _start_again(self, state: HostRebootState, names: list[str]) -> None:
+        if down := self._start_all(state, names):
+            raise AgentError(f"{len(down)} guest(s) did not start again: {', '.join(down)}")
+
     def gave_up(self) -> None:
         """The guests that ran before the window run again."""
-        state = self.load()
-        before = state.running_before if state is not None else None
-        each_guest(self.ctx, before or [], steps.ensure_running, self.out)
+        state = self.load() or HostRebootState()
+        self._start_all(state, state.running_before or [])
 
 
 GUEST_HANDLERS: dict[str, type[GuestHandler[Any]]] = {
@@ -325,6 +359,15 @@ def each_guest(
             step(ctx.hv.guest(name), out)
         except DomainNotFound as e:
             out.add(f"skipped: {e}")
+
+
+def guest_down(ctx: Context, entry: Entry, name: str, error: Exception, out: StepLog) -> None:
+    """A guest that ran before the window could not be started again: the journal keeps it,
+    and finishWindow tells the directory, which alerts the operators at once."""
+    out.add(f"GUEST DOWN: {name} could not be started again: {error}")
+    log.error("%s is down after window %s: %s", name, entry.uid, error)
+    entry.down[name] = str(error)[:2000]
+    ctx.journal.save(entry)
 
 
 def _boot_id(path: Path) -> str:

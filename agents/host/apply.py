@@ -22,6 +22,7 @@ from agents.host.activities import (
     Context,
     HostReboot,
     RebootPending,
+    guest_down,
 )
 from agents.host.journal import Entry, JournalActivity
 from agents.host.steps import StepLog
@@ -162,8 +163,7 @@ def _roll_back(ctx: Context, entry: Entry, guest: Guest, out: StepLog) -> bool:
     except ConnectionLost:
         raise
     except AgentError as e:
-        out.add(f"GUEST DOWN: {guest.name} could not be started again: {e}")
-        log.error("%s is down after window %s: %s", guest.name, entry.uid, e)
+        guest_down(ctx, entry, guest.name, e, out)
         return False
 
 

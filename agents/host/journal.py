@@ -56,6 +56,7 @@ class Entry:
     booted: dict[str, str] = field(default_factory=dict)  # machine -> XML that last booted
     logs: dict[str, list[str]] = field(default_factory=dict)  # activity -> every attempt's lines
     libvirt_losses: int = 0  # times libvirtd went away during this window (not interruptions)
+    down: dict[str, str] = field(default_factory=dict)  # guest left down -> libvirt's error
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, **asdict(self)}
@@ -76,6 +77,7 @@ class Entry:
             booted={str(k): str(v) for k, v in data.get("booted", {}).items()},
             logs={str(k): [str(x) for x in v] for k, v in data.get("logs", {}).items()},
             libvirt_losses=int(data.get("libvirt_losses", 0)),
+            down={str(k): str(v) for k, v in data.get("down", {}).items()},
         )
 
 

@@ -232,7 +232,7 @@ class Agent:
             self.journal.save(entry)
         results = [Result(**r) for r in entry.results]
         try:
-            summary.state = self.client.finish_window(entry.uid, results)
+            summary.state = self.client.finish_window(entry.uid, results, entry.down)
             checkpoint("window_finished")  # crash drill: the API has it, the journal too
         except ApiError as e:
             if isinstance(e, TransportError):

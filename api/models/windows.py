@@ -42,6 +42,10 @@ class Window(StatefulMixin, TimestampedModel):
     claimed_by = fields.CharField(max_length=100, null=True)  # the agent that started it
     # set by the watchdog when the window ran on well past its end (api.services.watchdog)
     stuck_at = fields.DatetimeField(null=True)
+    # set when the host agent could not start again a guest that ran before the window
+    # (api.services.agents.finish_window): "machine: reason" lines, and when it was told
+    guest_down_at = fields.DatetimeField(null=True)
+    guest_down = fields.TextField(null=True)
 
     class Meta:
         table = "maintenance_window"

@@ -21,11 +21,13 @@ from api.models.keys import where
 from api.notices import ActivityOutcome, WindowCompleted, WindowFailed
 from api.rules import MAX_MEMORY_MIB, Collector
 from api.scheduling.texts import without_host
-from api.services import audit, outbox
+from api.services import audit, guest_down, outbox
+from api.services.guest_down import GuestDown
 
 __all__ = [
     "ActivityResult",
     "DomainReport",
+    "GuestDown",
     "InventoryOutcome",
     "due_work",
     "finish_window",
@@ -288,9 +290,13 @@ async def finish_window(
     results: Sequence[ActivityResult],
     now: datetime | None = None,
     agent: str | None = None,
+    guests_down: Sequence[GuestDown] = (),
+    operators: Sequence[str] = (),
 ) -> Window:
     """Record each activity's outcome and log; the window completes when every one is done,
-    fails otherwise. The outbox tells the group. Repeating the same report changes nothing."""
+    fails otherwise. The outbox tells the group; ``guests_down`` flag the window and tell
+    the operators at once (api.services.guest_down). Repeating the same report changes
+    nothing."""
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
         window = await _own_window(host_id, uid, conn)
@@ -298,6 +304,8 @@ async def finish_window(
             _check_claim(window, agent)
         activities = {a.id: a for a in await Activity.filter(window_id=window.id).using_db(conn)}
         _check_results(window, activities, results)
+        mine = {m.id: m for m in await Machine.filter(_mine(host_id)).using_db(conn)}
+        guest_down.check(guests_down, window, mine)
         if window.state in ("completed", "failed"):
             return window  # the same report again (checked above)
         by_id = {r.activity_id: r for r in results}
@@ -324,8 +332,18 @@ async def finish_window(
             },
             connection=conn,
         )
-        machine = await Machine.get(id=window.machine_id, using_db=conn)
+        machine = mine[window.machine_id]
         group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
+        await guest_down.flag(
+            conn,
+            actor,
+            window,
+            guests_down,
+            host=mine[host_id].name,
+            agent=agent,
+            operators=operators,
+            now=now,
+        )
         result = WindowCompleted if ok else WindowFailed
         # the mail goes to the VM's customer: the logs without the host's name
         host_name = None

@@ -156,6 +156,7 @@ def main(argv: list[str]) -> int:
         port=port,
         maildir=str(path.parent / "mail"),
         site_dir=str(path.parent / "site"),
+        operator_contacts="noc@provider.example",
         schedule_interval=0,
         mail_interval=0,
         site_interval=0,

@@ -5,15 +5,20 @@ hypervisor tier (test_real_hypervisor.py) shows the same with QEMU."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import libvirt
 import pytest
 
+from agents.client import Client
 from agents.host.apply import MAX_ATTEMPTS, Context, apply_entry
 from agents.host.journal import Entry, Journal, JournalActivity
+from agents.host.loop import Agent
 from agents.virt.libvirt import Hypervisor
+
+from .conftest import Api, node_uri
 
 
 def window(machine: str, *activities: tuple[str, dict]) -> Entry:
@@ -126,3 +131,30 @@ def test_a_guest_that_cannot_start_again_is_reported_down(
     )
     assert result.outcome == "failed"
     assert "GUEST DOWN: web01 could not be started again" in result.log
+
+
+def test_a_guest_left_down_alerts_the_operators_at_once(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent against the real API: web01's start and rollback fail; finishWindow names it
+    down, the window is flagged and the operators' GUEST DOWN mail is queued, once."""
+    refuse_start_when(monkeypatch, lambda xml: "<name>web01</name>" in xml, "qemu died")
+    journal = Journal(tmp_path)
+    with Hypervisor.connect(node_uri()) as hv, Client(api.url, api.token) as client:
+        summary = Agent(client, Context(hv, journal)).cycle()
+        assert not hv.guest("web01").running and hv.guest("db01").running
+    assert [(w.machine, w.state) for w in summary.windows] == [
+        ("web01", "failed"),
+        ("db01", "completed"),
+    ]
+    flagged = api.rows(
+        "SELECT m.name, w.guest_down FROM maintenance_window w"
+        " JOIN machine m ON m.id = w.machine_id WHERE w.guest_down_at IS NOT NULL"
+    )
+    assert flagged == [("web01", "web01: web01: start: qemu died")]
+    [(recipients, payload)] = api.rows(
+        "SELECT recipients, payload FROM notification WHERE kind = 'guest_down'"
+    )
+    assert json.loads(recipients) == ["noc@provider.example"]
+    assert json.loads(payload)["guests"] == ["web01: web01: start: qemu died"]
+    assert journal.load() is None

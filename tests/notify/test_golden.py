@@ -22,6 +22,7 @@ from api.notices import (
     ActivityOutcome,
     AnnouncementPublished,
     GroupSettings,
+    GuestDown,
     Notice,
     RolloutAnnounced,
     RolloutDelayed,
@@ -126,6 +127,14 @@ SAMPLES: dict[str, tuple[Notice, tuple[WindowView, ...]]] = {
     "window_stuck": (
         WindowStuck(host="kvm07", agent="kvm07/5f2c9a", minutes_over=34),
         (replace(planned(), state="running"),),
+    ),
+    "guest_down": (
+        GuestDown(
+            host="kvm07",
+            agent="kvm07/5f2c9a",
+            guests=("db02: internal error: qemu unexpectedly closed the monitor <stderr>",),
+        ),
+        (replace(planned(), state="failed"),),
     ),
     "rollout_halted": (
         RolloutHalted(

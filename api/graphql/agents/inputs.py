@@ -10,6 +10,7 @@ __all__ = [
     "ActivityResultInput",
     "DomainInput",
     "FinishWindowInput",
+    "GuestDownInput",
     "ReportInventoryInput",
     "StartWindowInput",
 ]
@@ -52,10 +53,23 @@ class ActivityResultInput:
     log: str = ""
 
 
+@strawberry.input(
+    description="A guest that ran before the window and that the agent could not start again."
+)
+class GuestDownInput:
+    machine: str = strawberry.field(description="The guest's name (a VM of this host).")
+    reason: str = strawberry.field(description="Why it did not start (libvirt's error).")
+
+
 @strawberry.input
 class FinishWindowInput:
     window: str
     results: list[ActivityResultInput]
     agent: str | None = strawberry.field(
         default=None, description="The calling agent's identity (see startWindow)."
+    )
+    guests_down: list[GuestDownInput] = strawberry.field(
+        default_factory=list,
+        description="Guests left down: the window is flagged (guestDownSince) and the "
+        "operators are mailed at once.",
     )

@@ -75,6 +75,12 @@ class AgentMutations:
             for r in input.results
         ]
         window = await agents.finish_window(
-            info.context.actor, _host(info), input.window, results, agent=input.agent
+            info.context.actor,
+            _host(info),
+            input.window,
+            results,
+            agent=input.agent,
+            guests_down=[agents.GuestDown(g.machine, g.reason) for g in input.guests_down],
+            operators=info.context.settings.operator_list,
         )
         return WindowType.from_model(window)

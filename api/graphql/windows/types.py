@@ -47,6 +47,10 @@ class WindowType(Node):
         description="When the watchdog found this window still running 30 minutes past its "
         "end (the operators were told); null otherwise."
     )
+    guest_down_since: datetime | None = strawberry.field(
+        description="When the host agent reported that a guest which ran before this window "
+        "could not be started again (the operators were told at once); null otherwise."
+    )
     w: strawberry.Private[Window]
 
     @classmethod
@@ -65,6 +69,7 @@ class WindowType(Node):
             started_at=w.started_at,
             finished_at=w.finished_at,
             stuck_since=w.stuck_at,
+            guest_down_since=w.guest_down_at,
             w=w,
         )
 
