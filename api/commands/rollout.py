@@ -1,5 +1,5 @@
-"""`fenster rollout create|list|show|preview|announce|delay|run|halt|resume|cancel|update`;
-`status` is in ``rollout_status``."""
+"""`fenster rollout create|list|show|preview|announce|delay|run|halt|resume|cancel|update`, and
+`retry|skip` a failed machine; `status` is in ``rollout_status``."""
 
 from __future__ import annotations
 
@@ -106,6 +106,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--mail", action="store_true", help="mail it to the rollout's groups too")
     up.set_defaults(func=update)
     rollout_status.add_parsers(rsub)
+    for verb, func, what in (
+        ("retry", retry, "queue a new system update for a machine whose update failed"),
+        ("skip", skip, "leave a failed machine on its old packages; its gate no longer counts it"),
+    ):
+        mp = rsub.add_parser(verb, help=what)
+        mp.add_argument("name")
+        mp.add_argument("machine")
+        mp.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+        mp.set_defaults(func=func)
 
 
 async def create(args: argparse.Namespace, settings: Settings) -> int:
@@ -345,4 +354,27 @@ async def update(args: argparse.Namespace, settings: Settings) -> int:
         r = await rollouts.get_rollout(args.name)
         a = await post_update(ACTOR, r, body, title=title or "", mail=args.mail)
     print(f"update '{a.slug}' published" + (" and mailed" if args.mail else ""))
+    return 0
+
+
+async def retry(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+    from api.services.rollout_machines import retry_machine
+
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        await retry_machine(ACTOR, r, args.machine, now=args.now)
+    when = "due now" if r.state == "running" else "due once the rollout is resumed"
+    print(f"'{args.machine}': a new system update is queued ({when})")
+    return 0
+
+
+async def skip(args: argparse.Namespace, settings: Settings) -> int:
+    from api.services import rollouts
+    from api.services.rollout_machines import skip_machine
+
+    async with db.database(settings):
+        r = await rollouts.get_rollout(args.name)
+        await skip_machine(ACTOR, r, args.machine, now=args.now)
+    print(f"'{args.machine}' skipped: it stays on its current packages")
     return 0

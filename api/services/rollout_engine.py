@@ -11,6 +11,8 @@ A led duty of `fenster serve` (api.app, ``rollout_interval`` seconds). Each pass
    cancellation path (``window_ops.cancel_in``).
 3. while the rollout is halted: windows of later waves that would now come before their wave
    could run (``engine.cutoffs``) are cancelled the same way.
+4. while it runs: activations cancelled by 2. or 3. are given back to the VMs that may still
+   have one (resumed after a halt, or a retried update done): ``rollout_machines``.
 
 Killing the process at any moment and starting again continues without doing anything twice:
 each change is one transaction and each is guarded by the state it changes.
@@ -50,6 +52,7 @@ from api.scheduling.engine import (
 )
 from api.services import audit, outbox
 from api.services.bulk import execute_many, fetch, to_db_time
+from api.services.rollout_machines import restore_activations
 from api.services.rollout_tally import (
     FailedUpdate,
     failed_updates,
@@ -221,13 +224,17 @@ async def step(settings: Settings, rollout_id: int, now: datetime) -> Step | Non
 
 
 async def _cancel_failed_activations(rollout: Rollout) -> int:
-    """Each machine whose update failed keeps its old packages: its activation is cancelled."""
+    """Each machine whose latest update failed keeps its old packages: its activation is
+    cancelled."""
     async with in_transaction() as conn:
         await lock(conn)
-        failed = await Activity.filter(
-            rollout_id=rollout.id, kind=ActivityKind.SYSTEM_UPDATE, state="failed"
-        ).using_db(conn)
-        machines = sorted({a.machine_id for a in failed})
+        machines = sorted(
+            {
+                int(r["machine_id"])
+                for r in await latest_updates(conn, rollout.id)
+                if r["state"] == "failed"
+            }
+        )
         if not machines:
             return 0
         rows = (
@@ -320,6 +327,7 @@ async def run_rollouts(settings: Settings, now: datetime | None = None) -> list[
             log.info("rollout %s: %s %s", rollout.name, s.kind.value, s.wave.name if s.wave else "")
         await _cancel_failed_activations(rollout)
         await _cancel_early_windows(rollout, now)
+        await restore_activations(ACTOR, rollout, now)
     return taken
 
 

@@ -74,6 +74,7 @@ def test_status_shows_counts_verdicts_next_event_and_failures(tmp_path: Path) ->
     judged = (start + timedelta(minutes=soak)).astimezone(ZoneInfo("Europe/Berlin"))
     assert f"is judged (end of its soak) at {judged:%a %Y-%m-%d %H:%M} (Europe/Berlin)" in out
     assert bad in out and "E: dpkg was interrupted" in out and "100" in out
+    assert "Failed updates" in out
 
     # the gate fails: halted, nothing next; a watch ends by itself
     assert "halt" in run(["rollout", "run", "--now", judged.isoformat()], db).stdout
@@ -81,6 +82,18 @@ def test_status_shows_counts_verdicts_next_event_and_failures(tmp_path: Path) ->
     assert watched.returncode == 0, watched.stderr
     assert ": halted" in watched.stdout and "next: nothing without an operator" in watched.stdout
     assert watched.stdout.count("next: ") == 1  # printed once: it was already halted
+
+    # the failed machine: skipped (the status counts it so), then retried after all
+    skipped = run(["rollout", "skip", NAME, bad], db)
+    assert skipped.returncode == 0 and "stays on its current packages" in skipped.stdout
+    shown = run(["rollout", "status", NAME, "--now", judged.isoformat()], db, **ENV)
+    assert "(+1 skipped)" in shown.stdout and "Failed updates" not in shown.stdout
+    retried = run(["rollout", "retry", NAME, bad], db)
+    assert retried.returncode == 0, retried.stderr
+    assert "due once the rollout is resumed" in retried.stdout
+    for machine, error in ((bad, "not failed"), (good[0][1], "not failed"), ("nope", "exist")):
+        refused = run(["rollout", "retry", NAME, machine], db)
+        assert refused.returncode == 2 and error in refused.stderr, refused.stderr
 
     missing = run(["rollout", "status", "nope"], db)
     assert missing.returncode == 2 and "rollout 'nope' does not exist" in missing.stderr

@@ -67,6 +67,14 @@ async def _rest_and_hosts_rollout(state: str = "draft") -> None:
         await run_rollouts(get_settings(), now=start)
 
 
+async def _failed_update(_: World) -> None:
+    """A running rollout in which alpha-web's system update failed."""
+    await _rest_and_hosts_rollout("running")
+    await Activity.filter(kind="system_update", machine__name="alpha-web").update(
+        state="failed", finished_at=datetime.now(UTC) + timedelta(days=30), log="E: broken"
+    )
+
+
 def cells(default: Any = DENIED, **given: Any) -> dict[str, Any]:
     return {role: given.get(role, default) for role in ROLES}
 
@@ -444,6 +452,20 @@ MUTATIONS = [
         cells(admin="Rollout"),
         variables=given({"name": "su-rest", "reason": "Storage trouble."}),
         setup=lambda w: _rest_and_hosts_rollout("running"),
+    ),
+    Op(
+        "retryRolloutMachine",
+        mutation("retryRolloutMachine", "RolloutMachineInput"),
+        cells(admin="Rollout"),
+        variables=given({"name": "su-rest", "machine": "alpha-web"}),
+        setup=_failed_update,
+    ),
+    Op(
+        "skipRolloutMachine",
+        mutation("skipRolloutMachine", "RolloutMachineInput"),
+        cells(admin="Rollout"),
+        variables=given({"name": "su-rest", "machine": "alpha-web"}),
+        setup=_failed_update,
     ),
     Op(
         "cancelRollout",

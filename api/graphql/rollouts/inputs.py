@@ -17,6 +17,7 @@ __all__ = [
     "PreviewRolloutInput",
     "ReleaseInput",
     "ResumeRolloutInput",
+    "RolloutMachineInput",
     "UpdateRolloutInput",
     "WaveInput",
 ]
@@ -103,6 +104,12 @@ class ResumeRolloutInput:
 class HaltRolloutInput:
     name: str
     reason: str = strawberry.field(description="why: recorded, and mailed to the operators")
+
+
+@strawberry.input
+class RolloutMachineInput:
+    name: str = strawberry.field(description="the rollout")
+    machine: str = strawberry.field(description="a machine of it whose system update failed")
 
 
 @strawberry.input

@@ -1,5 +1,5 @@
 """Rollout mutations (operators only): create, update (drafts), preview, announce, delay,
-halt, resume, cancel, post an update."""
+halt, resume, cancel, post an update, retry or skip a failed machine."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from api.graphql.rollouts.inputs import (
     PostRolloutUpdateInput,
     PreviewRolloutInput,
     ResumeRolloutInput,
+    RolloutMachineInput,
     UpdateRolloutInput,
     WaveInput,
 )
@@ -27,6 +28,7 @@ from api.graphql.rollouts.types import RolloutPreviewType, RolloutType
 from api.scheduling.waves import WaveSelector, WaveSpec
 from api.services import rollout_changes as changes
 from api.services import rollout_engine as engine
+from api.services import rollout_machines as machines
 from api.services import rollouts as service
 from api.services.rollout_announce import announce_rollout
 
@@ -165,6 +167,28 @@ class RolloutMutations:
             info.context.actor, r, input.reason, settings=info.context.settings
         )
         return RolloutType.from_model(r)
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"),
+        description="Operators: queue a new system update for a machine whose update failed, "
+        "due at once while the rollout runs (a halted one: once resumed). When it succeeds, "
+        "the machine's activation is booked again under its group's notice rules.",
+    )
+    async def retry_rollout_machine(self, info: Info, input: RolloutMachineInput) -> RolloutPayload:
+        r = await service.get_rollout(input.name)
+        await machines.retry_machine(info.context.actor, r, input.machine)
+        return RolloutType.from_model(await service.get_rollout(input.name))
+
+    @strawberry.mutation(
+        extensions=allow("rollouts.write"),
+        description="Operators: skip a machine whose update failed: it stays on its old "
+        "packages without an activation, and its failure no longer counts against its "
+        "wave's gate.",
+    )
+    async def skip_rollout_machine(self, info: Info, input: RolloutMachineInput) -> RolloutPayload:
+        r = await service.get_rollout(input.name)
+        await machines.skip_machine(info.context.actor, r, input.machine)
+        return RolloutType.from_model(await service.get_rollout(input.name))
 
     @strawberry.mutation(
         extensions=allow("rollouts.write"),
