@@ -1,25 +1,38 @@
-"""Rules for the hand-made operations (schedule at a start, postpone), on plain values.
+"""Rules for the hand-made operations (schedule at a start, a forced host reboot, cancel,
+postpone), on plain values.
 
-Each check returns the problems it found as sentences; the service turns them into errors.
+Each check returns the problems it found as sentences; each decision returns what to do or
+``Refused`` with every problem found. The services (``api.services.window_ops``,
+``api.services.postponing``) load a slice of the world, ask here, and apply the answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from api.scheduling.occurrences import Occurrence, Policy, occurrence, zone
-from api.scheduling.texts import day_label, duration_label, local_label
+from api.scheduling.slots import Conflict
+from api.scheduling.texts import day_label, duration_label, local_label, who
 
 __all__ = [
     "OPERATOR_REACH_DAYS",
     "POSTPONE_DEADLINE_DAYS",
+    "GroupNotice",
     "Reach",
+    "Refused",
+    "StartDecision",
+    "StartRequest",
     "check_postpone",
     "check_start",
     "containing",
+    "decide_start",
+    "host_reboot_problems",
     "postpone_deadline",
     "reach",
+    "reduced_reason",
+    "when",
 ]
 
 POSTPONE_DEADLINE_DAYS = 30
@@ -122,3 +135,115 @@ def check_postpone(
             f"deadline {local_label(deadline.astimezone(tz))} {policy.timezone}"
         )
     return problems
+
+
+def when(timezone: str, instant: datetime) -> str:
+    """``instant`` in words in ``timezone``, the zone named: "Thu 3 Dec 02:30 Europe/Berlin"."""
+    return f"{local_label(instant.astimezone(zone(timezone)))} {timezone}"
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A request refused: every problem found, for one input field."""
+
+    field: str
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """Putting a machine's queued work (``needed`` minutes) into a window at ``start``."""
+
+    policy: Policy
+    notice_minutes: int
+    now: datetime
+    start: datetime
+    needed: int
+    not_before: datetime | None  # the latest not-before time of the work
+    deadline: datetime  # the postpone deadline of the work
+    by_customer: bool
+    force: bool
+
+
+@dataclass(frozen=True)
+class StartDecision:
+    ends_at: datetime
+    forced: bool
+    reason: str
+    overridden: tuple[str, ...]  # the problems a forced start overrides, as the requester read
+
+
+def _start_problems(req: StartRequest) -> tuple[datetime, list[str]]:
+    """The window's end (the regular window's, or just the work's) and the problems."""
+    tz = req.policy.timezone
+    occ, problems = check_start(req.policy, req.notice_minutes, req.now, req.start, req.needed)
+    if req.not_before is not None and req.start < req.not_before:
+        problems.append(
+            f"{when(tz, req.start)} is before the requested not-before time "
+            f"{when(tz, req.not_before)}"
+        )
+    if req.by_customer and req.start > req.deadline:  # what postponing may not, this may not
+        problems.append(
+            f"{when(tz, req.start)} is past the postpone deadline {when(tz, req.deadline)}"
+        )
+    if occ is not None and not problems:
+        return occ.ends_at, problems
+    return req.start + timedelta(minutes=req.needed), problems
+
+
+def decide_start(
+    req: StartRequest, conflict: Callable[[datetime, datetime], Conflict | None]
+) -> StartDecision | Refused:
+    """May the work start at ``req.start``? Without ``force`` the start must lie in a regular
+    window with room for the work, respect the notice, the not-before time, (customers) the
+    postpone deadline, and ``conflict`` (host capacity, redundancy set, freezes) must find
+    none. With ``force`` (operators) the problems are overridden and listed. Customers read a
+    conflict without the host's name."""
+    ends_at, problems = _start_problems(req)
+    told = list(problems)
+    clash = conflict(req.start, ends_at)
+    if clash is not None:
+        problems.append(clash.text)
+        told.append(clash.text if req.by_customer else clash.for_operators)
+    if problems and not req.force:
+        return Refused("starts_at", tuple(told))
+    label = when(req.policy.timezone, req.start)
+    if problems:
+        reason = f"forced by {who(False)} for {label}: " + "; ".join(problems)
+    else:
+        reason = (
+            f"scheduled by {who(req.by_customer)} for {label}, inside the regular "
+            f"{req.policy.label} window"
+        )
+    return StartDecision(ends_at, bool(problems), reason, tuple(told))
+
+
+@dataclass(frozen=True)
+class GroupNotice:
+    """What a forced host reboot must respect of a group: its notice."""
+
+    name: str
+    timezone: str
+    notice_minutes: int
+
+
+def host_reboot_problems(
+    groups: Sequence[GroupNotice], now: datetime, start: datetime
+) -> list[str]:
+    """A forced host reboot is still announced: ``start`` must be at least the notice of every
+    affected group away (one problem per group that would be told too late, by name)."""
+    problems = []
+    for g in sorted(groups, key=lambda g: g.name):
+        earliest = now + timedelta(minutes=g.notice_minutes)
+        if start < earliest:
+            problems.append(
+                f"group {g.name} needs {duration_label(g.notice_minutes)} notice; "
+                f"its earliest start is {when(g.timezone, earliest)}"
+            )
+    return problems
+
+
+def reduced_reason(reason: str, kinds: Sequence[str], why: str) -> str:
+    """A window's reason after some of its work was cancelled (the rest stays)."""
+    names = ", ".join(sorted({k.replace("_", " ") for k in kinds}))
+    return f"{reason}\n{names} cancelled ({why})"

@@ -27,7 +27,7 @@ from api.effects import ActivityRow, AuditRow, OutboxRow, WindowRow
 from api.models import Activity, AuditEvent, Notification, Window
 from api.services.bulk import insert_many, to_db_time
 
-__all__ = ["MODELS", "Row", "columns_of", "save", "save_many"]
+__all__ = ["MODELS", "Row", "columns_of", "save", "save_all", "save_many"]
 
 Row = AuditRow | OutboxRow | WindowRow | ActivityRow
 R = TypeVar("R", AuditRow, OutboxRow, WindowRow, ActivityRow)
@@ -54,10 +54,40 @@ async def save(row: R, connection: BaseDBAsyncClient | None = None) -> Any:
         queued = Notification.filter(dedupe_key=row.dedupe_key).using_db(connection)
         if await queued.exists():
             return None
+    return await model.create(using_db=connection, **_values(row))
+
+
+async def save_all(rows: Sequence[Row], connection: BaseDBAsyncClient | None = None) -> None:
+    """Write ``rows`` through the ORM, one ``bulk_create`` per row type (in the order the
+    types first appear); an outbox row whose dedupe key is queued (or repeated) is skipped.
+    Like ``save_many``, no model's ``save`` runs: meant for audit and outbox rows."""
+    by_type: dict[type[Any], list[Row]] = {}
+    for row in rows:
+        by_type.setdefault(type(row), []).append(row)
+    for row_type, some in by_type.items():
+        if row_type is OutboxRow:
+            some = await _unqueued([r for r in some if isinstance(r, OutboxRow)], connection)
+        model = MODELS[row_type]
+        await model.bulk_create([model(**_values(r)) for r in some], using_db=connection)
+
+
+async def _unqueued(rows: list[OutboxRow], connection: BaseDBAsyncClient | None) -> list[Row]:
+    keys = [r.dedupe_key for r in rows]
+    queued = Notification.filter(dedupe_key__in=keys).using_db(connection)
+    taken: set[str] = {r[0] for r in await queued.values_list("dedupe_key")}
+    fresh: list[Row] = []
+    for r in rows:
+        if r.dedupe_key not in taken:
+            taken.add(r.dedupe_key)
+            fresh.append(r)
+    return fresh
+
+
+def _values(row: Row) -> dict[str, Any]:
     values = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
     if isinstance(row, OutboxRow):
         values["recipients"] = list(row.recipients)
-    return await model.create(using_db=connection, **values)
+    return values
 
 
 def _automatic(model: type[Model]) -> list[str]:

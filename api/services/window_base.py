@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 
 from api.kinds import needs_reboot
 from api.models import Activity, Machine, ResourceGroup, Window
@@ -15,6 +16,7 @@ from api.models import Freeze as FreezeRow
 from api.notices import Notice
 from api.scheduling import MachineIn, Policy, SlotFinder, Work, zone
 from api.scheduling.fit import Freeze
+from api.scheduling.manual import when
 from api.scheduling.slots import HostIn
 from api.scheduling.texts import duration_label, local_label
 from api.services import outbox
@@ -40,7 +42,7 @@ def work_of(acts: Iterable[Activity]) -> list[Work]:
 
 
 def when_label(group: ResourceGroup, instant: datetime) -> str:
-    return f"{local_label(instant.astimezone(zone(group.timezone)))} {group.timezone}"
+    return when(group.timezone, instant)
 
 
 def host_reboot_reason(timezone: str, notice_minutes: int, start: datetime, is_host: bool) -> str:
@@ -89,7 +91,8 @@ async def slot_finder(
         host = await Machine.get(id=machine.host_id, using_db=conn)
         hosts[host.id] = HostIn(host.id, host.name, host.capacity)
     freezes: dict[int | None, list[Freeze]] = defaultdict(list)
-    for f in await FreezeRow.all().using_db(conn):
+    groups = {m.group_id for m in machines.values()}
+    for f in await FreezeRow.filter(Q(group_id__in=groups) | Q(group_id=None)).using_db(conn):
         freezes[f.group_id].append(Freeze(f.starts_at, f.ends_at, f.reason))
     finder = SlotFinder({k: machine_in(m) for k, m in machines.items()}, hosts, freezes)
     open_windows = Window.filter(machine_id__in=list(machines), state__in=["planned", "running"])

@@ -14,23 +14,30 @@ from datetime import UTC, datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from api.effects import NewWindow, new_windows_notices
+from api.effects import NewWindow, OutboxRow, new_windows_notices, outbox_row
 from api.errors import FieldError, ValidationError
 from api.kinds import FOR_HOST_REBOOT, KINDS, REBOOT_FLAG, ActivityKind, manual_because
 from api.models import Activity, Machine, ResourceGroup, Window
-from api.notices import WindowCancelled, WindowChanged, WindowScheduled
-from api.scheduling import check_start, needed_minutes, postpone_deadline, reach
-from api.scheduling.texts import audit_actor, duration_label, who
+from api.notices import Notice, WindowCancelled, WindowChanged, WindowScheduled
+from api.scheduling import needed_minutes, postpone_deadline, reach
+from api.scheduling.manual import (
+    GroupNotice,
+    Refused,
+    StartRequest,
+    decide_start,
+    host_reboot_problems,
+    reduced_reason,
+)
+from api.scheduling.texts import audit_actor
 from api.services import audit
 from api.services.scheduling import lock
-from api.services.sinks import save
+from api.services.sinks import Row, save_all
 from api.services.window_base import (
     announce,
     group_policy,
     host_reboot_reason,
     machine_in,
     slot_finder,
-    when_label,
     work_of,
 )
 from api.settings import Settings, get_settings
@@ -52,97 +59,85 @@ async def schedule_at(
 
     Without ``force`` the start must lie in a regular window with room for the work, respect
     the group's notice and the host's capacity and redundancy set. With ``force`` an operator
-    overrides those checks; the audit event lists what was overridden.
+    overrides those checks; the audit event lists what was overridden
+    (``api.scheduling.manual.decide_start``).
     """
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
-    if start.tzinfo is None:
-        raise ValidationError.single("starts_at", "must include a timezone")
-    start = start.astimezone(UTC)
-    if problem := reach(now, by_customer=by_customer, horizon_days=settings.horizon_days).problem(
-        start
-    ):
-        raise ValidationError.single("starts_at", problem)
+    start = _in_reach(start, now, by_customer, settings)
     async with in_transaction() as conn:
         await lock(conn)
         group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
-        acts = (
-            await Activity.filter(machine_id=machine.id, state="queued", window_id=None)
-            .using_db(conn)
-            .order_by("id")
+        acts = await _schedulable(conn, machine)
+        request = StartRequest(
+            group_policy(group),
+            group.notice_minutes,
+            now,
+            start,
+            needed_minutes(work_of(acts), settings.reboot_allowance_minutes),
+            max((a.not_before for a in acts if a.not_before), default=None),
+            postpone_deadline(min(a.requested_at for a in acts)),
+            by_customer,
+            force,
         )
-        if not acts:
-            raise ValidationError.single("machine", f"{machine.name} has no queued activities")
-        # A host reboot takes every VM on the host down: only force_host_reboot schedules it,
-        # giving each VM its own announced window. Manual-only kinds stay queued here.
-        acts = [a for a in acts if manual_because(a.kind) is None]
-        if not acts:
-            raise ValidationError.single(
-                "machine",
-                f"{machine.name} has only a host reboot queued; schedule it with a forced host "
-                "reboot (force_host_reboot), which announces a window to every VM on the host",
-            )
-        needed = needed_minutes(work_of(acts), settings.reboot_allowance_minutes)
-        policy = group_policy(group)
-        occ, problems = check_start(policy, group.notice_minutes, now, start, needed)
-        not_before = max((a.not_before for a in acts if a.not_before), default=None)
-        if not_before is not None and start < not_before:
-            problems.append(
-                f"{when_label(group, start)} is before the requested not-before time "
-                f"{when_label(group, not_before)}"
-            )
-        deadline = postpone_deadline(min(a.requested_at for a in acts))
-        if by_customer and start > deadline:  # what postponing may not do, this may not either
-            problems.append(
-                f"{when_label(group, start)} is past the postpone deadline "
-                f"{when_label(group, deadline)}"
-            )
-        regular = occ is not None and not problems
-        end = occ.ends_at if regular and occ is not None else start + timedelta(minutes=needed)
         finder = await slot_finder(conn, machine)
-        clash = finder.conflict(machine_in(machine), start, end)
-        told = list(problems)  # what the requester reads: operators see the host's name
-        if clash is not None:
-            problems.append(clash.text)
-            told.append(clash.text if by_customer else clash.for_operators)
-        if problems and not force:
-            raise ValidationError([FieldError("starts_at", p) for p in told])
-        forced = bool(problems)
-        if forced:
-            reason = f"forced by {who(False)} for {when_label(group, start)}: " + "; ".join(
-                problems
-            )
-        else:
-            reason = (
-                f"scheduled by {who(by_customer)} for {when_label(group, start)}, inside the "
-                f"regular {policy.label} window"
-            )
+        me = machine_in(machine)
+        decision = decide_start(request, lambda s, e: finder.conflict(me, s, e))
+        if isinstance(decision, Refused):
+            raise ValidationError([FieldError(decision.field, p) for p in decision.problems])
         window = await Window.create(
             machine=machine,
             starts_at=start,
-            ends_at=end,
-            reason=reason,
-            forced=forced,
-            postpone_deadline=deadline,
+            ends_at=decision.ends_at,
+            reason=decision.reason,
+            forced=decision.forced,
+            postpone_deadline=request.deadline,
             using_db=conn,
         )
         await _attach(conn, acts, window)
-        await audit.record(
-            actor,
-            "window.schedule_at",
-            window,
-            {
-                "machine": machine.name,
-                "starts_at": start,
-                "ends_at": end,
-                "activities": [a.id for a in acts],
-                "forced": forced,
-                "overridden": told,
-            },
-            connection=conn,
-        )
-        await announce(conn, WindowScheduled(window.sequence, reason), group, window)
+        details = {
+            "machine": machine.name,
+            "starts_at": start,
+            "ends_at": decision.ends_at,
+            "activities": [a.id for a in acts],
+            "forced": decision.forced,
+            "overridden": list(decision.overridden),
+        }
+        await audit.record(actor, "window.schedule_at", window, details, connection=conn)
+        await announce(conn, WindowScheduled(window.sequence, decision.reason), group, window)
         return window
+
+
+def _in_reach(start: datetime, now: datetime, by_customer: bool, settings: Settings) -> datetime:
+    """``start`` in UTC, or a ValidationError: naive, in the past, or beyond the reach."""
+    if start.tzinfo is None:
+        raise ValidationError.single("starts_at", "must include a timezone")
+    start = start.astimezone(UTC)
+    horizon = settings.horizon_days
+    if problem := reach(now, by_customer=by_customer, horizon_days=horizon).problem(start):
+        raise ValidationError.single("starts_at", problem)
+    return start
+
+
+async def _schedulable(conn: BaseDBAsyncClient, machine: Machine) -> list[Activity]:
+    """The machine's queued work without a window that may be scheduled by hand: a host
+    reboot takes every VM on the host down, so only force_host_reboot schedules it, giving
+    each VM its own announced window. Manual-only kinds stay queued here."""
+    acts = (
+        await Activity.filter(machine_id=machine.id, state="queued", window_id=None)
+        .using_db(conn)
+        .order_by("id")
+    )
+    if not acts:
+        raise ValidationError.single("machine", f"{machine.name} has no queued activities")
+    acts = [a for a in acts if manual_because(a.kind) is None]
+    if not acts:
+        raise ValidationError.single(
+            "machine",
+            f"{machine.name} has only a host reboot queued; schedule it with a forced host "
+            "reboot (force_host_reboot), which announces a window to every VM on the host",
+        )
+    return acts
 
 
 async def _attach(conn: BaseDBAsyncClient, acts: Sequence[Activity], window: Window) -> None:
@@ -175,8 +170,7 @@ async def cancel_in(
 ) -> list[Window]:
     """Cancel ``rows`` inside the caller's transaction (which holds the scheduler's lock):
     a window left without work is cancelled, one with work left is changed; each is mailed
-    (threaded with its earlier mail)."""
-    changed: list[Window] = []
+    (threaded with its earlier mail). A handful of queries, however many windows."""
     touched: set[int] = set()
     for a in rows:
         a.transition("cancelled")
@@ -187,35 +181,46 @@ async def cancel_in(
         .using_db(conn)
         .update(state="cancelled", blocked_reason=None)
     )
-    for a in rows:
-        await audit.record(
-            actor,
-            "activity.cancel",
-            a,
-            {"kind": a.kind, "window": a.window_id, "reason": reason},
-            connection=conn,
+    events: list[Row] = [
+        audit.row_of(
+            actor, "activity.cancel", a, {"kind": a.kind, "window": a.window_id, "reason": reason}
         )
-    for window in await Window.filter(id__in=sorted(touched), state="planned").using_db(conn):
-        machine = await Machine.get(id=window.machine_id, using_db=conn)
-        group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
-        left = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
+        for a in rows
+    ]
+    windows = (
+        await Window.filter(id__in=sorted(touched), state="planned")
+        .using_db(conn)
+        .prefetch_related("machine__group")
+    )
+    working = Activity.filter(window_id__in=[w.id for w in windows], state="scheduled")
+    busy: set[int] = {r[0] for r in await working.using_db(conn).values_list("window_id")}
+    why = reason or f"cancelled by {audit_actor(actor)}"
+    notices: list[Row] = []
+    for window in windows:
         window.touch()
-        why = reason or f"cancelled by {audit_actor(actor)}"
-        if not left:
+        notice: Notice
+        if window.id not in busy:
             window.transition("cancelled")
-            await window.save(using_db=conn)
-            await audit.record(actor, "window.cancel", window, {"reason": why}, connection=conn)
-            await announce(conn, WindowCancelled(window.sequence, why), group, window)
+            action, notice = "window.cancel", WindowCancelled(window.sequence, why)
         else:
-            mine = [a for a in rows if a.window_id == window.id]
-            kinds = ", ".join(sorted({a.kind.replace("_", " ") for a in mine}))
-            window.reason = f"{window.reason}\n{kinds} cancelled ({why})"
-            await window.save(using_db=conn)
-            await audit.record(actor, "window.reduce", window, {"reason": why}, connection=conn)
-            notice = WindowChanged(window.sequence, window.reason)
-            await announce(conn, notice, group, window)
-        changed.append(window)
-    return changed
+            kinds = [a.kind for a in rows if a.window_id == window.id]
+            window.reason = reduced_reason(window.reason, kinds, why)
+            action, notice = "window.reduce", WindowChanged(window.sequence, window.reason)
+        await window.save(using_db=conn)
+        events.append(audit.row_of(actor, action, window, {"reason": why}))
+        notices.append(_notice_row(notice, window.machine.group, window))
+    await save_all([*events, *notices], conn)
+    return list(windows)
+
+
+def _notice_row(notice: Notice, group: ResourceGroup, window: Window) -> OutboxRow:
+    return outbox_row(
+        notice,
+        group_id=group.id,
+        recipients=list(group.contacts),
+        due=datetime.now(UTC),
+        window=(window.id, window.uid, window.sequence),
+    )
 
 
 async def _check_host_reboots(conn: BaseDBAsyncClient, rows: Sequence[Activity]) -> None:
@@ -256,69 +261,30 @@ async def force_host_reboot(
     """Give the host and every VM on it a forced window at ``start`` for the host's reboot.
 
     The windows lie outside the regular windows but are still announced with notice: ``start``
-    must be at least the notice of every affected group away. Returns the windows, host first.
+    must be at least the notice of every affected group away
+    (``api.scheduling.manual.host_reboot_problems``). Returns the windows, host first.
     """
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     if host.kind != "host":
         raise ValidationError.single("host", f"{host.name} is not a VM host")
-    if start.tzinfo is None:
-        raise ValidationError.single("starts_at", "must include a timezone")
-    start = start.astimezone(UTC)
-    if problem := reach(now, by_customer=False, horizon_days=settings.horizon_days).problem(start):
-        raise ValidationError.single("starts_at", problem)
+    start = _in_reach(start, now, False, settings)
     async with in_transaction() as conn:
         await lock(conn)
         guests = await Machine.filter(host_id=host.id, kind="vm").using_db(conn).order_by("name")
         machines = [host, *guests]
-        groups = {
-            g.id: g
-            for g in await ResourceGroup.filter(id__in={m.group_id for m in machines}).using_db(
-                conn
-            )
-        }
-        problems = []
-        for g in sorted(groups.values(), key=lambda g: g.name):
-            earliest = now + timedelta(minutes=g.notice_minutes)
-            if start < earliest:
-                problems.append(
-                    f"group {g.name} needs {duration_label(g.notice_minutes)} notice; "
-                    f"its earliest start is {when_label(g, earliest)}"
-                )
-        if problems:
+        found = ResourceGroup.filter(id__in={m.group_id for m in machines}).using_db(conn)
+        groups = {g.id: g for g in await found}
+        notices = [GroupNotice(g.name, g.timezone, g.notice_minutes) for g in groups.values()]
+        if problems := host_reboot_problems(notices, now, start):
             raise ValidationError([FieldError("starts_at", p) for p in problems])
-        host_work = await Activity.filter(
-            machine_id=host.id, kind=ActivityKind.HOST_REBOOT, state="queued", window_id=None
-        ).using_db(conn)
-        if not host_work:
-            host_work = [
-                await Activity.create(
-                    machine=host,
-                    kind=ActivityKind.HOST_REBOOT,
-                    estimate_minutes=KINDS[ActivityKind.HOST_REBOOT].default_estimate,
-                    requested_by=actor,
-                    using_db=conn,
-                )
-            ]
+        host_work = await _host_work(conn, actor, host)
         minutes = needed_minutes(work_of(host_work), settings.reboot_allowance_minutes)
         end = start + timedelta(minutes=minutes)
-        windows: list[Window] = []
-        per_group: dict[int, list[Window]] = defaultdict(list)
+        windows = []
         for m in machines:
             g = groups[m.group_id]
-            if m is host:
-                work = list(host_work)
-            else:
-                work = [
-                    await Activity.create(
-                        machine=m,
-                        kind=ActivityKind.REBOOT,
-                        estimate_minutes=minutes,
-                        params={FOR_HOST_REBOOT: host.name, REBOOT_FLAG: True},
-                        requested_by=actor,
-                        using_db=conn,
-                    )
-                ]
+            work = host_work if m is host else [await _vm_reboot(conn, actor, host, m, minutes)]
             reason = host_reboot_reason(g.timezone, g.notice_minutes, start, m is host)
             window = await Window.create(
                 machine=m,
@@ -330,21 +296,56 @@ async def force_host_reboot(
                 using_db=conn,
             )
             await _attach(conn, work, window)
-            await audit.record(
-                actor,
-                "window.force_host_reboot",
-                window,
-                {"host": host.name, "machine": m.name, "starts_at": start, "ends_at": end},
-                connection=conn,
-            )
+            details = {"host": host.name, "machine": m.name, "starts_at": start, "ends_at": end}
+            await audit.record(actor, "window.force_host_reboot", window, details, connection=conn)
             windows.append(window)
-            per_group[g.id].append(window)
-        due = datetime.now(UTC)
-        for group_id, wins in sorted(per_group.items()):
-            g = groups[group_id]
-            booked = [NewWindow(w.id, w.uid, w.sequence, w.reason) for w in wins]
-            for row in new_windows_notices(
-                settings.digest_threshold, g.id, list(g.contacts), booked, due
-            ):
-                await save(row, conn)
+        await _announce_new(conn, settings, groups, machines, windows)
         return windows
+
+
+async def _host_work(conn: BaseDBAsyncClient, actor: str, host: Machine) -> list[Activity]:
+    """The host's queued reboot, or a new one."""
+    kind = ActivityKind.HOST_REBOOT
+    queued = Activity.filter(machine_id=host.id, kind=kind, state="queued", window_id=None)
+    found = await queued.using_db(conn)
+    if found:
+        return list(found)
+    minutes = KINDS[kind].default_estimate
+    new = await Activity.create(
+        machine=host, kind=kind, estimate_minutes=minutes, requested_by=actor, using_db=conn
+    )
+    return [new]
+
+
+async def _vm_reboot(
+    conn: BaseDBAsyncClient, actor: str, host: Machine, vm: Machine, minutes: int
+) -> Activity:
+    """A VM's reboot for its host's, as long as the host's."""
+    return await Activity.create(
+        machine=vm,
+        kind=ActivityKind.REBOOT,
+        estimate_minutes=minutes,
+        params={FOR_HOST_REBOOT: host.name, REBOOT_FLAG: True},
+        requested_by=actor,
+        using_db=conn,
+    )
+
+
+async def _announce_new(
+    conn: BaseDBAsyncClient,
+    settings: Settings,
+    groups: dict[int, ResourceGroup],
+    machines: Sequence[Machine],
+    windows: Sequence[Window],
+) -> None:
+    """Each group hears of its new windows (a digest when many: ``new_windows_notices``)."""
+    per_group: dict[int, list[NewWindow]] = defaultdict(list)
+    for m, w in zip(machines, windows, strict=True):
+        per_group[m.group_id].append(NewWindow(w.id, w.uid, w.sequence, w.reason))
+    due = datetime.now(UTC)
+    rows: list[Row] = []
+    for group_id, booked in sorted(per_group.items()):
+        g = groups[group_id]
+        threshold = settings.digest_threshold
+        rows += new_windows_notices(threshold, g.id, list(g.contacts), booked, due)
+    await save_all(rows, conn)

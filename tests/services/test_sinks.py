@@ -11,8 +11,8 @@ from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
 from api.effects import ActivityRow, AuditRow, OutboxRow, WindowRow
-from api.models import Machine, ResourceGroup
-from api.services.sinks import MODELS, Row, columns_of, save, save_many
+from api.models import Machine, Notification, ResourceGroup
+from api.services.sinks import MODELS, Row, columns_of, save, save_all, save_many
 
 STAMP = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
 
@@ -64,6 +64,19 @@ async def test_both_sinks_store_the_same_values(db: TortoiseContext) -> None:
         await save_many(conn, [renamed(row, 2)], STAMP)
         other = await model.filter(id__gt=one.pk).get()
         assert stored(other, row) == stored(one, row) == stored(row, row)
+        if isinstance(row, AuditRow | OutboxRow):  # what save_all is for
+            await save_all([renamed(row, 3)])
+            third = await model.filter(id__gt=other.pk).get()
+            assert stored(third, row) == stored(row, row)
+
+
+async def test_save_all_skips_what_is_queued_and_repeats(db: TortoiseContext) -> None:
+    row = (await rows())[1]
+    assert isinstance(row, OutboxRow)
+    await save(row)
+    again = dataclasses.replace(row, dedupe_key="other")
+    await save_all([row, again, again])
+    assert await Notification.all().count() == 2
 
 
 async def test_an_outbox_row_already_queued_is_skipped(db: TortoiseContext) -> None:
