@@ -22,6 +22,7 @@ from typing import Any
 from api.notices import (
     AnnouncementPublished,
     GroupSettings,
+    GuestDown,
     Notice,
     RolloutAnnounced,
     RolloutDelayed,
@@ -42,6 +43,7 @@ __all__ = [
     "digest_key",
     "group_key",
     "group_thread",
+    "guest_down_key",
     "jsonable",
     "new_windows_notices",
     "operators_thread",
@@ -80,6 +82,11 @@ def digest_key(group_id: int, first_uid: str, count: int) -> str:
 def window_stuck_key(uid: str) -> str:
     """The operators hear once that a window is stuck."""
     return f"{WindowStuck.kind}:{uid}"
+
+
+def guest_down_key(uid: str) -> str:
+    """The operators hear once that a host reboot left guests down in a window."""
+    return f"{GuestDown.kind}:{uid}"
 
 
 def announcement_key_prefix(announcement_id: int) -> str:

@@ -3,8 +3,10 @@ the digest rule, each in one home."""
 
 from __future__ import annotations
 
+import ast
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -62,6 +64,7 @@ def test_dedupe_keys_of_different_events_never_meet(
         effects.group_key(GroupSettings.kind, a, stamp),
         effects.digest_key(a, uid, sequence + 1),
         effects.window_stuck_key(uid),
+        effects.guest_down_key(uid),
         effects.announcement_key(a, a + 1),
         effects.rollout_announced_key(a, a + 1, stamp),
         effects.rollout_settings_key(a, a + 1),
@@ -141,3 +144,20 @@ def test_a_notice_about_no_window_needs_a_key() -> None:
 def test_jsonable_values_survive_json(value: object) -> None:
     plain = effects.jsonable(value)
     assert json.loads(json.dumps(plain)) == plain
+
+
+def test_outbox_keys_are_written_in_effects_only() -> None:
+    """A dedupe or thread key given as an f-string outside api/effects.py is a second home."""
+    root = Path(effects.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "effects.py" or "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg in ("dedupe_key", "thread_key")
+                and isinstance(node.value, ast.JoinedStr)
+            ):
+                found.append(f"{path.relative_to(root)}:{node.value.lineno}")
+    assert found == []

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from api.effects import guest_down_key
 from api.models import Machine, ResourceGroup, Window
 from api.notices import GuestDown as GuestDownNotice
 from api.rules import Collector
@@ -89,7 +90,7 @@ async def flag(
         GuestDownNotice(host=host, agent=agent or "", guests=lines),
         group=group,
         window=window,
-        dedupe_key=f"guest_down:{window.uid}",
+        dedupe_key=guest_down_key(window.uid),
         recipients=list(operators),
         connection=conn,
     )
