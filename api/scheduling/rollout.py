@@ -18,7 +18,7 @@ from enum import StrEnum
 from api.kinds import ActivityKind
 from api.scheduling.fit import Freeze, first_freeze
 from api.scheduling.occurrences import zone
-from api.scheduling.planner import ActivityIn, ExtendedWindow, NewWindow, PlanInput, plan
+from api.scheduling.planner import ActivityIn, ExtendedWindow, NewWindow, Plan, PlanInput, plan
 from api.scheduling.texts import duration_label, local_label
 from api.scheduling.waves import Assignment, WaveMachine, WaveSelector, WaveSpec, assign
 
@@ -129,153 +129,173 @@ def plan_rollout(
     world: RolloutWorld, waves: Sequence[WaveSpec], operators_zone: str
 ) -> RolloutPlan:
     """Plan ``waves`` over ``world`` (``world.plan_input.now`` is now)."""
-    inp = world.plan_input
-    now = inp.now
-    by_id = {m.id: m for m in world.machines}
-    groups = {g.id: g for g in inp.groups}
-    machines_in = {m.id: m for m in inp.machines}
+    ctx = _Planning(world, waves)
     assignment = assign(waves, world.machines)
-    hosts_wave = next((i for i, w in enumerate(waves) if w.selector is WaveSelector.HOSTS), None)
-    deadline = waves[hosts_wave].starts_at if hosts_wave is not None else None
-    conflicts: list[RolloutConflict] = []
-    freezes: dict[int | None, list[Freeze]] = defaultdict(list)
-    for row in inp.freezes:
-        freezes[row.group_id].append(Freeze(row.starts_at, row.ends_at, row.reason))
-
-    def frozen(group_id: int, start: datetime, end: datetime) -> Freeze | None:
-        return first_freeze(start, end, [*freezes[None], *freezes[group_id]])
-
     # 1. system updates at each wave's start: announced now, so they need the group's notice
-    late: dict[tuple[int, int], list[int]] = defaultdict(list)
-    activities: list[ActivityIn] = []
-    wave_of_activity: dict[int, int] = {}
-    for i, (spec, ids) in enumerate(zip(waves, assignment.members, strict=True)):
-        if spec.selector is WaveSelector.HOSTS:
-            continue
-        for mid in ids:
-            m = by_id[mid]
-            g = groups[m.group_id]
-            if spec.starts_at < now + timedelta(minutes=g.notice_minutes):
-                late[(m.group_id, i)].append(mid)
-            if m.kind != "vm":
-                continue
-            activities.append(
-                ActivityIn(
-                    -mid,
-                    mid,
-                    ActivityKind.KERNEL_UPDATE,
-                    world.kernel_minutes,
-                    True,
-                    now,
-                    spec.starts_at,
-                )
-            )
-            wave_of_activity[-mid] = i
-    for (gid, i), mids in sorted(late.items()):
-        g = groups[gid]
-        conflicts.append(
-            RolloutConflict(
-                ConflictKind.NOTICE,
-                gid,
-                tuple(mids),
-                f"wave {i + 1} starts {_local(waves[i].starts_at, g.policy.timezone)}, sooner "
-                f"than group {g.name}'s notice of {duration_label(g.notice_minutes)}",
-            )
+    activities, wave_of_activity = ctx.system_updates(assignment)
+    # 2. kernel activations: the planner, with every forced host reboot booked first
+    reboots = ctx.host_reboots(assignment)
+    planned = plan(replace(world.plan_input, activities=tuple(activities)))
+    activations = ctx.activations(planned, wave_of_activity)
+    ctx.spread(assignment)
+    activations.sort(key=lambda a: (a.wave, ctx.by_id[a.machine_id].name))
+    return RolloutPlan(
+        _summaries(waves, assignment, ctx.by_id),
+        assignment,
+        tuple(activations),
+        tuple(reboots),
+        tuple(sorted(ctx.conflicts, key=lambda c: (c.kind.value, c.group_id, c.machine_ids))),
+        _load(ctx.by_id, activations, reboots, operators_zone),
+    )
+
+
+class _Planning:
+    """One rollout's planning: the world looked up by id, and the conflicts found so far."""
+
+    def __init__(self, world: RolloutWorld, waves: Sequence[WaveSpec]) -> None:
+        inp = world.plan_input
+        self.world, self.waves, self.now = world, waves, inp.now
+        self.by_id = {m.id: m for m in world.machines}
+        self.groups = {g.id: g for g in inp.groups}
+        self.machines_in = {m.id: m for m in inp.machines}
+        self.hosts_wave = next(
+            (i for i, w in enumerate(waves) if w.selector is WaveSelector.HOSTS), None
+        )
+        self.deadline = waves[self.hosts_wave].starts_at if self.hosts_wave is not None else None
+        self.conflicts: list[RolloutConflict] = []
+        self.freezes: dict[int | None, list[Freeze]] = defaultdict(list)
+        for row in inp.freezes:
+            self.freezes[row.group_id].append(Freeze(row.starts_at, row.ends_at, row.reason))
+
+    def frozen(self, group_id: int, start: datetime, end: datetime) -> Freeze | None:
+        return first_freeze(start, end, [*self.freezes[None], *self.freezes[group_id]])
+
+    def too_soon(self, group_id: int, start: datetime) -> bool:
+        return start < self.now + timedelta(minutes=self.groups[group_id].notice_minutes)
+
+    def conflict(self, kind: ConflictKind, gid: int, mids: Sequence[int], text: str) -> None:
+        self.conflicts.append(RolloutConflict(kind, gid, tuple(mids), text))
+
+    def notice_text(self, gid: int, event: str, start: datetime) -> str:
+        g = self.groups[gid]
+        return (
+            f"{event} {_local(start, g.policy.timezone)}, sooner than group {g.name}'s notice "
+            f"of {duration_label(g.notice_minutes)}"
         )
 
-    # 2. kernel activations: the planner, with every forced host reboot booked first
-    reboots: list[HostReboot] = []
-    if hosts_wave is not None:
-        start = waves[hosts_wave].starts_at
-        end = start + timedelta(minutes=world.host_reboot_minutes)
+    def system_updates(self, assignment: Assignment) -> tuple[list[ActivityIn], dict[int, int]]:
+        """Each VM's kernel update for the planner (not before its wave), by activity id its
+        wave; a wave sooner than a group's notice is a conflict."""
+        late: dict[tuple[int, int], list[int]] = defaultdict(list)
+        activities: list[ActivityIn] = []
+        wave_of_activity: dict[int, int] = {}
+        for i, (spec, ids) in enumerate(zip(self.waves, assignment.members, strict=True)):
+            if spec.selector is WaveSelector.HOSTS:
+                continue
+            for mid in ids:
+                m = self.by_id[mid]
+                if self.too_soon(m.group_id, spec.starts_at):
+                    late[(m.group_id, i)].append(mid)
+                if m.kind != "vm":
+                    continue
+                minutes, now = self.world.kernel_minutes, self.now
+                kind = ActivityKind.KERNEL_UPDATE
+                activities.append(ActivityIn(-mid, mid, kind, minutes, True, now, spec.starts_at))
+                wave_of_activity[-mid] = i
+        for (gid, i), mids in sorted(late.items()):
+            text = self.notice_text(gid, f"wave {i + 1} starts", self.waves[i].starts_at)
+            self.conflict(ConflictKind.NOTICE, gid, mids, text)
+        return activities, wave_of_activity
+
+    def host_reboots(self, assignment: Assignment) -> list[HostReboot]:
+        """Every host of the host wave and its VMs get a forced window at the wave's start;
+        one too soon for a group's notice, or in a freeze, is a conflict."""
+        if self.hosts_wave is None:
+            return []
+        start = self.waves[self.hosts_wave].starts_at
+        end = start + timedelta(minutes=self.world.host_reboot_minutes)
         guests: dict[int, list[WaveMachine]] = defaultdict(list)
-        for m in sorted(world.machines, key=lambda m: (m.name, m.id)):
+        for m in sorted(self.world.machines, key=lambda m: (m.name, m.id)):
             if m.kind == "vm" and m.host_id is not None:
                 guests[m.host_id].append(m)
-        late_reboot: dict[int, list[int]] = defaultdict(list)
-        frozen_reboot: dict[int, list[int]] = defaultdict(list)
-        for host_id in assignment.members[hosts_wave]:
-            for m in (by_id[host_id], *guests[host_id]):
+        reboots: list[HostReboot] = []
+        late: dict[int, list[int]] = defaultdict(list)
+        frozen: dict[int, list[int]] = defaultdict(list)
+        for host_id in assignment.members[self.hosts_wave]:
+            for m in (self.by_id[host_id], *guests[host_id]):
                 reboots.append(HostReboot(m.id, host_id, m.group_id, start, end))
-                if start < now + timedelta(minutes=groups[m.group_id].notice_minutes):
-                    late_reboot[m.group_id].append(m.id)
-                if frozen(m.group_id, start, end):
-                    frozen_reboot[m.group_id].append(m.id)
-        for gid, mids in sorted(late_reboot.items()):
-            g = groups[gid]
-            conflicts.append(
-                RolloutConflict(
-                    ConflictKind.NOTICE,
-                    gid,
-                    tuple(mids),
-                    f"the host reboots {_local(start, g.policy.timezone)}, sooner than group "
-                    f"{g.name}'s notice of {duration_label(g.notice_minutes)}",
-                )
-            )
-        for gid, mids in sorted(frozen_reboot.items()):
-            g = groups[gid]
-            f = frozen(gid, start, end)
-            conflicts.append(
-                RolloutConflict(
-                    ConflictKind.FREEZE,
-                    gid,
-                    tuple(mids),
-                    f"the host reboot {_local(start, g.policy.timezone)} falls in a freeze"
-                    + (f" ({f.reason})" if f and f.reason else ""),
-                )
-            )
-    planned = plan(replace(inp, activities=tuple(activities)))
-    activations: list[Activation] = []
-    made: list[NewWindow | ExtendedWindow] = [*planned.new, *planned.extended]
-    for w in made:
-        for aid in w.activity_ids:
-            i = wave_of_activity[aid]
+                if self.too_soon(m.group_id, start):
+                    late[m.group_id].append(m.id)
+                if self.frozen(m.group_id, start, end):
+                    frozen[m.group_id].append(m.id)
+        for gid, mids in sorted(late.items()):
+            text = self.notice_text(gid, "the host reboots", start)
+            self.conflict(ConflictKind.NOTICE, gid, mids, text)
+        for gid, mids in sorted(frozen.items()):
+            f = self.frozen(gid, start, end)
+            text = f"the host reboot {_local(start, self.groups[gid].policy.timezone)} falls in a "
+            why = f" ({f.reason})" if f and f.reason else ""
+            self.conflict(ConflictKind.FREEZE, gid, mids, f"{text}freeze{why}")
+        return reboots
+
+    def activations(self, planned: Plan, wave_of_activity: dict[int, int]) -> list[Activation]:
+        """The planner's windows as activations (one after the host reboot is a conflict),
+        and its blocked activities as activations without a window (each a conflict)."""
+        activations: list[Activation] = []
+        made: list[NewWindow | ExtendedWindow] = [*planned.new, *planned.extended]
+        for w in made:
             joins = w.window_id if isinstance(w, ExtendedWindow) else None
-            activations.append(
-                Activation(w.machine_id, w.group_id, i, w.starts_at, w.ends_at, w.reason, joins)
-            )
-            if deadline is not None and w.starts_at >= deadline:
-                g = groups[w.group_id]
-                conflicts.append(
-                    RolloutConflict(
-                        ConflictKind.NO_WINDOW,
-                        w.group_id,
-                        (w.machine_id,),
-                        f"{by_id[w.machine_id].name}: no regular window of group {g.name} "
-                        f"between its wave and the host reboot "
-                        f"{_local(deadline, g.policy.timezone)}; the first is "
-                        f"{_local(w.starts_at, g.policy.timezone)}",
-                    )
+            for aid in w.activity_ids:
+                i = wave_of_activity[aid]
+                activations.append(
+                    Activation(w.machine_id, w.group_id, i, w.starts_at, w.ends_at, w.reason, joins)
                 )
-    for b in planned.blocked:
-        i = wave_of_activity[b.activity_id]
-        m = by_id[b.machine_id]
-        activations.append(Activation(m.id, m.group_id, i, None, None, b.reason))
-        f = frozen(m.group_id, waves[i].starts_at, deadline or waves[i].starts_at + _WEEK)
-        if not machines_in[m.id].auto_schedule:
-            kind = ConflictKind.AUTO_SCHEDULE_OFF
-        else:
-            kind = ConflictKind.FREEZE if f else ConflictKind.NO_WINDOW
-        conflicts.append(
-            RolloutConflict(
-                kind,
-                m.group_id,
-                (m.id,),
-                f"{m.name}: {b.reason}",
-            )
+                if self.deadline is not None and w.starts_at >= self.deadline:
+                    self.too_late(w.machine_id, w.group_id, w.starts_at, self.deadline)
+        for b in planned.blocked:
+            i = wave_of_activity[b.activity_id]
+            m = self.by_id[b.machine_id]
+            activations.append(Activation(m.id, m.group_id, i, None, None, b.reason))
+            starts = self.waves[i].starts_at
+            f = self.frozen(m.group_id, starts, self.deadline or starts + _WEEK)
+            if not self.machines_in[m.id].auto_schedule:
+                kind = ConflictKind.AUTO_SCHEDULE_OFF
+            else:
+                kind = ConflictKind.FREEZE if f else ConflictKind.NO_WINDOW
+            self.conflict(kind, m.group_id, (m.id,), f"{m.name}: {b.reason}")
+        return activations
+
+    def too_late(self, mid: int, gid: int, first: datetime, deadline: datetime) -> None:
+        tz, g = self.groups[gid].policy.timezone, self.groups[gid]
+        self.conflict(
+            ConflictKind.NO_WINDOW,
+            gid,
+            (mid,),
+            f"{self.by_id[mid].name}: no regular window of group {g.name} "
+            f"between its wave and the host reboot {_local(deadline, tz)}; the first is "
+            f"{_local(first, tz)}",
         )
-    for s in assignment.spread:
-        names = ", ".join(by_id[i].name for i in s.machine_ids)
-        conflicts.append(
-            RolloutConflict(
+
+    def spread(self, assignment: Assignment) -> None:
+        """A redundancy set all in one wave is a conflict."""
+        for s in assignment.spread:
+            names = ", ".join(self.by_id[i].name for i in s.machine_ids)
+            self.conflict(
                 ConflictKind.SPREAD,
                 s.group_id,
                 s.machine_ids,
                 f"redundancy set {s.tag} could not be spread: {names} are all in wave "
-                f"{s.wave + 1} ({waves[s.wave].name})",
+                f"{s.wave + 1} ({self.waves[s.wave].name})",
             )
-        )
 
+
+def _load(
+    by_id: dict[int, WaveMachine],
+    activations: Sequence[Activation],
+    reboots: Sequence[HostReboot],
+    operators_zone: str,
+) -> tuple[tuple[int, date, int], ...]:
+    """VMs in maintenance per host and operators' local day."""
     load: Counter[tuple[int, date]] = Counter()
     tz = zone(operators_zone)
     for a in activations:
@@ -285,15 +305,7 @@ def plan_rollout(
     for r in reboots:
         if r.machine_id != r.host_id:
             load[(r.host_id, r.starts_at.astimezone(tz).date())] += 1
-    activations.sort(key=lambda a: (a.wave, by_id[a.machine_id].name))
-    return RolloutPlan(
-        _summaries(waves, assignment, by_id),
-        assignment,
-        tuple(activations),
-        tuple(reboots),
-        tuple(sorted(conflicts, key=lambda c: (c.kind.value, c.group_id, c.machine_ids))),
-        tuple((h, d, n) for (h, d), n in sorted(load.items())),
-    )
+    return tuple((h, d, n) for (h, d), n in sorted(load.items()))
 
 
 _WEEK = timedelta(days=7)
