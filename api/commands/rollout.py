@@ -84,14 +84,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ha.set_defaults(func=halt)
     re_ = rsub.add_parser(
         "resume",
-        help="halted: run on, on the remaining dates; delayed: new dates, announced again",
+        help="halted: run on, on the remaining dates (or new ones); delayed: new dates",
     )
     re_.add_argument("name")
     re_.add_argument(
         "starts",
         nargs="*",
         type=_instant,
-        help="delayed: one ISO start time per wave not yet done (halted: none)",
+        help="one ISO start time per wave not yet done: re-planned and announced again "
+        "(halted: none keeps the remaining dates)",
     )
     re_.add_argument("--force", action="store_true", help="even when a notice cannot be met")
     re_.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")

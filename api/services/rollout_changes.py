@@ -4,10 +4,12 @@
   (each customer gets the existing cancellation mail, threaded), mails every affected group a
   ``rollout_delayed`` notice, publishes the reason on the site (an announcement linked to the
   rollout), and moves the rollout to delayed. Waves already done stay done; a halted wave is
-  closed (skipped), so new dates after a halt go through delay and resume.
+  closed (skipped).
 - ``resume_rollout`` resumes a halted rollout on its remaining dates (the wave engine's
-  ``resume_halted``); for a delayed one it takes new start times for the waves not yet done,
-  refuses any sooner than ``FENSTER_RENOTICE_DAYS`` from now (naming it), re-plans and
+  ``resume_halted``), or on new ones: its halted wave is closed and what has not started is
+  cancelled as in a delay (without the delay notice: the new schedule follows at once). With
+  new dates, for a delayed or halted rollout, it takes new start times for the waves not yet
+  done, refuses any sooner than ``FENSTER_RENOTICE_DAYS`` from now (naming it), re-plans and
   announces again.
 - ``cancel_rollout`` cancels everything not started and tells customers.
 - ``post_update`` publishes a status update (Markdown) on the site, optionally mailed to the
@@ -103,12 +105,7 @@ async def delay_rollout(
         current = await Rollout.get(id=rollout.id, using_db=conn)
         current.transition("delayed")
         cancelled = await _cancel_pending(conn, actor, current, "the system update is delayed")
-        # a wave halted by its gate is not judged again: the resumed plan starts after it
-        await (
-            Wave.filter(rollout_id=current.id, state="halted")
-            .using_db(conn)
-            .update(state="skipped")
-        )
+        await _close_halted(conn, current)
         groups = await _affected_groups(conn, current)
         notice = RolloutDelayed(current.name, current.title, reason, settings.renotice_days)
         for g in groups:
@@ -152,47 +149,36 @@ async def resume_rollout(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> Rollout:
-    """A halted rollout: on its remaining dates (``starts`` empty; see
-    ``rollout_engine.resume_halted``). A delayed one: new start times for the waves not yet
-    done (in order), then announce again."""
+    """A halted rollout keeps its remaining dates (``starts`` empty; see
+    ``rollout_engine.resume_halted``) or takes new ones: its halted wave is closed and what has
+    not started is cancelled (customers told, as in a delay), then the waves not yet done are
+    re-planned on ``starts`` and announced again. A delayed one: new start times for the waves
+    not yet done (in order), then announce again. New dates follow the notice rules of a
+    re-announcement; a refusal changes nothing."""
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     current = await Rollout.get(id=rollout.id)
-    if current.state == "halted":
-        if starts:
-            raise ValidationError.single(
-                "startsAt",
-                "a halted rollout resumes on its remaining dates; for new dates delay it "
-                "first, then resume it with them",
-            )
+    if current.state == "halted" and not starts:
         return await resume_halted(actor, current, now=now)
-    if current.state != "delayed":
+    if current.state not in ("halted", "delayed"):
         raise ValidationError.single(
-            "state", f"rollout {current.name} is {current.state}; only a delayed one resumes"
+            "state",
+            f"rollout {current.name} is {current.state}; only a halted or delayed one resumes",
         )
-    pending = await Wave.filter(rollout_id=current.id, state="pending").order_by("position")
-    errors: list[FieldError] = []
-    if len(starts) != len(pending):
-        errors.append(
-            FieldError("startsAt", f"give {len(pending)} start times, one per wave not yet done")
-        )
-    earliest = now + timedelta(days=settings.renotice_days)
-    for i, at in enumerate(starts):
-        if at.tzinfo is None:
-            errors.append(FieldError(f"startsAt[{i}]", "needs a time zone"))
-        elif at < earliest:
-            errors.append(
-                FieldError(
-                    f"startsAt[{i}]",
-                    f"{local_label(at.astimezone(UTC), year=True)} UTC is less than "
-                    f"{settings.renotice_days} days from now; the earliest is "
-                    f"{local_label(earliest, year=True)} UTC",
-                )
-            )
-    if errors:
-        raise ValidationError(errors)
     async with in_transaction() as conn:
         await lock(conn)
+        current = await Rollout.get(id=rollout.id, using_db=conn)
+        if current.state == "halted":
+            current.transition("delayed")
+            await _cancel_pending(conn, actor, current, "the system update takes new dates")
+            await _close_halted(conn, current)
+            await current.save(using_db=conn, update_fields=["state", "updated_at"])
+        pending = (
+            await Wave.filter(rollout_id=current.id, state="pending")
+            .using_db(conn)
+            .order_by("position")
+        )
+        _check_dates(starts, len(pending), now, settings)
         for w, at in zip(pending, starts, strict=True):
             w.starts_at = at.astimezone(UTC)
             await w.save(using_db=conn, update_fields=["starts_at"])
@@ -210,6 +196,35 @@ async def resume_rollout(
         )
         # checks the new waves and every group's notice; a refusal rolls all of it back
         return await announce_in(conn, actor, current, force, True, now, settings)
+
+
+async def _close_halted(conn: BaseDBAsyncClient, rollout: Rollout) -> None:
+    """A wave halted by its gate is not judged again: the new plan starts after it."""
+    await Wave.filter(rollout_id=rollout.id, state="halted").using_db(conn).update(state="skipped")
+
+
+def _check_dates(starts: Sequence[datetime], waves: int, now: datetime, settings: Settings) -> None:
+    """One start per wave not yet done, each at least the re-announcement notice away."""
+    errors: list[FieldError] = []
+    if len(starts) != waves:
+        errors.append(
+            FieldError("startsAt", f"give {waves} start times, one per wave not yet done")
+        )
+    earliest = now + timedelta(days=settings.renotice_days)
+    for i, at in enumerate(starts):
+        if at.tzinfo is None:
+            errors.append(FieldError(f"startsAt[{i}]", "needs a time zone"))
+        elif at < earliest:
+            errors.append(
+                FieldError(
+                    f"startsAt[{i}]",
+                    f"{local_label(at.astimezone(UTC), year=True)} UTC is less than "
+                    f"{settings.renotice_days} days from now; the earliest is "
+                    f"{local_label(earliest, year=True)} UTC",
+                )
+            )
+    if errors:
+        raise ValidationError(errors)
 
 
 async def cancel_rollout(

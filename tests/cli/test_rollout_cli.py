@@ -89,7 +89,7 @@ def test_run_halt_and_resume_on_the_demo_world(tmp_path: Path) -> None:
     again = run(["rollout", "halt", name, "again"], db, **ops)
     assert again.returncode != 0 and "halted" in again.stderr
     dated = run(["rollout", "resume", name, later], db)
-    assert dated.returncode == 2 and "delay it first" in dated.stderr
+    assert dated.returncode == 2 and "start times, one per wave not yet done" in dated.stderr
     resumed = run(["rollout", "resume", name], db)
     assert resumed.returncode == 0 and "resumed" in resumed.stdout, resumed.stderr
     halted = run(["rollout", "halt", name, "storage trouble"], db, **ops)

@@ -141,9 +141,11 @@ class RolloutMutations:
 
     @strawberry.mutation(
         extensions=allow("rollouts.write"),
-        description="Operators: a halted rollout runs on (its halted wave again from now, later "
-        "waves on their dates). A delayed one: new dates (at least the re-announcement notice "
-        "away) for the waves not yet done; re-planned and announced again.",
+        description="Operators: without startsAt a halted rollout runs on (its halted wave "
+        "again from now, later waves on their dates). With startsAt, a halted (its halted wave "
+        "closed, what has not started cancelled and customers told) or delayed rollout takes "
+        "new dates (at least the re-announcement notice away) for the waves not yet done; "
+        "re-planned and announced again.",
     )
     async def resume_rollout(self, info: Info, input: ResumeRolloutInput) -> RolloutPayload:
         r = await service.get_rollout(input.name)
