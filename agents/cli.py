@@ -28,6 +28,7 @@ from agents.guest.command import split as split_command
 from agents.guest.loop import GuestAgent
 from agents.guest.loop import Settings as GuestSettings
 from agents.host.apply import Context
+from agents.host.hooks import HookSettings
 from agents.host.journal import Journal, StateLock, agent_identity
 from agents.host.loop import Agent, inventory
 from agents.virt.libvirt import CPU_MODES, Hypervisor
@@ -90,6 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
         default="host-model",
         help="CPU the guests see, set on every restart (%(default)s)",
     )
+    p.add_argument(
+        "--hooks-wait",
+        type=float,
+        default=900.0,
+        help="seconds a guest's enter hooks may say 'not yet' before its window fails "
+        "(%(default)s)",
+    )
+    p.add_argument(
+        "--hooks-answer-wait",
+        type=float,
+        default=300.0,
+        help="seconds a guest agent may leave its enter hooks unanswered before the window "
+        "goes ahead without them (%(default)s)",
+    )
+    p.add_argument("--hooks-poll", type=float, default=5.0, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="log every step")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("inventory", help="print what libvirt shows as JSON (no API needed)")
@@ -112,6 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=3600.0, help="seconds the command may take (%(default)s)"
     )
     g.add_argument("--proc", type=Path, default=Path("/proc"), help=argparse.SUPPRESS)
+    g.add_argument(
+        "--hooks-dir",
+        type=Path,
+        default=Path("/etc/fenster/hooks"),
+        help="enter.d/ and leave.d/ hold the hooks run before and after a window that stops "
+        "this VM (%(default)s)",
+    )
+    g.add_argument(
+        "--hook-timeout", type=float, default=300.0, help="seconds one hook may take (%(default)s)"
+    )
+    g.add_argument(
+        "--facts-interval",
+        type=float,
+        default=300.0,
+        help="seconds between reports of the guest's kernel, swap and CPU model (%(default)s)",
+    )
     g.add_argument("--once", action="store_true", help="run one cycle and print a summary")
     g.add_argument("--interval", type=float, default=60.0, help="seconds between cycles")
     return p
@@ -162,6 +194,8 @@ def _work(args: argparse.Namespace) -> int:
         raise ConfigError("--shutdown-timeout must be positive")
     if args.libvirt_wait < 0:
         raise ConfigError("--libvirt-wait cannot be negative")
+    if min(args.hooks_wait, args.hooks_answer_wait) < 0 or args.hooks_poll <= 0:
+        raise ConfigError("--hooks-wait and --hooks-answer-wait cannot be negative")
     token = _token(args)
     state = _state_dir(args.state_dir)
     with (
@@ -172,7 +206,8 @@ def _work(args: argparse.Namespace) -> int:
         ctx = Context(
             hv, Journal(state), reboot_command=args.reboot_command, cpu_mode=args.cpu_mode
         )
-        agent = Agent(client, ctx, libvirt_wait=args.libvirt_wait)
+        hooks = HookSettings(args.hooks_wait, args.hooks_answer_wait, args.hooks_poll)
+        agent = Agent(client, ctx, libvirt_wait=args.libvirt_wait, hooks=hooks)
         if args.command == "run":
             return agent.run(args.interval)
         agent.install_signals()
@@ -182,8 +217,10 @@ def _work(args: argparse.Namespace) -> int:
 
 
 def _guest(args: argparse.Namespace) -> int:
-    if args.timeout <= 0 or args.interval <= 0:
-        raise ConfigError("--timeout and --interval must be positive")
+    if min(args.timeout, args.interval, args.hook_timeout, args.facts_interval) <= 0:
+        raise ConfigError(
+            "--timeout, --interval, --hook-timeout and --facts-interval must be positive"
+        )
     if args.retries < 0:
         raise ConfigError("--retries cannot be negative")
     try:
@@ -192,7 +229,15 @@ def _guest(args: argparse.Namespace) -> int:
         raise ConfigError(f"--command: {e}") from e
     token = _token(args)
     state = _state_dir(args.state_dir)
-    settings = GuestSettings(args.update_command, args.timeout, state, args.proc)
+    settings = GuestSettings(
+        args.update_command,
+        args.timeout,
+        state,
+        args.proc,
+        args.hooks_dir,
+        args.hook_timeout,
+        args.facts_interval,
+    )
     with StateLock(state), Client(args.api, token, retries=args.retries) as client:
         agent = GuestAgent(client, settings)
         if not args.once:

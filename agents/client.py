@@ -18,7 +18,7 @@ import httpx
 
 from agents.errors import ApiError, FieldProblem, TransportError
 
-__all__ = ["Client", "DomainReport", "DueActivity", "DueWindow", "Result"]
+__all__ = ["Client", "DomainReport", "DueActivity", "DueWindow", "Hook", "Result"]
 
 log = logging.getLogger("fenster.agent.client")
 
@@ -55,6 +55,43 @@ REPORT_UPDATE = (
     "mutation($input: ReportGuestUpdateInput!) { reportGuestUpdate(input: $input) { __typename"
     " ... on Activity { id state }" + ERRORS + "} }"
 )
+HOOK = "window phase asks verdict reason kernel"
+ASK_HOOK = (
+    "mutation($input: AskGuestHookInput!) { askGuestHook(input: $input) { __typename"
+    " ... on GuestHook { " + HOOK + " } ... on NoGuestAgent { message }" + ERRORS + "} }"
+)
+GUEST_HOOKS = "{ guestHooks { " + HOOK + " } }"
+ANSWER_HOOK = (
+    "mutation($input: AnswerGuestHookInput!) { answerGuestHook(input: $input) { __typename"
+    " ... on GuestHook { " + HOOK + " }" + ERRORS + "} }"
+)
+REPORT_FACTS = (
+    "mutation($input: GuestFactsInput!) { reportGuestFacts(input: $input) { __typename"
+    " ... on Machine { name }" + ERRORS + "} }"
+)
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A hook request to a guest agent (api.models.GuestHook), values in lower case."""
+
+    window: str
+    phase: str  # enter | leave
+    asks: int
+    verdict: str  # asked | go | not_yet | postponed
+    reason: str = ""
+    kernel: str | None = None
+
+    @classmethod
+    def parse(cls, h: dict[str, Any]) -> Hook:
+        return cls(
+            h["window"],
+            h["phase"].lower(),
+            int(h["asks"]),
+            h["verdict"].lower(),
+            h.get("reason") or "",
+            h.get("kernel"),
+        )
 
 
 @dataclass(frozen=True)
@@ -242,7 +279,24 @@ class Client:
         out = _payload(self.execute(FINISH, {"input": value}), "finishWindow")
         return str(out["state"]).lower()
 
+    def ask_guest_hook(self, uid: str, phase: str) -> Hook | None:
+        """Ask (again) for the window's enter or leave hooks; None: no guest agent runs."""
+        value = {"window": uid, "phase": phase.upper()}
+        out = _payload(self.execute(ASK_HOOK, {"input": value}), "askGuestHook")
+        return None if out["__typename"] == "NoGuestAgent" else Hook.parse(out)
+
     # --- the guest agent's calls (a guest token) --------------------------------------------
+
+    def guest_hooks(self) -> list[Hook]:
+        return [Hook.parse(h) for h in self.execute(GUEST_HOOKS)["guestHooks"]]
+
+    def answer_guest_hook(self, answer: dict[str, Any]) -> str:
+        """``answer`` as AnswerGuestHookInput; returns the verdict recorded."""
+        out = _payload(self.execute(ANSWER_HOOK, {"input": answer}), "answerGuestHook")
+        return str(out["verdict"]).lower()
+
+    def report_guest_facts(self, facts: dict[str, Any]) -> None:
+        _payload(self.execute(REPORT_FACTS, {"input": facts}), "reportGuestFacts")
 
     def guest_work(self) -> list[DueActivity]:
         rows = self.execute(GUEST_WORK)["guestWork"]

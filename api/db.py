@@ -37,6 +37,7 @@ MODEL_MODULES = [
     "api.models.tokens",
     "api.models.audit",
     "api.models.leases",
+    "api.models.hooks",
 ]
 MIGRATIONS_MODULE = "api.models.migrations"
 

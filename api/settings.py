@@ -157,6 +157,9 @@ class Settings:
     operator_contacts: str = ""
     watchdog_interval: int = 60  # seconds between looks for stuck windows; 0 disables
     shed_retry_after: int = 5
+    # a guest agent runs on a VM when it reported within this many seconds: the host agent
+    # then asks its enter hooks before stopping the guest (api.services.guest_hooks)
+    guest_live_seconds: int = 600
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -256,6 +259,8 @@ class Settings:
                 raise SettingsError(f"{self.where('operator_contacts')}: {exc}") from None
         if self.leader_lease_seconds < 3:
             raise SettingsError(f"{self.where('leader_lease_seconds')} must be at least 3")
+        if self.guest_live_seconds < 1:
+            raise SettingsError(f"{self.where('guest_live_seconds')} must be at least 1")
         if self.shed_retry_after < 1:
             raise SettingsError(f"{self.where('shed_retry_after')} must be at least 1")
         if self.postpone_link_days < 1:

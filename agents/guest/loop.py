@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from typing import Any
 from agents.client import Client, DueActivity
 from agents.cycles import install_stop_signals, run_cycles
 from agents.errors import ApiError, ConfigError, TransportError
-from agents.guest import command
+from agents.guest import command, hooks
 from agents.guest.facts import Facts, gather
+from agents.guest.hooks import AnswerJournal
 from agents.host.journal import remove_durably, write_atomic
 from api.kinds import Executor, spec
 
@@ -80,11 +82,15 @@ class Settings:
     timeout: float
     state_dir: Path
     proc: Path = Path("/proc")
+    hooks_dir: Path = Path("/etc/fenster/hooks")  # enter.d/ and leave.d/ (agents.guest.hooks)
+    hook_timeout: float = 300.0
+    facts_interval: float = 300.0  # seconds between reports of the guest's facts
 
 
 @dataclass
 class Cycle:
     updates: dict[str, str] = field(default_factory=dict)  # activity -> done | failed | ...
+    hooks: dict[str, str] = field(default_factory=dict)  # "window phase" -> verdict
     facts: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,12 +108,16 @@ class GuestAgent:
         self.client = client
         self.settings = settings
         self.journal = GuestJournal(settings.state_dir)
+        self.answers = AnswerJournal(settings.state_dir)
         self.stopping = threading.Event()
+        self.facts_sent: float | None = None  # when (monotonic) the facts were last sent
 
     def cycle(self) -> Cycle:
         summary = Cycle()
         facts = gather(self.settings.proc)
         summary.facts = asdict(facts)
+        self._report_facts(facts)
+        self._answer_hooks(summary)  # first: a host agent is waiting
         pending = self.journal.load()
         if pending is not None:
             summary.updates[pending.activity] = self._resume(pending, facts)
@@ -118,6 +128,65 @@ class GuestAgent:
                 continue  # (the API sends only guest work; the registry says so too)
             summary.updates[activity.id] = self._update(activity, facts)
         return summary
+
+    def _report_facts(self, facts: Facts) -> None:
+        """On start-up and every ``facts_interval``: operators see the guest's warnings before
+        any rollout, and the directory knows the guest agent runs."""
+        now = time.monotonic()
+        if self.facts_sent is not None and now - self.facts_sent < self.settings.facts_interval:
+            return
+        try:
+            self.client.report_guest_facts(facts.as_input())
+            self.facts_sent = now
+        except ApiError as e:
+            if isinstance(e, TransportError):
+                raise
+            log.error("the API refused the guest's facts: %s", e)
+
+    def _answer_hooks(self, summary: Cycle) -> None:
+        held = self.answers.load()  # sent by a killed agent, or not: sent (again) first
+        if held is not None:
+            summary.hooks[f"{held.window} {held.phase}"] = self._send_answer(held)
+        for hook in self.client.guest_hooks():
+            if self.stopping.is_set():
+                break
+            if held is not None and (hook.window, hook.phase, hook.asks) == (
+                held.window,
+                held.phase,
+                held.asks,
+            ):
+                continue
+            log.info("window %s: running the %s hooks (ask %d)", hook.window, hook.phase, hook.asks)
+            reply, reason = hooks.run_hooks(
+                self.settings.hooks_dir,
+                hook.phase,
+                hook.window,
+                self.settings.hook_timeout,
+                self.settings.state_dir / "hook.log",
+            )
+            answer = hooks.Answer(hook.window, hook.phase, hook.asks, reply, reason)
+            self.answers.save(answer)  # before it is sent: answered once
+            summary.hooks[f"{hook.window} {hook.phase}"] = self._send_answer(answer)
+
+    def _send_answer(self, answer: hooks.Answer) -> str:
+        value = {
+            "window": answer.window,
+            "phase": answer.phase.upper(),
+            "asks": answer.asks,
+            "reply": answer.reply.upper(),
+            "reason": answer.reason,
+            "facts": gather(self.settings.proc).as_input(),
+        }
+        try:
+            verdict = self.client.answer_guest_hook(value)
+        except ApiError as e:
+            if isinstance(e, TransportError):
+                raise  # kept: sent on the next cycle
+            log.error("the API refused the %s hooks' answer: %s", answer.phase, e)
+            verdict = f"refused: {e}"
+        self.answers.clear()
+        log.info("window %s: %s hooks: %s", answer.window, answer.phase, verdict)
+        return verdict
 
     def _resume(self, pending: Pending, facts: Facts) -> str:
         if pending.report is None:

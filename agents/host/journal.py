@@ -57,6 +57,8 @@ class Entry:
     logs: dict[str, list[str]] = field(default_factory=dict)  # activity -> every attempt's lines
     libvirt_losses: int = 0  # times libvirtd went away during this window (not interruptions)
     down: dict[str, str] = field(default_factory=dict)  # guest left down -> libvirt's error
+    hooks: str = ""  # the guest's enter hooks: "" not asked, none (no guest agent), go, ...
+    hooks_since: float = 0.0  # when they were first asked (epoch seconds): the bound holds
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, **asdict(self)}
@@ -78,6 +80,8 @@ class Entry:
             logs={str(k): [str(x) for x in v] for k, v in data.get("logs", {}).items()},
             libvirt_losses=int(data.get("libvirt_losses", 0)),
             down={str(k): str(v) for k, v in data.get("down", {}).items()},
+            hooks=str(data.get("hooks", "")),
+            hooks_since=float(data.get("hooks_since", 0.0)),
         )
 
 

@@ -28,7 +28,9 @@ from agents.errors import (
     TransportError,
     VirtError,
 )
+from agents.host import hooks
 from agents.host.apply import Context, RebootPending, apply_entry
+from agents.host.hooks import Enter, HookSettings
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.host.steps import checkpoint
 from agents.virt.libvirt import Hypervisor
@@ -108,10 +110,16 @@ def inventory(hv: Hypervisor) -> dict[str, Any]:
 
 class Agent:
     def __init__(
-        self, client: Client, ctx: Context, libvirt_wait: float = 60.0, backoff: float = 0.5
+        self,
+        client: Client,
+        ctx: Context,
+        libvirt_wait: float = 60.0,
+        backoff: float = 0.5,
+        hooks: HookSettings | None = None,
     ) -> None:
         self.client = client
         self.ctx = ctx
+        self.hooks = hooks or HookSettings()
         self.libvirt_wait = libvirt_wait  # how long to wait for libvirt to come back
         self.backoff = backoff
         self.stopping = threading.Event()
@@ -215,21 +223,16 @@ class Agent:
     def _carry_out(self, entry: Entry) -> WindowSummary:
         summary = WindowSummary(entry.uid, entry.machine, "skipped")
         if entry.results is None:
-            if not entry.started:  # (again, if a crash came before it was noted: a no-op)
-                try:
-                    self.client.start_window(entry.uid)
-                except ApiError as e:
-                    if isinstance(e, TransportError):
-                        raise
-                    self.journal.clear()  # not started and not startable: nothing was done
-                    summary.note = f"not started: {e}"
-                    log.warning("window %s: %s", entry.uid, summary.note)
-                    return summary
-                entry.started = True
-                self.journal.save(entry)
-            results = self._apply(entry) if entry.activities else []
+            if not entry.started and not self._start(entry, summary):
+                return summary
+            if entry.hooks == Enter.REFUSED:  # nothing was done: the guest runs on unchanged
+                results = [Result(a.id, "failed", _log(entry, a.id)) for a in entry.activities]
+            else:
+                results = self._apply(entry) if entry.activities else []
             entry.results = [dataclasses.asdict(r) for r in results]
             self.journal.save(entry)
+            if entry.hooks == Enter.GO:
+                hooks.leave(self.client, entry)
         results = [Result(**r) for r in entry.results]
         try:
             summary.state = self.client.finish_window(entry.uid, results, entry.down)
@@ -247,6 +250,38 @@ class Agent:
         summary.activities = {kinds.get(r.activity, r.activity): r.outcome for r in results}
         log.info("window %s of %s: %s", entry.uid, entry.machine, summary.state)
         return summary
+
+    def _start(self, entry: Entry, summary: WindowSummary) -> bool:
+        """The enter hooks, then startWindow (again, if a crash came before it was noted: a
+        no-op). False: the window is not to run now (the summary says why)."""
+        if hooks.asks_hooks(entry):
+            decided, line = hooks.enter(self.client, self.journal, entry, self.hooks, self.stopping)
+            if line:
+                for a in entry.activities:
+                    entry.logs.setdefault(a.id, []).append(line)
+                self.journal.save(entry)
+            if decided in (Enter.STOPPING, Enter.POSTPONED):
+                summary.note = line or "stopping: the enter hooks are asked again on the next run"
+                if decided is Enter.POSTPONED:
+                    self.journal.clear()  # the window moved: it comes due again later
+                log.warning("window %s: %s", entry.uid, summary.note)
+                return False
+        try:
+            self.client.start_window(entry.uid)
+        except ApiError as e:
+            if isinstance(e, TransportError):
+                raise
+            self.journal.clear()  # not started and not startable: nothing was done
+            summary.note = f"not started: {e}"
+            log.warning("window %s: %s", entry.uid, summary.note)
+            return False
+        entry.started = True
+        self.journal.save(entry)
+        return True
+
+
+def _log(entry: Entry, activity: str) -> str:
+    return "\n".join(entry.logs.get(activity, []))
 
 
 def _host_first(window: DueWindow) -> tuple[int, str]:

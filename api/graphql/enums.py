@@ -7,13 +7,18 @@ from enum import Enum
 import strawberry
 
 from api.kinds import ActivityKind
+from api.models.hooks import HookPhase, HookVerdict
 from api.rules import GuestFlag
+from api.services.guest_hooks import HookReply
 
 __all__ = [
     "ActivityKind",
     "ActivityState",
     "Arch",
     "GuestFlag",
+    "HookPhase",
+    "HookReply",
+    "HookVerdict",
     "MachineKind",
     "Outcome",
     "Role",
@@ -37,6 +42,9 @@ class Arch(Enum):
 # the registry's enum itself (api.kinds): a kind added there is in the schema
 strawberry.enum(ActivityKind)
 strawberry.enum(GuestFlag, description="What operators are shown about a VM's guest.")
+strawberry.enum(HookPhase, description="enter: before the guest is stopped; leave: it is back.")
+strawberry.enum(HookVerdict, description="Where a hook request stands.")
+strawberry.enum(HookReply, description="What the guest's hooks said (exit 0, 75, 69).")
 
 
 @strawberry.enum

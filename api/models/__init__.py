@@ -4,6 +4,7 @@ from api.models.activities import Activity
 from api.models.announcements import Announcement
 from api.models.audit import AuditEvent
 from api.models.groups import Freeze, ResourceGroup
+from api.models.hooks import GuestHook, HookPhase, HookVerdict
 from api.models.leases import Lease
 from api.models.machines import Machine
 from api.models.notifications import NOTIFICATION_KINDS, Notification
@@ -21,6 +22,9 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Freeze",
+    "GuestHook",
+    "HookPhase",
+    "HookVerdict",
     "Lease",
     "Machine",
     "Notification",

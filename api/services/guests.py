@@ -30,7 +30,10 @@ __all__ = [
     "MAX_PACKAGES",
     "GuestFacts",
     "GuestReport",
+    "check_facts",
     "due_updates",
+    "observe",
+    "report_facts",
     "report_update",
     "start_update",
 ]
@@ -130,14 +133,18 @@ def _check(report: GuestReport) -> None:
     for i, p in enumerate(report.packages[:MAX_PACKAGES]):
         if not p or len(p) > MAX_PACKAGE or not p.isprintable():
             c.add(f"packages[{i}]", f"1 to {MAX_PACKAGE} printable characters")
-    f = report.facts
+    check_facts(c, report.facts)
+    c.raise_if_any()
+
+
+def check_facts(c: Collector, f: GuestFacts) -> None:
+    """Collect what is wrong with a guest's facts (under ``facts.``)."""
     for name, value in (("kernel", f.kernel), ("cpu_model", f.cpu_model)):
         bad = value is not None and (len(value) > MAX_TEXT[name] or not value.isprintable())
         if value == "" or bad:
             c.add(f"facts.{name}", f"1 to {MAX_TEXT[name]} printable characters")
     if f.swap_mib is not None and not 0 <= f.swap_mib <= MAX_MEMORY_MIB:
         c.add("facts.swap_mib", "must be between 0 and 16 TiB")
-    c.raise_if_any()
 
 
 def _same(activity: Activity, report: GuestReport) -> bool:
@@ -181,23 +188,43 @@ async def report_update(
             {"outcome": report.outcome, "exit_code": report.exit_code},
             connection=conn,
         )
-        machine = await Machine.filter(id=machine_id).select_for_update().using_db(conn).get()
-        f = report.facts
-        values = {
-            "guest_kernel": f.kernel,
-            "observed_swap_mib": f.swap_mib,
-            "guest_cpu_model": f.cpu_model,
-        }
-        diff = {
-            k: [getattr(machine, k), v]
-            for k, v in values.items()
-            if v is not None and getattr(machine, k) != v
-        }
-        for k, (_, v) in diff.items():
-            setattr(machine, k, v)
-        machine.guest_reported_at = now
-        if diff:
-            machine.observed_at = now
-            await audit.record(actor, "machine.observe", machine, diff, connection=conn)
-        await machine.save(using_db=conn)
+        await observe(actor, machine_id, report.facts, now, conn)
     return activity
+
+
+async def observe(
+    actor: str, machine_id: int, f: GuestFacts, now: datetime, conn: BaseDBAsyncClient
+) -> Machine:
+    """Record the guest's facts (those it sent) and that its agent reported now."""
+    machine = await Machine.filter(id=machine_id).select_for_update().using_db(conn).get()
+    values = {
+        "guest_kernel": f.kernel,
+        "observed_swap_mib": f.swap_mib,
+        "guest_cpu_model": f.cpu_model,
+    }
+    diff = {
+        k: [getattr(machine, k), v]
+        for k, v in values.items()
+        if v is not None and getattr(machine, k) != v
+    }
+    for k, (_, v) in diff.items():
+        setattr(machine, k, v)
+    machine.guest_reported_at = now
+    if diff:
+        machine.observed_at = now
+        await audit.record(actor, "machine.observe", machine, diff, connection=conn)
+    await machine.save(using_db=conn)
+    return machine
+
+
+async def report_facts(
+    actor: str, machine_id: int, facts: GuestFacts, now: datetime | None = None
+) -> Machine:
+    """The guest's facts without an update (on start-up and periodically): operators see a
+    guest's warnings before any rollout, and the report says the guest agent runs."""
+    c = Collector()
+    check_facts(c, facts)
+    c.raise_if_any()
+    now = now or datetime.now(UTC)
+    async with in_transaction() as conn:
+        return await observe(actor, machine_id, facts, now, conn)

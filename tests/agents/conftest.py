@@ -66,6 +66,10 @@ class Api:
         with sqlite3.connect(self.db) as conn:
             return conn.execute(sql, params).fetchall()
 
+    def write(self, sql: str, *params: object) -> None:
+        with sqlite3.connect(self.db) as conn:
+            conn.execute(sql, params)
+
 
 def free_port() -> int:
     with socket.socket() as s:

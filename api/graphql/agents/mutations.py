@@ -1,4 +1,4 @@
-"""reportInventory, startWindow, finishWindow: the agents' writes."""
+"""reportInventory, startWindow, finishWindow, askGuestHook: the agents' writes."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from api.errors import PermissionDenied
 from api.graphql.agents.inputs import FinishWindowInput, ReportInventoryInput, StartWindowInput
 from api.graphql.agents.types import InventoryResultType, RejectedDomainType
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
+from api.graphql.guests.inputs import AskGuestHookInput
+from api.graphql.guests.types import GuestHookType, NoGuestAgentType
 from api.graphql.permissions import allow
 from api.graphql.relay import decode_id
 from api.graphql.windows.types import WindowType
-from api.services import agents
+from api.models import HookPhase
+from api.services import agents, guest_hooks
 
 __all__ = ["AgentMutations"]
 
@@ -25,6 +28,10 @@ InventoryPayload = Annotated[
 WindowPayload = Annotated[
     WindowType | ValidationErrorType | NotFoundError | PermissionDeniedError,
     strawberry.union("AgentWindowPayload"),
+]
+AskHookPayload = Annotated[
+    GuestHookType | NoGuestAgentType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("AskGuestHookPayload"),
 ]
 
 
@@ -84,3 +91,16 @@ class AgentMutations:
             operators=info.context.settings.operator_list,
         )
         return WindowType.from_model(window)
+
+    @strawberry.mutation(
+        extensions=allow("agent"),
+        description="Agents: ask a window's VM's guest agent to run its enter or leave hooks, "
+        "or see its answer (again after not yet: asked again). NoGuestAgent: none runs.",
+    )
+    async def ask_guest_hook(self, info: Info, input: AskGuestHookInput) -> AskHookPayload:
+        hook = await guest_hooks.ask(
+            info.context.actor, _host(info), input.window, HookPhase(input.phase)
+        )
+        if hook is None:
+            return NoGuestAgentType(window=input.window, message="no guest agent runs on the VM")
+        return GuestHookType.from_model(hook)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
-from api.graphql.enums import Outcome
+from api.graphql.enums import HookPhase, HookReply, Outcome
 
-__all__ = ["GuestFactsInput", "ReportGuestUpdateInput", "StartGuestUpdateInput"]
+__all__ = [
+    "AnswerGuestHookInput",
+    "AskGuestHookInput",
+    "GuestFactsInput",
+    "ReportGuestUpdateInput",
+    "StartGuestUpdateInput",
+]
 
 
 @strawberry.input(description="What the guest sees of itself.")
@@ -37,5 +43,23 @@ class ReportGuestUpdateInput:
     )
     packages: list[str] = strawberry.field(
         default_factory=list, description="The packages the command said it changed."
+    )
+    facts: GuestFactsInput = strawberry.field(default_factory=GuestFactsInput)
+
+
+@strawberry.input
+class AskGuestHookInput:
+    window: str = strawberry.field(description="The window's uid (from dueWork).")
+    phase: HookPhase
+
+
+@strawberry.input
+class AnswerGuestHookInput:
+    window: str = strawberry.field(description="The window's uid (from guestHooks).")
+    phase: HookPhase
+    asks: int = strawberry.field(description="The ask answered (from guestHooks).")
+    reply: HookReply
+    reason: str = strawberry.field(
+        default="", description="The failing hook's name and output tail (at most 16,384)."
     )
     facts: GuestFactsInput = strawberry.field(default_factory=GuestFactsInput)

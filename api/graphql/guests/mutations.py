@@ -10,10 +10,18 @@ from strawberry.types.info import Info
 from api.errors import PermissionDenied
 from api.graphql.activities.types import ActivityType
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
-from api.graphql.guests.inputs import ReportGuestUpdateInput, StartGuestUpdateInput
+from api.graphql.guests.inputs import (
+    AnswerGuestHookInput,
+    GuestFactsInput,
+    ReportGuestUpdateInput,
+    StartGuestUpdateInput,
+)
+from api.graphql.guests.types import GuestHookType
+from api.graphql.machines.types import MachineType
 from api.graphql.permissions import allow
 from api.graphql.relay import decode_id
-from api.services import guests
+from api.models import HookPhase
+from api.services import guest_hooks, guests
 
 __all__ = ["GuestMutations"]
 
@@ -21,6 +29,18 @@ GuestPayload = Annotated[
     ActivityType | ValidationErrorType | NotFoundError | PermissionDeniedError,
     strawberry.union("GuestUpdatePayload"),
 ]
+GuestHookPayload = Annotated[
+    GuestHookType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("GuestHookPayload"),
+]
+GuestFactsPayload = Annotated[
+    MachineType | ValidationErrorType | NotFoundError | PermissionDeniedError,
+    strawberry.union("GuestFactsPayload"),
+]
+
+
+def _facts(f: GuestFactsInput) -> guests.GuestFacts:
+    return guests.GuestFacts(kernel=f.kernel, swap_mib=f.swap_mib, cpu_model=f.cpu_model)
 
 
 def _machine(info: Info) -> int:
@@ -55,7 +75,33 @@ class GuestMutations:
             exit_code=input.exit_code,
             log=input.log,
             packages=tuple(input.packages),
-            facts=guests.GuestFacts(kernel=f.kernel, swap_mib=f.swap_mib, cpu_model=f.cpu_model),
+            facts=_facts(f),
         )
         activity = await guests.report_update(info.context.actor, _machine(info), report)
         return ActivityType.from_model(activity)
+
+    @strawberry.mutation(
+        extensions=allow("guest"),
+        description="Guest agents: the guest's facts without an update (on start-up and "
+        "periodically); it also says the guest agent runs.",
+    )
+    async def report_guest_facts(self, info: Info, input: GuestFactsInput) -> GuestFactsPayload:
+        machine = await guests.report_facts(info.context.actor, _machine(info), _facts(input))
+        return MachineType.from_model(machine)
+
+    @strawberry.mutation(
+        extensions=allow("guest"),
+        description="Guest agents: what the enter or leave hooks said to one ask. The same "
+        "answer again changes nothing.",
+    )
+    async def answer_guest_hook(self, info: Info, input: AnswerGuestHookInput) -> GuestHookPayload:
+        reply = guest_hooks.HookAnswer(input.reply, input.reason, _facts(input.facts))
+        hook = await guest_hooks.answer(
+            info.context.actor,
+            _machine(info),
+            input.window,
+            HookPhase(input.phase),
+            input.asks,
+            reply,
+        )
+        return GuestHookType.from_model(hook)

@@ -6,8 +6,9 @@ import strawberry
 from strawberry.types.info import Info
 
 from api.graphql.activities.types import ActivityType
+from api.graphql.guests.types import GuestHookType
 from api.graphql.permissions import allow
-from api.services import guests
+from api.services import guest_hooks, guests
 
 __all__ = ["GuestQueries"]
 
@@ -24,3 +25,14 @@ class GuestQueries:
         if machine_id is None:
             return []
         return [ActivityType.from_model(a) for a in await guests.due_updates(machine_id)]
+
+    @strawberry.field(
+        extensions=allow("guest"),
+        description="Guest agents: their machine's enter and leave hook requests not answered "
+        "yet, oldest first.",
+    )
+    async def guest_hooks(self, info: Info) -> list[GuestHookType]:
+        machine_id = info.context.machine_id
+        if machine_id is None:
+            return []
+        return [GuestHookType.from_model(h) for h in await guest_hooks.waiting(machine_id)]
