@@ -21,6 +21,7 @@ from api.errors import FieldError, ValidationError
 __all__ = [
     "ARCHES",
     "CORE_PRICE_EUR",
+    "GUEST_MACHINE_KINDS",
     "MACHINE_KINDS",
     "MAX_CONTACTS",
     "MAX_CORES",
@@ -55,6 +56,9 @@ MIN_MEMORY_MIB = 256
 MAX_MEMORY_MIB = 16 * 1024 * 1024
 CORE_PRICE_EUR = 25
 MACHINE_KINDS = ("infrastructure", "host", "vm")
+# the machines a guest agent runs in (their system update happens inside them): the customers'
+# VMs and the provider's own infrastructure machines (the rollouts' first wave)
+GUEST_MACHINE_KINDS = ("infrastructure", "vm")
 ARCHES = ("x86_64", "i686")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

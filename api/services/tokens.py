@@ -10,7 +10,7 @@ from tortoise.transactions import in_transaction
 from api.errors import ValidationError
 from api.models import ROLES, ApiToken, Machine, ResourceGroup
 from api.models.tokens import MAX_NAME, hash_secret, new_secret
-from api.rules import Collector
+from api.rules import GUEST_MACHINE_KINDS, Collector
 from api.services import audit
 
 __all__ = ["MAX_GROUPS", "authenticate", "check_group_count", "create_token", "revoke_token"]
@@ -46,8 +46,8 @@ async def create_token(
         c.add("host", "an agent token needs the VM host it runs on")
     if role != "agent" and host is not None:
         c.add("host", "only an agent token is scoped to a host")
-    if role == "guest" and (machine is None or machine.kind != "vm"):
-        c.add("machine", "a guest token needs the VM its guest agent runs in")
+    if role == "guest" and (machine is None or machine.kind not in GUEST_MACHINE_KINDS):
+        c.add("machine", "a guest token needs the VM (or infrastructure machine) it runs in")
     if role != "guest" and machine is not None:
         c.add("machine", "only a guest token is scoped to one machine")
     if not name or len(name) > MAX_NAME:
