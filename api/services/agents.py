@@ -15,7 +15,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
-from api.kinds import Executor, carried_out_by
+from api.kinds import ActivityKind, Executor, carried_out_by
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.models.keys import where
 from api.notices import ActivityOutcome, WindowCompleted, WindowFailed
@@ -220,10 +220,36 @@ async def due_work(
     running = Q(state="running")
     if agent is not None:
         running &= Q(claimed_by=agent) | Q(claimed_by__isnull=True)
-    return await Window.filter(
+    due = await Window.filter(
         running | Q(state="planned", starts_at__lte=now, ends_at__gt=now),
         machine_id__in=list(ids),
     ).order_by("starts_at", "id")
+    held = await awaiting_update([w.id for w in due if w.state == "planned"])
+    return [w for w in due if w.id not in held]
+
+
+async def awaiting_update(window_ids: Sequence[int]) -> set[int]:
+    """The windows among ``window_ids`` that must not start yet: they activate a rollout's
+    work on a machine whose system update of that rollout is not done. The guest installs the
+    new kernel; a reboot before it has finished would boot the old one or break the update.
+    A window held past its end is missed and booked again like any other."""
+    if not window_ids:
+        return set()
+    rollout_work = await Activity.filter(
+        window_id__in=list(window_ids), rollout_id__isnull=False
+    ).values_list("window_id", "machine_id", "rollout_id")
+    if not rollout_work:
+        return set()
+    pending = set(
+        await Activity.filter(
+            kind=ActivityKind.SYSTEM_UPDATE,
+            machine_id__in={m for _, m, _ in rollout_work},
+            rollout_id__in={r for _, _, r in rollout_work},
+        )
+        .exclude(state="done")
+        .values_list("machine_id", "rollout_id")
+    )
+    return {w for w, m, r in rollout_work if (m, r) in pending}
 
 
 def _check_claim(window: Window, agent: str | None) -> None:
@@ -269,6 +295,10 @@ async def start_window(
             raise ValidationError.single("window", f"starts at {window.starts_at.isoformat()}")
         if window.state == "planned" and now >= window.ends_at:
             raise ValidationError.single("window", "has already ended; it will be rescheduled")
+        if window.id in await awaiting_update([window.id]):
+            raise ValidationError.single(
+                "window", "waits for its machine's system update to finish; ask again later"
+            )
         _check_claim(window, agent)
         window.transition("running")
         window.started_at = now
