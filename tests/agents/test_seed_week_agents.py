@@ -1,0 +1,351 @@
+"""The seed's week end to end: `fenster serve` with its wave engine under a clock the test moves
+(tests.agents.seed_server), a host agent per demo host on libvirt's test driver, guest agents
+as processes for a sample of machines (the rest report through the same API with their own
+guest tokens), from the Wednesday of the announcement to the Sunday after the host reboots.
+
+Checks: every VM is updated once; its kernel is activated in a window after its wave; it is
+rebooted exactly twice (the activation, and with its host); the hosts reboot on Saturday; each
+group's mail comes in order; the rollout completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from datetime import time as dtime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agents.client import Client
+from api.scheduling import Policy, occurrences
+from tests.agents.conftest import AGENT, ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+SUNDAY = datetime(2027, 3, 21, 23, 0, tzinfo=UTC)
+GUEST_PROCESSES = ("everest-web01", "sakura-web01", "utc-labs-web02", "mirror01")
+ONE_STEP = 90  # seconds of real time a step may take to settle (a loaded CI machine)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+@dataclass
+class Week:
+    """The served world, its agents, and the clock."""
+
+    dir: Path
+    url: str
+    world: dict
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    now: datetime = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
+
+    def rows(self, sql: str, *params: object) -> list[tuple]:
+        with sqlite3.connect(self.dir / "fenster.sqlite3", timeout=30) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def move(self, to: datetime) -> None:
+        r = httpx.post(f"{self.url}/_clock", json={"to": to.isoformat()}, timeout=120)
+        assert r.status_code == 200, r.text
+        self.now = to
+
+    def gql(self, query: str, **variables: object) -> dict:
+        r = httpx.post(
+            f"{self.url}/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {self.world['admin']}"},
+            timeout=60,
+        )
+        body = r.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    def agent_env(self, token: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FENSTER_")}
+        return {**env, "FENSTER_AGENT_TOKEN": token}
+
+    def start(self, args: list[str], token: str, log: str) -> None:
+        with (self.dir / log).open("w") as out:
+            self.procs.append(
+                subprocess.Popen(
+                    [AGENT, "--api", f"{self.url}/graphql", *args],
+                    env=self.agent_env(token),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+
+@pytest.fixture
+def week(tmp_path: Path) -> Iterator[Week]:
+    port = free_port()
+    with (tmp_path / "server.log").open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "tests.agents.seed_server", str(tmp_path), str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    w = Week(tmp_path, url, {}, [server])
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the seed's server did not start in 120 s"
+            time.sleep(0.2)
+        w.world = json.loads((tmp_path / "world.json").read_text())
+        yield w
+    finally:
+        for p in reversed(w.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in w.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def start_agents(w: Week) -> None:
+    for host, token in w.world["hosts"].items():
+        uri = f"test://{w.world['nodes'][host]}"
+        state = str(w.dir / f"state-{host}")
+        w.start(["--uri", uri, "--state-dir", state, "run", "--interval", "1"], token, host)
+    demo_update = f"{sys.executable} -m agents.guest.demo_update --record {w.dir / 'runs'}"
+    for name in GUEST_PROCESSES:
+        state = str(w.dir / f"guest-{name}")
+        args = ["--state-dir", state, "guest", "--command", demo_update, "--interval", "1"]
+        w.start(args, w.world["guests"][name], f"guest-{name}.log")
+
+
+def report_other_guests(w: Week, clients: dict[str, Client]) -> int:
+    """The guests without an agent process report through the API, as their agent would."""
+    done = 0
+    for name, client in clients.items():
+        for work in client.guest_work():
+            client.start_guest_update(work.id)
+            outcome = client.report_guest_update(
+                {
+                    "activity": work.id,
+                    "outcome": "DONE",
+                    "exitCode": 0,
+                    "log": "changed: sys-kernel/gentoo-sources 2.6.32 -> 2.6.38",
+                    "packages": ["sys-kernel/gentoo-sources 2.6.32 -> 2.6.38"],
+                    "facts": {"kernel": "2.6.32", "swapMib": 2048},
+                }
+            )
+            assert outcome == "done", (name, outcome)
+            with (w.dir / "runs").open("a") as runs:
+                runs.write(f"{work.id} api\n")
+            done += 1
+    return done
+
+
+def next_event(w: Week) -> datetime | None:
+    """The next moment something is due: a wave's start or the end of its soak, a window's
+    start (a minute in, as an agent polling every minute would see it)."""
+    times = [
+        utc(t)
+        for (t,) in w.rows(
+            "SELECT starts_at FROM rollout_wave WHERE state = 'pending'"
+            " UNION SELECT datetime(starts_at, '+' || soak_minutes || ' minutes')"
+            " FROM rollout_wave WHERE state = 'running'"
+            " UNION SELECT datetime(starts_at, '+1 minute') FROM maintenance_window"
+            " WHERE state = 'planned'"
+        )
+    ]
+    later = [t.replace(tzinfo=UTC) if t.tzinfo is None else t for t in times]
+    ahead = sorted(t for t in later if t > w.now)
+    return ahead[0] if ahead and ahead[0] <= SUNDAY else None
+
+
+def unsettled(w: Week) -> list[tuple]:
+    """What the agents still have to do at the clock's time: windows open and not done,
+    sampled guests' released updates not reported."""
+    now = w.now.isoformat(sep=" ")
+    windows = w.rows(
+        "SELECT m.name, w.state FROM maintenance_window w JOIN machine m ON m.id = w.machine_id"
+        " WHERE (w.state = 'running') OR (w.state = 'planned' AND w.starts_at <= ?"
+        " AND w.ends_at > ?)",
+        now,
+        now,
+    )
+    marks = ",".join("?" * len(GUEST_PROCESSES))
+    updates = w.rows(
+        "SELECT m.name, a.state FROM activity a JOIN machine m ON m.id = a.machine_id"
+        " JOIN rollout r ON r.id = a.rollout_id JOIN rollout_member rm"
+        " ON rm.rollout_id = r.id AND rm.machine_id = m.id JOIN rollout_wave wv"
+        " ON wv.id = rm.wave_id WHERE a.kind = 'system_update' AND wv.state = 'running'"
+        f" AND a.state IN ('scheduled', 'running') AND m.name IN ({marks})",
+        *GUEST_PROCESSES,
+    )
+    return windows + updates
+
+
+def settle(w: Week, clients: dict[str, Client]) -> None:
+    deadline = time.monotonic() + ONE_STEP
+    while True:
+        report_other_guests(w, clients)
+        left = unsettled(w)
+        if not left:
+            w.move(w.now)  # the duties once more: a gate after the last report, mail
+            if not unsettled(w):
+                return
+        for p in w.procs:
+            assert p.poll() is None, f"a process ended: {p.args}"
+        assert time.monotonic() < deadline, f"at {w.now}: still {left}"
+        time.sleep(0.5)
+
+
+def book_manual_activation(w: Week) -> None:
+    """sakura-db01 is not scheduled automatically: the operator books its activation in its
+    group's first regular window after its wave, as the rollout's preview said."""
+    [(tz, start, minutes, weekdays, wave_start)] = w.rows(
+        "SELECT g.timezone, g.window_start, g.window_minutes, g.weekdays, wv.starts_at"
+        " FROM rollout_member rm JOIN rollout_wave wv ON wv.id = rm.wave_id"
+        " JOIN machine m ON m.id = rm.machine_id JOIN rollout r ON r.id = rm.rollout_id"
+        " JOIN resource_group g ON g.id = m.group_id"
+        " WHERE m.name = 'sakura-db01' AND r.state = 'announced'"
+    )
+    policy = Policy(tz, dtime.fromisoformat(start), minutes, tuple(json.loads(weekdays)))
+    first = next(iter(occurrences(policy, utc(wave_start), SUNDAY)))
+    booked = w.gql(
+        """mutation($at: DateTime!) { scheduleAt(input: {machine: "sakura-db01", startsAt: $at})
+           { __typename ... on Window { startsAt } } }""",
+        at=first.starts_at.isoformat(),
+    )
+    assert booked["scheduleAt"]["__typename"] == "Window", booked
+
+
+def test_the_seeds_week_with_agents(week: Week) -> None:
+    w = week
+    book_manual_activation(w)
+    start_agents(w)
+    clients = {
+        name: Client(f"{w.url}/graphql", token, retries=2)
+        for name, token in w.world["guests"].items()
+        if name not in GUEST_PROCESSES
+    }
+    steps = 0
+    try:
+        while (at := next_event(w)) is not None:
+            w.move(at)
+            settle(w, clients)
+            steps += 1
+            assert steps < 200, "the week did not end"
+    finally:
+        for client in clients.values():
+            client.close()
+
+    [(state,)] = w.rows("SELECT state FROM rollout WHERE name = 'system-update-next-week'")
+    assert state == "completed", w.rows("SELECT name, state FROM rollout_wave")
+    vms = [name for (name,) in w.rows("SELECT name FROM machine WHERE kind = 'vm'")]
+
+    # every machine of the rollout updated once, by its agent or through the API
+    runs = Counter(line.split()[0] for line in (w.dir / "runs").read_text().splitlines())
+    updates = w.rows(
+        "SELECT a.id, m.name, a.state FROM activity a JOIN machine m ON m.id = a.machine_id"
+        " JOIN rollout r ON r.id = a.rollout_id WHERE a.kind = 'system_update'"
+        " AND r.name = 'system-update-next-week'"
+    )
+    assert {m for _, m, _ in updates} >= set(vms) | set(GUEST_PROCESSES)
+    assert len({m for _, m, _ in updates}) == len(updates)  # one update per machine
+    assert {m: s for _, m, s in updates} == {m: "done" for _, m, _ in updates}
+    # each update ran once: one line per run, by activity (the agents' and the API's)
+    assert set(runs.values()) == {1} and len(runs) == len(updates), runs
+    by_agent = (w.dir / "runs").read_text().splitlines()
+    assert sum(not line.endswith(" api") for line in by_agent) == len(GUEST_PROCESSES)
+
+    # each VM: its activation after its wave, then two reboots in all (activation, host)
+    waves = dict(
+        w.rows(
+            "SELECT m.name, wv.starts_at FROM rollout_member rm JOIN machine m"
+            " ON m.id = rm.machine_id JOIN rollout_wave wv ON wv.id = rm.wave_id"
+            " JOIN rollout r ON r.id = rm.rollout_id WHERE r.name = 'system-update-next-week'"
+        )
+    )
+    updated = dict(
+        w.rows(
+            "SELECT m.name, a.finished_at FROM activity a JOIN machine m ON m.id = a.machine_id"
+            " WHERE a.kind = 'system_update' AND a.state = 'done'"
+        )
+    )
+    reboots: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name, started, kinds in w.rows(
+        "SELECT m.name, w.started_at, group_concat(a.kind) FROM maintenance_window w"
+        " JOIN machine m ON m.id = w.machine_id JOIN activity a ON a.window_id = w.id"
+        " WHERE w.state = 'completed' AND m.kind = 'vm' GROUP BY w.id ORDER BY w.starts_at"
+    ):
+        reboots[name].append((started, kinds))
+    for vm in vms:
+        assert len(reboots[vm]) == 2, (vm, reboots[vm])
+        activation = [s for s, k in reboots[vm] if "kernel_update" in k]
+        assert len(activation) == 1 and utc(activation[0]) >= utc(waves[vm]), reboots[vm]
+        # started only once the guest had installed the update (see test_activation_waits)
+        assert utc(updated[vm]) <= utc(activation[0]), (vm, updated[vm], activation)
+    [(kernel_done,)] = w.rows(
+        "SELECT count(*) FROM machine WHERE kind = 'vm' AND observed_kernel = '2.6.38'"
+    )
+    assert kernel_done == len(vms)
+
+    # the hosts reboot on Saturday; over the week each VM was started exactly twice, by the
+    # host agent's own log lines (its activation, and its host's reboot)
+    hosts = w.rows(
+        "SELECT m.name, w.starts_at FROM maintenance_window w JOIN machine m"
+        " ON m.id = w.machine_id JOIN activity a ON a.window_id = w.id"
+        " WHERE a.kind = 'host_reboot' AND w.state = 'completed'"
+    )
+    assert sorted(h for h, _ in hosts) == sorted(w.world["hosts"])
+    assert {f"{utc(starts):%a}" for _, starts in hosts} == {"Sat"}, hosts
+    starts: Counter[str] = Counter()  # windows in which the host agent started each guest
+    for (logs,) in w.rows(
+        "SELECT group_concat(log, char(10)) FROM activity WHERE window_id IS NOT NULL"
+        " GROUP BY window_id"
+    ):
+        starts.update(
+            {
+                line.split()[1].removeprefix("machine=")
+                for line in (logs or "").splitlines()
+                if line.startswith("start: machine=") and line.endswith(" action=start")
+            }
+        )
+    assert {vm: starts[vm] for vm in vms} == dict.fromkeys(vms, 2), starts
+
+    # mail in order, per group: the announcement first, each window's notice before its end
+    order = w.rows(
+        "SELECT g.name, n.kind, n.sent_at FROM notification n JOIN resource_group g"
+        " ON g.id = n.group_id WHERE n.state = 'sent' ORDER BY n.sent_at, n.id"
+    )
+    assert not w.rows("SELECT id FROM notification WHERE state != 'sent'")
+    by_group: dict[str, list[str]] = defaultdict(list)
+    for group, kind, _ in order:
+        by_group[group].append(kind)
+    for group, kinds in by_group.items():
+        if "rollout_announced" in kinds:
+            first = kinds.index("rollout_announced")
+            assert "window_completed" not in kinds[:first], (group, kinds)
+    # each notification delivered once, as one message
+    files = list((w.dir / "mail" / "new").iterdir())
+    ids = Counter(
+        line for f in files for line in f.read_text().splitlines() if line.startswith("Message-ID:")
+    )
+    assert len(files) == len(ids) == len(w.rows("SELECT id FROM notification")), ids.most_common(3)
