@@ -27,6 +27,8 @@ __all__ = [
     "MAX_CORES",
     "MAX_I686_MEMORY_MIB",
     "MAX_MEMORY_MIB",
+    "MAX_ROLLOUT_BODY",
+    "MAX_ROLLOUT_TITLE",
     "MAX_WINDOW_MINUTES",
     "MIN_MEMORY_MIB",
     "MIN_SWAP_MIB",
@@ -42,6 +44,7 @@ __all__ = [
     "common_timezones",
     "guest_warnings",
     "monthly_price_eur",
+    "rollout_text_problems",
 ]
 
 MIN_WINDOW_MINUTES = 15
@@ -60,6 +63,8 @@ MACHINE_KINDS = ("infrastructure", "host", "vm")
 # VMs and the provider's own infrastructure machines (the rollouts' first wave)
 GUEST_MACHINE_KINDS = ("infrastructure", "vm")
 ARCHES = ("x86_64", "i686")
+MAX_ROLLOUT_TITLE = 200  # the column's length
+MAX_ROLLOUT_BODY = 100_000  # characters of Markdown
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -274,6 +279,21 @@ def check_machine(
     if kind == "vm" and has_host and host_kind is not None and host_kind != "host":
         c.add("host", "a VM can only be placed on a machine of kind 'host'")
     c.raise_if_any()
+
+
+def rollout_text_problems(
+    title: str | None, body: str | None, target: str | None, kernel: str | None
+) -> list[FieldError]:
+    """A rollout's texts (None: not given): a one-line title, the body's, kernel's and
+    target's lengths."""
+    errors = []
+    if title is not None and (not title.strip() or len(title) > MAX_ROLLOUT_TITLE or "\n" in title):
+        errors.append(FieldError("title", f"one line of 1 to {MAX_ROLLOUT_TITLE} characters"))
+    if body is not None and len(body) > MAX_ROLLOUT_BODY:
+        errors.append(FieldError("body", f"at most {MAX_ROLLOUT_BODY} characters"))
+    if len(kernel or "") > 64 or len(target or "") > 200:
+        errors.append(FieldError("kernel", "at most 64 characters (target: 200)"))
+    return errors
 
 
 def monthly_price_eur(kind: str, cores: int) -> int:

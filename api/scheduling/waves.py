@@ -131,41 +131,9 @@ def validate_waves(waves: Sequence[WaveSpec], now: datetime) -> list[FieldError]
         if w.starts_at.tzinfo is None:
             errors.append(FieldError(f"{at}.startsAt", "needs a time zone"))
             continue
-        if w.starts_at <= now:
-            errors.append(FieldError(f"{at}.startsAt", f"{_when(w.starts_at)} is in the past"))
-        if i:
-            prev = waves[i - 1]
-            if prev.starts_at.tzinfo is not None and w.starts_at <= prev.starts_at:
-                errors.append(
-                    FieldError(
-                        f"{at}.startsAt",
-                        f"waves out of order: {_when(w.starts_at)} is not after wave "
-                        f"{i} ({_when(prev.starts_at)})",
-                    )
-                )
-            elif prev.starts_at.tzinfo is not None and w.starts_at < prev.starts_at + timedelta(
-                minutes=max(prev.soak_minutes, 0)
-            ):
-                errors.append(
-                    FieldError(
-                        f"{at}.startsAt",
-                        f"starts before the {duration_label(prev.soak_minutes)} soak time of "
-                        f"wave {i} ends",
-                    )
-                )
-        if not 0.0 <= w.threshold <= 1.0:
-            errors.append(
-                FieldError(f"{at}.failureThreshold", "a failure threshold is between 0 and 100 %")
-            )
-        if w.soak_minutes < 0:
-            errors.append(FieldError(f"{at}.soakMinutes", "a soak time cannot be negative"))
-        if w.selector is WaveSelector.PERCENT:
-            if w.percent is None or not 1 <= w.percent <= 100:
-                errors.append(FieldError(f"{at}.percent", "a percentage wave takes 1 to 100 %"))
-            else:
-                total += w.percent
-        elif w.percent is not None:
-            errors.append(FieldError(f"{at}.percent", "only a percentage wave has a percentage"))
+        errors += _timing_problems(waves, i, now) + _shape_problems(w, at)
+        if w.selector is WaveSelector.PERCENT and w.percent is not None and 1 <= w.percent <= 100:
+            total += w.percent
         if w.selector in _SINGLE:
             if w.selector in seen:
                 errors.append(
@@ -177,6 +145,50 @@ def validate_waves(waves: Sequence[WaveSpec], now: datetime) -> list[FieldError]
             seen.setdefault(w.selector, i)
     if total > 100:
         errors.append(FieldError("waves", f"the percentages total {total} %, over 100 %"))
+    return errors
+
+
+def _timing_problems(waves: Sequence[WaveSpec], i: int, now: datetime) -> list[FieldError]:
+    """Wave ``i`` starts in the future, after the wave before it and its soak time."""
+    w, at = waves[i], f"waves[{i}].startsAt"
+    errors = []
+    if w.starts_at <= now:
+        errors.append(FieldError(at, f"{_when(w.starts_at)} is in the past"))
+    prev = waves[i - 1] if i else None
+    if prev is None or prev.starts_at.tzinfo is None:
+        return errors
+    if w.starts_at <= prev.starts_at:
+        errors.append(
+            FieldError(
+                at,
+                f"waves out of order: {_when(w.starts_at)} is not after wave "
+                f"{i} ({_when(prev.starts_at)})",
+            )
+        )
+    elif w.starts_at < prev.starts_at + timedelta(minutes=max(prev.soak_minutes, 0)):
+        errors.append(
+            FieldError(
+                at,
+                f"starts before the {duration_label(prev.soak_minutes)} soak time of wave {i} ends",
+            )
+        )
+    return errors
+
+
+def _shape_problems(w: WaveSpec, at: str) -> list[FieldError]:
+    """The wave's threshold, soak time and percentage."""
+    errors = []
+    if not 0.0 <= w.threshold <= 1.0:
+        errors.append(
+            FieldError(f"{at}.failureThreshold", "a failure threshold is between 0 and 100 %")
+        )
+    if w.soak_minutes < 0:
+        errors.append(FieldError(f"{at}.soakMinutes", "a soak time cannot be negative"))
+    if w.selector is WaveSelector.PERCENT:
+        if w.percent is None or not 1 <= w.percent <= 100:
+            errors.append(FieldError(f"{at}.percent", "a percentage wave takes 1 to 100 %"))
+    elif w.percent is not None:
+        errors.append(FieldError(f"{at}.percent", "only a percentage wave has a percentage"))
     return errors
 
 

@@ -338,15 +338,7 @@ async def finish_window(
         guest_down.check(guests_down, window, mine)
         if window.state in ("completed", "failed"):
             return window  # the same report again (checked above)
-        by_id = {r.activity_id: r for r in results}
-        for activity in activities.values():
-            r = by_id.get(activity.id)
-            if r is None:
-                continue
-            activity.transition(r.outcome)
-            activity.log = r.log
-            activity.finished_at = now
-            await activity.save(using_db=conn)
+        await _record_results(conn, activities, results, now)
         ok = all(r.outcome == "done" for r in results)
         window.transition("completed" if ok else "failed")
         window.finished_at = now
@@ -374,28 +366,57 @@ async def finish_window(
             operators=operators,
             now=now,
         )
-        result = WindowCompleted if ok else WindowFailed
-        # the mail goes to the VM's customer: the logs without the host's name
-        host_name = None
-        if machine.kind == "vm" and machine.host_id is not None:
-            host = await Machine.get_or_none(id=machine.host_id, using_db=conn)
-            host_name = host.name if host else None
-        await outbox.enqueue(
-            result(
-                machine=machine.name,
-                outcome=window.state,
-                activities=tuple(
-                    ActivityOutcome(
-                        activities[r.activity_id].kind, r.outcome, without_host(r.log, host_name)
-                    )
-                    for r in results
-                ),
-            ),
-            group=group,
-            window=window,
-            connection=conn,
-        )
+        await _tell_group(conn, window, machine, group, activities, results)
     return window
+
+
+async def _record_results(
+    conn: BaseDBAsyncClient,
+    activities: dict[int, Activity],
+    results: Sequence[ActivityResult],
+    now: datetime,
+) -> None:
+    """Each reported activity's outcome, log and finish time."""
+    by_id = {r.activity_id: r for r in results}
+    for activity in activities.values():
+        r = by_id.get(activity.id)
+        if r is None:
+            continue
+        activity.transition(r.outcome)
+        activity.log = r.log
+        activity.finished_at = now
+        await activity.save(using_db=conn)
+
+
+async def _tell_group(
+    conn: BaseDBAsyncClient,
+    window: Window,
+    machine: Machine,
+    group: ResourceGroup,
+    activities: dict[int, Activity],
+    results: Sequence[ActivityResult],
+) -> None:
+    """The outcome mail to the machine's group: for a VM, the logs without the host's name."""
+    host_name = None
+    if machine.kind == "vm" and machine.host_id is not None:
+        host = await Machine.get_or_none(id=machine.host_id, using_db=conn)
+        host_name = host.name if host else None
+    result = WindowCompleted if window.state == "completed" else WindowFailed
+    await outbox.enqueue(
+        result(
+            machine=machine.name,
+            outcome=window.state,
+            activities=tuple(
+                ActivityOutcome(
+                    activities[r.activity_id].kind, r.outcome, without_host(r.log, host_name)
+                )
+                for r in results
+            ),
+        ),
+        group=group,
+        window=window,
+        connection=conn,
+    )
 
 
 def _check_results(

@@ -51,8 +51,7 @@ __all__ = [
     "wave_specs",
 ]
 
-MAX_BODY = 100_000  # characters of Markdown
-MAX_TITLE = 200
+MAX_BODY = rules.MAX_ROLLOUT_BODY
 
 
 @dataclass(frozen=True)
@@ -112,33 +111,11 @@ async def create_rollout(
     unless all is well."""
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
-    errors: list[FieldError] = []
-    try:
-        rules.check_name(name)
-    except ValidationError as exc:
-        errors.extend(exc.errors)
-    else:
-        if await Rollout.filter(name=name).exists():
-            errors.append(FieldError("name", f"a rollout named '{name}' exists"))
-    if not title.strip() or len(title) > MAX_TITLE or "\n" in title:
-        errors.append(FieldError("title", f"one line of 1 to {MAX_TITLE} characters"))
-    if len(body) > MAX_BODY:
-        errors.append(FieldError("body", f"at most {MAX_BODY} characters"))
-    if len(kernel) > 64 or len(target) > 200:
-        errors.append(FieldError("kernel", "at most 64 characters (target: 200)"))
-    specs = (
-        tuple(waves)
-        if waves is not None
-        else default_waves(week or next_week(now), settings.site_timezone)
-    )
+    errors = await _name_problems(name) + rules.rollout_text_problems(title, body, target, kernel)
+    week = week or next_week(now)
+    specs = tuple(waves) if waves is not None else default_waves(week, settings.site_timezone)
     errors.extend(validate_waves(specs, now))
-    found: list[PackageRelease] = []
-    for pkg, version in releases:
-        row = await where(PackageRelease.all(), name=pkg, version=version).first()
-        if row is None:
-            errors.append(FieldError("releases", f"{pkg} {version} is not in the catalog"))
-        else:
-            found.append(row)
+    found = await _releases(releases, errors)
     if errors:
         raise ValidationError(errors)
     async with in_transaction() as conn:
@@ -156,6 +133,33 @@ async def create_rollout(
             connection=conn,
         )
     return rollout
+
+
+async def _name_problems(name: str) -> list[FieldError]:
+    """What is wrong with a new rollout's name (or another rollout has it)."""
+    errors: list[FieldError] = []
+    try:
+        rules.check_name(name)
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+    else:
+        if await Rollout.filter(name=name).exists():
+            errors.append(FieldError("name", f"a rollout named '{name}' exists"))
+    return errors
+
+
+async def _releases(
+    releases: Sequence[tuple[str, str]], errors: list[FieldError]
+) -> list[PackageRelease]:
+    """The catalog's rows of ``releases``; each one missing is added to ``errors``."""
+    found: list[PackageRelease] = []
+    for pkg, version in releases:
+        row = await where(PackageRelease.all(), name=pkg, version=version).first()
+        if row is None:
+            errors.append(FieldError("releases", f"{pkg} {version} is not in the catalog"))
+        else:
+            found.append(row)
+    return found
 
 
 async def _write_waves(
@@ -369,12 +373,7 @@ async def update_rollout(
         errors.append(
             FieldError("state", f"rollout {rollout.name} is {rollout.state}, not a draft")
         )
-    if title is not None and (not title.strip() or len(title) > MAX_TITLE or "\n" in title):
-        errors.append(FieldError("title", f"one line of 1 to {MAX_TITLE} characters"))
-    if body is not None and len(body) > MAX_BODY:
-        errors.append(FieldError("body", f"at most {MAX_BODY} characters"))
-    if (kernel is not None and len(kernel) > 64) or (target is not None and len(target) > 200):
-        errors.append(FieldError("kernel", "at most 64 characters (target: 200)"))
+    errors += rules.rollout_text_problems(title, body, target, kernel)
     if waves is not None:
         errors.extend(validate_waves(waves, now))
     if errors:

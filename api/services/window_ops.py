@@ -59,9 +59,7 @@ async def schedule_at(
 
     Without ``force`` the start must lie in a regular window with room for the work, respect
     the group's notice and the host's capacity and redundancy set. With ``force`` an operator
-    overrides those checks; the audit event lists what was overridden
-    (``api.scheduling.manual.decide_start``).
-    """
+    overrides those checks; the audit event lists what was overridden (``decide_start``)."""
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     start = _in_reach(start, now, by_customer, settings)
