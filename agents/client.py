@@ -101,6 +101,7 @@ class DomainReport:
     memory_mib: int
     vcpus: int
     kernel: str | None = None
+    cpu_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ class Client:
                     "memoryMib": _int32(d.memory_mib),  # the API rejects it, alone
                     "vcpus": _int32(d.vcpus),
                     "kernel": d.kernel,
+                    **({"cpuMode": d.cpu_mode} if d.cpu_mode else {}),
                 }
                 for d in domains
             ],

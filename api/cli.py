@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "api.commands.announce",
     "api.commands.catalog",
     "api.commands.rollout",
+    "api.commands.cpu_mode",
 ]
 
 

@@ -22,6 +22,7 @@ from api.errors import ValidationError
 
 __all__ = [
     "BY_DESIRED_FIELD",
+    "CPU_MODES",
     "FOR_HOST_REBOOT",
     "KINDS",
     "REBOOT_FLAG",
@@ -30,6 +31,7 @@ __all__ = [
     "Executor",
     "KindSpec",
     "carried_out_by",
+    "check_params",
     "label",
     "manual_because",
     "needs_reboot",
@@ -49,6 +51,7 @@ class ActivityKind(StrEnum):
     SYSTEM_UPDATE = "system_update"
     REBOOT = "reboot"
     HOST_REBOOT = "host_reboot"
+    CPU_MODE = "cpu_mode"
 
 
 class Executor(Enum):
@@ -137,8 +140,23 @@ KINDS: Mapping[ActivityKind, KindSpec] = {
             operator_only=True,
             host_only=True,
         ),
+        # an existing guest's definition shows it the host CPU (params.mode, one of
+        # CPU_MODES); the host agent restarts the guest once for it. Operators queue it for
+        # the machines whose observed CPU mode is not the one wanted.
+        KindSpec(
+            ActivityKind.CPU_MODE,
+            "CPU mode",
+            5,
+            needs_reboot=True,
+            executor=Executor.HOST_AGENT,
+            operator_only=True,
+        ),
     )
 }
+
+# The CPU modes that show a guest the host's CPU (libvirt's <cpu mode=...>); the first is the
+# default of a cpu_mode activity.
+CPU_MODES: tuple[str, ...] = ("host-model", "host-passthrough")
 
 # desired field -> the kind that follows it (queued only by changing the desired value)
 BY_DESIRED_FIELD: Mapping[str, tuple[ActivityKind, Desired]] = {
@@ -154,6 +172,17 @@ REBOOT_FLAG = "reboot"
 def carried_out_by(executor: Executor) -> tuple[ActivityKind, ...]:
     """The kinds ``executor`` carries out, in registry order."""
     return tuple(k for k, s in KINDS.items() if s.executor is executor)
+
+
+def check_params(kind: ActivityKind, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The params a queued activity of ``kind`` carries, checked (a ValidationError on the
+    field "params" otherwise); a kind without rules of its own takes them as they are."""
+    out = dict(params or {})
+    if kind is ActivityKind.CPU_MODE:
+        mode = out.setdefault("mode", CPU_MODES[0])
+        if mode not in CPU_MODES:
+            raise ValidationError.single("params", f"mode must be one of {', '.join(CPU_MODES)}")
+    return out
 
 
 def parse(kind: str) -> ActivityKind | None:

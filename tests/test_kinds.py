@@ -26,7 +26,10 @@ def test_what_the_registry_says_today() -> None:
     rebooting = {k for k, s in KINDS.items() if s.needs_reboot}
     assert rebooting == set(ActivityKind) - {ActivityKind.SYSTEM_UPDATE}
     assert {k for k, s in KINDS.items() if s.manual_only} == {ActivityKind.HOST_REBOOT}
-    assert {k for k, s in KINDS.items() if s.operator_only} == {ActivityKind.HOST_REBOOT}
+    assert {k for k, s in KINDS.items() if s.operator_only} == {
+        ActivityKind.HOST_REBOOT,
+        ActivityKind.CPU_MODE,
+    }
     assert {k for k, s in KINDS.items() if s.executor is Executor.GUEST_AGENT} == {
         ActivityKind.SYSTEM_UPDATE
     }

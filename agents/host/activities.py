@@ -26,7 +26,7 @@ from agents.host import steps
 from agents.host.journal import Entry, Journal, JournalActivity
 from agents.host.steps import StepLog
 from agents.virt.libvirt import Guest, Hypervisor
-from api.kinds import FOR_HOST_REBOOT, ActivityKind
+from api.kinds import CPU_MODES, FOR_HOST_REBOOT, ActivityKind
 
 __all__ = [
     "BOOT_ID",
@@ -35,6 +35,7 @@ __all__ = [
     "HOST_HANDLERS",
     "Context",
     "CpuChange",
+    "CpuMode",
     "GuestHandler",
     "HostHandler",
     "HostReboot",
@@ -195,6 +196,23 @@ class CpuChange(GuestHandler[NoState]):
         steps.ensure_vcpus(guest, _int(self.params, "cores"), self.out)
 
 
+class CpuMode(GuestHandler[NoState]):
+    """Shows an existing guest the host CPU: ``params.mode`` (api.kinds.CPU_MODES) in its
+    definition, booted by the window's single restart. The live values do not show the CPU
+    mode, so the change is noted in the journal (``Entry.restart_for``) for that restart."""
+
+    kind = ActivityKind.CPU_MODE
+
+    def run(self, guest: Guest) -> None:
+        mode = str(self.params.get("mode") or CPU_MODES[0])
+        found = guest.cpu_mode
+        reason = f"cpu mode {found or 'none'}->{mode}"
+        if found != mode and guest.running and reason not in self.entry.restart_for:
+            self.entry.restart_for.append(reason)  # noted first: a crash cannot lose it
+            self.ctx.journal.save(self.entry)
+        steps.ensure_cpu_mode(guest, mode, self.out)
+
+
 class KernelUpdate(GuestHandler[NoState]):
     kind = ActivityKind.KERNEL_UPDATE
 
@@ -345,7 +363,7 @@ class HostReboot(HostHandler[HostRebootState]):
 
 
 GUEST_HANDLERS: dict[str, type[GuestHandler[Any]]] = {
-    h.kind: h for h in (MemoryResize, CpuChange, KernelUpdate, Reboot)
+    h.kind: h for h in (MemoryResize, CpuChange, KernelUpdate, Reboot, CpuMode)
 }
 HOST_HANDLERS: dict[str, type[HostHandler[Any]]] = {h.kind: h for h in (HostReboot,)}
 HANDLERS: dict[str, type[_Handler[Any]]] = {**GUEST_HANDLERS, **HOST_HANDLERS}

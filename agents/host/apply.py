@@ -140,7 +140,7 @@ def _finish_guest(
         if ctx.cpu_mode and (steps.needs_restart(guest) or not guest.running):
             steps.ensure_cpu_mode(guest, ctx.cpu_mode, final)  # rides on the restart
         hard = any(h.hard_stop for a in entry.activities if (h := HANDLERS.get(a.kind)))
-        steps.ensure_restarted(guest, final, hard)
+        steps.ensure_restarted(guest, final, hard, entry.restart_for)
         steps.ensure_running(guest, final)
         return True
     except ConnectionLost:

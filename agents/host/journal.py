@@ -59,6 +59,9 @@ class Entry:
     down: dict[str, str] = field(default_factory=dict)  # guest left down -> libvirt's error
     hooks: str = ""  # the guest's enter hooks: "" not asked, none (no guest agent), go, ...
     hooks_since: float = 0.0  # when they were first asked (epoch seconds): the bound holds
+    # definition changes the running guest's live values do not show (its CPU mode): the
+    # window's last step restarts the guest for them
+    restart_for: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, **asdict(self)}
@@ -82,6 +85,7 @@ class Entry:
             down={str(k): str(v) for k, v in data.get("down", {}).items()},
             hooks=str(data.get("hooks", "")),
             hooks_since=float(data.get("hooks_since", 0.0)),
+            restart_for=[str(x) for x in data.get("restart_for", [])],
         )
 
 

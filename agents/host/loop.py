@@ -92,7 +92,9 @@ def inventory(hv: Hypervisor) -> dict[str, Any]:
     domains = []
     for g in hv.domains():
         try:
-            domains.append(DomainReport(g.name, g.state, g.memory_mib, g.vcpus, g.kernel))
+            domains.append(
+                DomainReport(g.name, g.state, g.memory_mib, g.vcpus, g.kernel, g.cpu_mode)
+            )
         except DomainNotFound:
             log.warning("domain %s disappeared while it was being listed; skipped", g.name)
         except ConnectionLost:

@@ -162,6 +162,7 @@ def ensure_cpu_mode(guest: Guest, mode: str, out: StepLog) -> bool:
         return False
     out.step(guest.name, "cpu mode", mode, found, "set-cpu-mode")
     guest.set_cpu_mode(mode)
+    checkpoint("ensure_cpu_mode")
     return True
 
 
@@ -180,13 +181,16 @@ def needs_restart(guest: Guest) -> list[str]:
     return diffs
 
 
-def ensure_restarted(guest: Guest, out: StepLog, hard: bool = False) -> bool:
+def ensure_restarted(
+    guest: Guest, out: StepLog, hard: bool = False, also: list[str] | None = None
+) -> bool:
     """A running guest whose definition changed is stopped and started to boot it (a guest
-    that is off boots the definition on its next start anyway)."""
+    that is off boots the definition on its next start anyway). ``also``: changes of the
+    definition that the live values do not show (the CPU mode), each a reason to restart."""
     if not guest.running:
         out.step(guest.name, "restart", "definition active", guest.state, "none")
         return False
-    diffs = needs_restart(guest)
+    diffs = [*needs_restart(guest), *(also or [])]
     if not diffs:
         out.step(guest.name, "restart", "definition active", "definition active", "none")
         return False

@@ -19,6 +19,7 @@ from typing import TypeVar
 import libvirt
 
 from agents.errors import ConnectionLost, DomainNotFound, VirtError
+from api.kinds import CPU_MODES
 
 __all__ = ["CPU_MODES", "Guest", "Hypervisor"]
 
@@ -28,7 +29,6 @@ CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
 VCPU_MAXIMUM = libvirt.VIR_DOMAIN_VCPU_MAXIMUM
 INACTIVE = libvirt.VIR_DOMAIN_XML_INACTIVE
 MIGRATABLE = libvirt.VIR_DOMAIN_XML_MIGRATABLE
-CPU_MODES = ("host-model", "host-passthrough")
 # libvirt's answers when the connection itself is gone (libvirtd killed, socket closed)
 LOST_CODES = {libvirt.VIR_ERR_INVALID_CONN, libvirt.VIR_ERR_NO_CONNECT, libvirt.VIR_ERR_RPC}
 LOST_FROM = {libvirt.VIR_FROM_RPC, libvirt.VIR_FROM_REMOTE}

@@ -41,6 +41,8 @@ class Machine(TimestampedModel):
     observed_swap_mib = fields.IntField(null=True)
     observed_kernel = fields.CharField(max_length=64, null=True)
     observed_state = fields.CharField(max_length=32, null=True)
+    # the CPU mode of a VM's definition as its host agent reads it (host-model, custom, ...)
+    observed_cpu_mode = fields.CharField(max_length=32, null=True)
     observed_at = fields.DatetimeField(null=True)
     cpu_model = fields.CharField(max_length=200, null=True)  # a host's physical CPU
     # what the machine's guest agent last reported from inside (with the observed swap): its

@@ -9,7 +9,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import ValidationError
-from api.kinds import KINDS, require
+from api.kinds import KINDS, check_params, require
 from api.models import Activity, Machine
 from api.services import audit
 
@@ -38,7 +38,7 @@ async def queue_activity(
         machine=machine,
         kind=kind,
         estimate_minutes=spec.default_estimate if estimate_minutes is None else estimate_minutes,
-        params=params or {},
+        params=check_params(spec.kind, params),
         not_before=not_before,
         requested_by=actor,
     )

@@ -35,7 +35,7 @@ __all__ = [
     "start_window",
 ]
 
-MAX_TEXT = {"state": 32, "kernel": 64, "cpu_model": 200, "name": 200}
+MAX_TEXT = {"state": 32, "kernel": 64, "cpu_model": 200, "name": 200, "cpu_mode": 32}
 MISSING = "missing"  # observed_state of a VM of this host that the host no longer has
 REJECTED = "report rejected"  # observed_state of a VM whose report could not be taken
 MAX_DOMAINS = 1000  # VMs one host reports at once
@@ -51,6 +51,7 @@ class DomainReport:
     memory_mib: int
     vcpus: int
     kernel: str | None = None
+    cpu_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def _domain_problems(d: DomainReport) -> list[str]:
         c.add("vcpus", "must be between 0 and 1024")
     _check_text(c, "state", d.state, "state")
     _check_text(c, "kernel", d.kernel, "kernel")
+    _check_text(c, "cpu_mode", d.cpu_mode, "cpu_mode")
     return [f"{e.field}: {e.message}" for e in c.errors]
 
 
@@ -207,6 +209,7 @@ def _observed(d: DomainReport) -> dict[str, object]:
         "observed_memory_mib": d.memory_mib,
         "observed_cores": d.vcpus,
         "observed_kernel": d.kernel or CLEARED,
+        "observed_cpu_mode": d.cpu_mode,
     }
 
 

@@ -23,6 +23,10 @@ class DomainInput:
     memory_mib: int
     vcpus: int
     kernel: str | None = None
+    cpu_mode: str | None = strawberry.field(
+        default=None,
+        description="The CPU mode of its definition (host-model, host-passthrough, custom).",
+    )
 
 
 @strawberry.input

@@ -54,7 +54,7 @@ class AgentMutations:
             state=input.state,
             memory_mib=input.memory_mib,
             domains=[
-                agents.DomainReport(d.name, d.state, d.memory_mib, d.vcpus, d.kernel)
+                agents.DomainReport(d.name, d.state, d.memory_mib, d.vcpus, d.kernel, d.cpu_mode)
                 for d in input.domains
             ],
         )

@@ -57,6 +57,11 @@ class ObservedConfigType:
     guest_reported_at: datetime | None = strawberry.field(
         description="When its guest agent last reported (kernel, swap, CPU model)."
     )
+    cpu_mode: str | None = strawberry.field(
+        default=None,
+        description="The CPU mode of a VM's definition as its host agent reads it "
+        "(host-model or host-passthrough show the guest the host's CPU; custom does not).",
+    )
 
 
 @strawberry.type(
@@ -130,6 +135,7 @@ class MachineType(Node):
             kernel=v["observed_kernel"],
             state=v["observed_state"],
             at=v["observed_at"],
+            cpu_mode=v.get("observed_cpu_mode"),
             guest_kernel=v["guest_kernel"],
             guest_cpu_model=v["guest_cpu_model"],
             guest_reported_at=v["guest_reported_at"],
