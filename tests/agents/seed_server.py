@@ -6,7 +6,8 @@ Loads the demo world at Wednesday 2027-03-03 09:00 UTC (the seed's rollout annou
 week of Monday 2027-03-15) into WORKDIR/fenster.sqlite3, writes WORKDIR/world.json (an admin
 token, an agent token per host, a guest token per VM and infrastructure machine), writes one
 libvirt test-driver node per host under WORKDIR/nodes/ (its VMs as the directory knows them),
-and serves `fenster serve`'s app, background duties included, on 127.0.0.1:PORT.
+and serves `fenster serve`'s app, background duties included, on 127.0.0.1:PORT. Started
+again on the same WORKDIR (after a kill), it serves what is there, its clock where it was.
 
 The clock: time-machine moves this process's wall clock (``datetime.now``, ``time.time``),
 not its monotonic clock, so the wave engine and the scheduler still run every second of real
@@ -100,13 +101,14 @@ async def build(settings: Settings, workdir: Path) -> None:
         await db.close()
 
 
-def clock_route(settings: Settings, traveller: time_machine.Coordinates) -> Route:
+def clock_route(settings: Settings, traveller: time_machine.Coordinates, saved: Path) -> Route:
     duties = [d for d in background_loops(settings) if d.name != "site"]
 
     async def move(request: Request) -> Response:
         to = datetime.fromisoformat((await request.json())["to"])
         if to > datetime.now(UTC):  # forward only: an earlier time runs the duties, no more
             traveller.move_to(to)
+            saved.write_text(to.isoformat())  # noqa: ASYNC240 - a few bytes, test only
         for duty in duties:
             await duty.run(settings)
         return JSONResponse({"now": datetime.now(UTC).isoformat()})
@@ -134,10 +136,14 @@ def main(argv: list[str]) -> int:
         site_interval=0,
         leader_lease_seconds=3,
     )
-    asyncio.run(build(settings, workdir))
-    traveller = time_machine.travel(WEDNESDAY, tick=True).start()
+    saved = workdir / "clock"
+    if not (workdir / "world.json").exists():
+        asyncio.run(build(settings, workdir))
+        saved.write_text(WEDNESDAY.isoformat())
+    # started again after a kill: the clock goes on from the last time it was moved to
+    traveller = time_machine.travel(datetime.fromisoformat(saved.read_text()), tick=True).start()
     app = create_app(replace(settings))
-    app.router.routes.insert(0, clock_route(settings, traveller))
+    app.router.routes.insert(0, clock_route(settings, traveller, saved))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
     return 0
 
