@@ -140,13 +140,15 @@ def rows_of(conn: BaseDBAsyncClient, rows: Sequence[Row], stamp: datetime) -> li
     get: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
     convert = _converters(conn, row_type)
     stamps: tuple[Any, ...] = (to_db_time(conn, stamp),) * len(_automatic(MODELS[row_type]))
-    if all(c is None for c in convert):
+    converted = [(i, c) for i, c in enumerate(convert) if c is not None]
+    if not converted:
         return [(*get(row), *stamps) for row in rows]
     out: list[tuple[Any, ...]] = []
     for row in rows:
-        values: tuple[Any, ...] = get(row)
-        converted = [v if c is None else c(v) for v, c in zip(values, convert, strict=True)]
-        out.append((*converted, *stamps))
+        values = list(get(row))
+        for i, c in converted:
+            values[i] = c(values[i])
+        out.append((*values, *stamps))
     return out
 
 
