@@ -16,13 +16,12 @@ from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
 from api.kinds import ActivityKind, Executor, carried_out_by
-from api.models import Activity, Machine, ResourceGroup, Window
+from api.models import Activity, Machine, Window
 from api.models.keys import where
-from api.notices import ActivityOutcome, WindowCompleted, WindowFailed
 from api.rules import MAX_MEMORY_MIB, Collector
-from api.scheduling.texts import without_host
-from api.services import audit, guest_down, outbox
+from api.services import audit, guest_down
 from api.services.guest_down import GuestDown
+from api.services.window_result import tell_result
 
 __all__ = [
     "ActivityResult",
@@ -357,8 +356,6 @@ async def finish_window(
             },
             connection=conn,
         )
-        machine = mine[window.machine_id]
-        group = await ResourceGroup.get(id=machine.group_id, using_db=conn)
         await guest_down.flag(
             conn,
             actor,
@@ -369,7 +366,7 @@ async def finish_window(
             operators=operators,
             now=now,
         )
-        await _tell_group(conn, window, machine, group, activities, results)
+        await tell_result(conn, window)  # once nothing in it is left to report on
     return window
 
 
@@ -389,37 +386,6 @@ async def _record_results(
         activity.log = r.log
         activity.finished_at = now
         await activity.save(using_db=conn)
-
-
-async def _tell_group(
-    conn: BaseDBAsyncClient,
-    window: Window,
-    machine: Machine,
-    group: ResourceGroup,
-    activities: dict[int, Activity],
-    results: Sequence[ActivityResult],
-) -> None:
-    """The outcome mail to the machine's group: for a VM, the logs without the host's name."""
-    host_name = None
-    if machine.kind == "vm" and machine.host_id is not None:
-        host = await Machine.get_or_none(id=machine.host_id, using_db=conn)
-        host_name = host.name if host else None
-    result = WindowCompleted if window.state == "completed" else WindowFailed
-    await outbox.enqueue(
-        result(
-            machine=machine.name,
-            outcome=window.state,
-            activities=tuple(
-                ActivityOutcome(
-                    activities[r.activity_id].kind, r.outcome, without_host(r.log, host_name)
-                )
-                for r in results
-            ),
-        ),
-        group=group,
-        window=window,
-        connection=conn,
-    )
 
 
 def _check_results(

@@ -19,10 +19,11 @@ from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
 from api.kinds import Executor, carried_out_by
-from api.models import Activity, Machine
+from api.models import Activity, Machine, Window
 from api.rules import MAX_MEMORY_MIB, Collector
 from api.services import audit
 from api.services.rollout_engine import released
+from api.services.window_result import tell_result
 
 __all__ = [
     "GUEST_KINDS",
@@ -188,6 +189,9 @@ async def report_update(
             {"outcome": report.outcome, "exit_code": report.exit_code},
             connection=conn,
         )
+        if activity.window_id is not None:  # its window's result mail may wait for it
+            window = await Window.get(id=activity.window_id, using_db=conn)
+            await tell_result(conn, window)
         await observe(actor, machine_id, report.facts, now, conn)
     return activity
 

@@ -3,7 +3,10 @@ due guest work, reports outcome and facts once, and operators see what the facts
 
 from __future__ import annotations
 
+import mailbox
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
 from typing import Any
 
 import httpx
@@ -11,13 +14,16 @@ import pytest
 
 from api.errors import ValidationError
 from api.graphql.relay import encode_id
-from api.models import Activity, AuditEvent, Machine, Window
+from api.models import Activity, AuditEvent, Machine, Notification, Window
+from api.notify.mailer import run_once
 from api.services import agents, guests, tokens
+from api.settings import Settings
 from tests.graphql.test_mutations import mutate
 from tests.graphql.world import World, gql
 
 ACT = "... on Activity { id state exitCode changedPackages log attempts }"
 HOST_CPU = "AMD EPYC 7302P 16-Core Processor"
+RESULTS = ["window_completed", "window_failed"]
 
 
 async def update(machine: str, **kw: Any) -> Activity:
@@ -269,3 +275,53 @@ async def test_a_guest_token_reads_its_window_as_customers_do(
     assert "host1" not in str(due)
     shown = {a["kind"]: a for a in due["window"]["activities"]}
     assert shown["REBOOT"]["log"] == "shut down for the reboot of its host"
+
+
+async def test_a_window_of_guest_work_mails_its_result_once_the_guest_reports(
+    client: httpx.AsyncClient, world: World, settings: Settings
+) -> None:
+    """The host agent finishes a window whose only work is the guest's: the result mail waits
+    for the guest's report, then lists what was done (it used to list nothing)."""
+    vm = await Machine.get(name="alpha-web")
+    now = datetime.now(UTC)
+    window = await Window.create(
+        machine=vm, starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1)
+    )
+    a = await update("alpha-web", window_id=window.id, not_before=None)
+    await agents.start_window("test", world.ids["host1"], window.uid)
+    await agents.finish_window("test", world.ids["host1"], window.uid, [])
+    assert (await Window.get(id=window.id)).state == "completed"
+    results = Notification.filter(window_id=window.id, kind__in=RESULTS)
+    assert not await results.exists()  # nothing done yet that a customer would see
+
+    await start(client, world, a)
+    await report(client, world, a)
+    await report(client, world, a)  # the same report again queues nothing more
+    [mail] = await results
+    assert mail.kind == "window_completed"
+    await Notification.exclude(id=mail.id).delete()
+    assert (await run_once(settings)).sent == 1
+    box = mailbox.Maildir(settings.maildir, create=False)
+    [body] = [
+        message_from_bytes(box.get_bytes(k), policy=default).get_body(("plain",)).get_content()
+        for k in box.keys()
+    ]
+    assert "system update: done - updated 2 packages" in body
+
+
+async def test_a_failed_guest_update_in_a_finished_window_mails_failed(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    window = await Window.get(uid=world.ids["window:alpha-web"])
+    a = await update("alpha-web", window_id=window.id, not_before=None)
+    await agents.start_window("test", world.ids["host1"], window.uid)
+    reboot = await Activity.get(window_id=window.id, kind="reboot")
+    done = [agents.ActivityResult(reboot.id, "done", "rebooted")]
+    await agents.finish_window("test", world.ids["host1"], window.uid, done)
+    results = Notification.filter(window_id=window.id, kind__in=RESULTS)
+    assert not await results.exists()
+    await start(client, world, a)
+    await report(client, world, a, outcome="FAILED", exitCode=100, log="E: dpkg was interrupted")
+    [mail] = await results
+    assert mail.kind == "window_failed"
+    assert [x["outcome"] for x in mail.payload["activities"]] == ["done", "failed"]
