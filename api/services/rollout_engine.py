@@ -228,6 +228,14 @@ async def _cancel_failed_activations(rollout: Rollout) -> int:
     cancelled."""
     async with in_transaction() as conn:
         await lock(conn)
+        if (
+            not await Activity.filter(
+                rollout_id=rollout.id, kind=ActivityKind.SYSTEM_UPDATE, state="failed"
+            )
+            .using_db(conn)
+            .exists()
+        ):
+            return 0
         machines = sorted(
             {
                 int(r["machine_id"])

@@ -30,13 +30,14 @@ from api.models import Activity, AuditEvent, Machine, Rollout, RolloutMember
 from api.models.keys import where
 from api.scheduling.engine import RolloutEventKind, effective_starts
 from api.services import audit
+from api.services.bulk import fetch
 from api.services.rollout_tally import SKIPPED, latest_updates, skipped, wave_views
 from api.services.scheduling import lock
 
 __all__ = ["restore_activations", "retry_machine", "skip_machine"]
 
+CHUNK = 500  # ids in one IN (...)
 MOVING = frozenset({"running", "halted"})  # a rollout whose machines may be retried or skipped
-LIVE = ("queued", "scheduled", "running", "done")
 
 
 async def _failed(
@@ -134,20 +135,29 @@ async def restore_activations(actor: str, rollout: Rollout, now: datetime) -> in
         current = await Rollout.get(id=rollout.id, using_db=conn)
         if current.state != "running":
             return 0
-        kernels = await Activity.filter(
-            rollout_id=current.id, kind=ActivityKind.KERNEL_UPDATE
-        ).using_db(conn)
-        live = {a.machine_id for a in kernels if a.state in LIVE}
-        gone = {a.id: a.machine_id for a in kernels if a.state == "cancelled"}
-        if not set(gone.values()) - live:
+        gone = {
+            int(r["id"]): int(r["machine_id"])
+            for r in await fetch(
+                conn,
+                "SELECT a.id, a.machine_id FROM activity a WHERE a.rollout_id = ? AND a.kind = ?"
+                " AND a.state = 'cancelled' AND NOT EXISTS (SELECT 1 FROM activity b"
+                " WHERE b.rollout_id = a.rollout_id AND b.machine_id = a.machine_id"
+                " AND b.kind = a.kind AND b.state <> 'cancelled')",
+                [current.id, ActivityKind.KERNEL_UPDATE.value],
+            )
+        }
+        if not gone:
             return 0
-        by_engine = (
-            await AuditEvent.filter(action="activity.cancel", actor=actor, subject_type="activity")
-            .filter(subject_id__in=list(gone))
-            .using_db(conn)
-            .values("subject_id")
-        )
-        candidates = {gone[int(e["subject_id"])] for e in by_engine} - live
+        candidates: set[int] = set()
+        ids = sorted(gone)
+        for i in range(0, len(ids), CHUNK):  # those the engine cancelled
+            for e in (
+                await AuditEvent.filter(action="activity.cancel", actor=actor)
+                .filter(subject_type="activity", subject_id__in=ids[i : i + CHUNK])
+                .using_db(conn)
+                .values("subject_id")
+            ):
+                candidates.add(gone[int(e["subject_id"])])
         ready = await _ready(conn, current.id, candidates)
         if not ready:
             return 0
@@ -167,10 +177,7 @@ async def _ready(conn: BaseDBAsyncClient, rollout_id: int, machines: set[int]) -
     failed_before = {
         int(a["machine_id"])
         for a in await Activity.filter(
-            rollout_id=rollout_id,
-            kind=ActivityKind.SYSTEM_UPDATE,
-            state="failed",
-            machine_id__in=list(machines),
+            rollout_id=rollout_id, kind=ActivityKind.SYSTEM_UPDATE, state="failed"
         )
         .using_db(conn)
         .values("machine_id")
