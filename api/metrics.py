@@ -254,8 +254,9 @@ async def _may_read(request: Request) -> bool:
         address = None
     if address is not None and any(address in n for n in networks):
         return True
-    token = await tokens.authenticate(bearer(request.headers.get("authorization")))
-    return token is not None and policy.may_read_metrics(token.role)
+    return policy.may_read_metrics(
+        await tokens.principal(bearer(request.headers.get("authorization")))
+    )
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -182,8 +182,7 @@ def _bearer_or_basic(request: Request) -> str | None:
 
 async def all_feed(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    token = await tokens.authenticate(_bearer_or_basic(request))
-    if token is None or not policy.may_read_all_feeds(token.role):
+    if not policy.may_read_all_feeds(await tokens.principal(_bearer_or_basic(request))):
         return PlainTextResponse(
             "an admin token is needed (Bearer, or Basic with the token as password)\n",
             status_code=401,

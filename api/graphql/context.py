@@ -1,4 +1,5 @@
-"""The per-request context: settings, the authenticated token and fresh DataLoaders."""
+"""The per-request context: settings, the caller (its Principal and token) and fresh DataLoaders
+scoped to the caller."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from api.graphql.loaders import Loaders
 from api.models import ApiToken
-from api.models.tokens import actor_name
+from api.principal import ANONYMOUS, Principal
 from api.services import tokens
 from api.settings import Settings
 
@@ -17,28 +18,19 @@ __all__ = ["Context", "bearer", "build_context"]
 @dataclass
 class Context:
     settings: Settings
+    principal: Principal = ANONYMOUS  # who asks: built once per request from its token
     token: ApiToken | None = None
-    group_ids: frozenset[int] = frozenset()  # a customer token's groups
     request: Any = None
     response: Any = None
-    loaders: Loaders = field(default_factory=Loaders)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.principal)  # every row a loader reads is scoped
 
     @property
     def actor(self) -> str:
         """Who the audit trail names for this request's changes."""
-        if self.token is None:
-            return "anonymous"
-        return actor_name(self.token.role, self.token.name)
-
-    @property
-    def host_id(self) -> int | None:
-        """An agent token's host."""
-        return self.token.host_id if self.token is not None else None
-
-    @property
-    def machine_id(self) -> int | None:
-        """A guest token's machine."""
-        return self.token.machine_id if self.token is not None else None
+        return self.principal.actor
 
 
 def bearer(header: str | None) -> str | None:
@@ -55,9 +47,10 @@ async def build_context(
     settings: Settings, authorization: str | None, request: Any = None, response: Any = None
 ) -> Context:
     token = await tokens.authenticate(bearer(authorization))
-    group_ids: frozenset[int] = frozenset()
-    if token is not None and token.role == "customer":
-        group_ids = frozenset(i for (i,) in await token.groups.all().values_list("id"))
     return Context(
-        settings=settings, token=token, group_ids=group_ids, request=request, response=response
+        settings=settings,
+        principal=await tokens.principal_of(token),
+        token=token,
+        request=request,
+        response=response,
     )

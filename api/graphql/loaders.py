@@ -1,7 +1,10 @@
 """Per-request DataLoaders: every relation in the schema is read through one of these.
 
-Built fresh for each request in :func:`api.graphql.context.get_context` (a module-level loader
-would cache across requests and users).
+Built fresh for each request with the request's Principal (a module-level loader would cache
+across requests and users). Every loader reads its rows through ``api.scoping.scoped``, so a
+nested field shows only rows its caller may see. The two ``any_*`` loaders are the exception:
+they read values a field needs *about* a row it shows (a group's zone, a VM host's name to
+leave out of a customer's log) and are never returned as rows.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
+from tortoise.expressions import Q
 
 from api.models import Activity, AuditEvent, Freeze, Machine, ResourceGroup, Wave, Window
+from api.principal import Principal
+from api.scoping import scoped
 from api.services.activities import OPEN_STATES
 
 __all__ = ["Loaders", "cached_or_load"]
@@ -22,9 +28,15 @@ K = TypeVar("K", bound=Hashable)
 M = TypeVar("M")
 
 
-def _by_id(model: Any) -> Callable[[list[int]], Awaitable[list[Any]]]:
+Load = Callable[[list[K]], Awaitable[list[Any]]]
+
+
+def _by_id(model: Any, who: Principal | None) -> Load[int]:
+    """Rows by id (None where ``who`` may not see one); ``who`` None: unscoped (``any_*``)."""
+
     async def load(ids: list[int]) -> list[Any]:
-        rows = {r.id: r for r in await model.filter(id__in=ids)}
+        qs = model.all() if who is None else scoped(model, who)
+        rows = {r.id: r for r in await qs.filter(id__in=ids)}
         return [rows.get(i) for i in ids]
 
     return load
@@ -37,40 +49,56 @@ def _grouped(rows: Iterable[M], key: Callable[[M], K | None], keys: Sequence[K])
     return [out.get(k, []) for k in keys]
 
 
-async def _machines_by_group(ids: list[int]) -> list[list[Machine]]:
-    rows = await Machine.filter(group_id__in=ids)
-    return _grouped(rows, lambda m: m.group_id, ids)
+def _machines_by_group(who: Principal) -> Load[int]:
+    async def load(ids: list[int]) -> list[list[Machine]]:
+        rows = await scoped(Machine, who).filter(group_id__in=ids)
+        return _grouped(rows, lambda m: m.group_id, ids)
+
+    return load
 
 
-async def _guests_by_host(ids: list[int]) -> list[list[Machine]]:
-    rows = await Machine.filter(host_id__in=ids)
-    return _grouped(rows, lambda m: m.host_id, ids)
+def _guests_by_host(who: Principal) -> Load[int]:
+    async def load(ids: list[int]) -> list[list[Machine]]:
+        rows = await scoped(Machine, who).filter(host_id__in=ids)
+        return _grouped(rows, lambda m: m.host_id, ids)
+
+    return load
 
 
-async def _open_activities(ids: list[int]) -> list[list[Activity]]:
-    rows = await Activity.filter(machine_id__in=ids, state__in=OPEN_STATES)
-    return _grouped(rows, lambda a: a.machine_id, ids)
+def _open_activities(who: Principal) -> Load[int]:
+    async def load(ids: list[int]) -> list[list[Activity]]:
+        rows = await scoped(Activity, who).filter(machine_id__in=ids, state__in=OPEN_STATES)
+        return _grouped(rows, lambda a: a.machine_id, ids)
+
+    return load
 
 
-async def _window_activities(ids: list[int]) -> list[list[Activity]]:
-    rows = await Activity.filter(window_id__in=ids)
-    return _grouped(rows, lambda a: a.window_id, ids)
+def _window_activities(who: Principal) -> Load[int]:
+    async def load(ids: list[int]) -> list[list[Activity]]:
+        rows = await scoped(Activity, who).filter(window_id__in=ids)
+        return _grouped(rows, lambda a: a.window_id, ids)
+
+    return load
 
 
-async def _next_window(ids: list[int]) -> list[Window | None]:
-    now = datetime.now(UTC)
-    rows = await Window.filter(
-        machine_id__in=ids, state__in=("planned", "running"), ends_at__gt=now
-    ).order_by("starts_at", "id")
-    first: dict[int, Window] = {}
-    for w in rows:
-        first.setdefault(w.machine_id, w)
-    return [first.get(i) for i in ids]
+def _next_window(who: Principal) -> Load[int]:
+    async def load(ids: list[int]) -> list[Window | None]:
+        now = datetime.now(UTC)
+        rows = (
+            await scoped(Window, who)
+            .filter(machine_id__in=ids, state__in=("planned", "running"), ends_at__gt=now)
+            .order_by("starts_at", "id")
+        )
+        first: dict[int, Window] = {}
+        for w in rows:
+            first.setdefault(w.machine_id, w)
+        return [first.get(i) for i in ids]
+
+    return load
 
 
 async def _freezes(ids: list[int]) -> list[list[Freeze]]:
-    from tortoise.expressions import Q
-
+    """A group's freezes and the global ones (keyed by a group the caller already sees)."""
     rows = await Freeze.filter(Q(group_id__in=ids) | Q(group_id=None))
     out: list[list[Freeze]] = []
     for i in ids:
@@ -79,15 +107,21 @@ async def _freezes(ids: list[int]) -> list[list[Freeze]]:
 
 
 async def _waves(ids: list[int]) -> list[list[Wave]]:
+    """A rollout's waves (keyed by a rollout the caller already sees)."""
     rows = await Wave.filter(rollout_id__in=ids)
     return _grouped(rows, lambda w: w.rollout_id, ids)
 
 
-async def _audit(keys: list[tuple[str, int]]) -> list[list[AuditEvent]]:
-    types = {t for t, _ in keys}
-    ids = {i for _, i in keys}
-    rows = await AuditEvent.filter(subject_type__in=list(types), subject_id__in=list(ids))
-    return _grouped(rows, lambda e: (e.subject_type, e.subject_id), keys)
+def _audit(who: Principal) -> Load[tuple[str, int]]:
+    async def load(keys: list[tuple[str, int]]) -> list[list[AuditEvent]]:
+        types = {t for t, _ in keys}
+        ids = {i for _, i in keys}
+        rows = await scoped(AuditEvent, who).filter(
+            subject_type__in=list(types), subject_id__in=list(ids)
+        )
+        return _grouped(rows, lambda e: (e.subject_type, e.subject_id), keys)
+
+    return load
 
 
 def cached_or_load(loader: DataLoader[Any, Any], key: Any, wrap: Callable[[Any], Any]) -> Any:
@@ -108,20 +142,31 @@ def cached_or_load(loader: DataLoader[Any, Any], key: Any, wrap: Callable[[Any],
 class Loaders:
     """One request's loaders. Names say what they load and by which key."""
 
-    def __init__(self) -> None:
-        self.group_by_id: DataLoader[int, ResourceGroup | None] = DataLoader(_by_id(ResourceGroup))
-        self.machine_by_id: DataLoader[int, Machine | None] = DataLoader(_by_id(Machine))
-        self.window_by_id: DataLoader[int, Window | None] = DataLoader(_by_id(Window))
-        self.machines_by_group: DataLoader[int, list[Machine]] = DataLoader(_machines_by_group)
-        self.guests_by_host: DataLoader[int, list[Machine]] = DataLoader(_guests_by_host)
-        self.open_activities_by_machine: DataLoader[int, list[Activity]] = DataLoader(
-            _open_activities
+    def __init__(self, who: Principal) -> None:
+        self.group_by_id: DataLoader[int, ResourceGroup | None] = DataLoader(
+            _by_id(ResourceGroup, who)
         )
-        self.activities_by_window: DataLoader[int, list[Activity]] = DataLoader(_window_activities)
-        self.next_window_by_machine: DataLoader[int, Window | None] = DataLoader(_next_window)
+        self.machine_by_id: DataLoader[int, Machine | None] = DataLoader(_by_id(Machine, who))
+        self.window_by_id: DataLoader[int, Window | None] = DataLoader(_by_id(Window, who))
+        self.machines_by_group: DataLoader[int, list[Machine]] = DataLoader(_machines_by_group(who))
+        self.guests_by_host: DataLoader[int, list[Machine]] = DataLoader(_guests_by_host(who))
+        self.open_activities_by_machine: DataLoader[int, list[Activity]] = DataLoader(
+            _open_activities(who)
+        )
+        self.activities_by_window: DataLoader[int, list[Activity]] = DataLoader(
+            _window_activities(who)
+        )
+        self.next_window_by_machine: DataLoader[int, Window | None] = DataLoader(_next_window(who))
         self.freezes_by_group: DataLoader[int, list[Freeze]] = DataLoader(_freezes)
         self.waves_by_rollout: DataLoader[int, list[Wave]] = DataLoader(_waves)
-        self.audit_by_subject: DataLoader[tuple[str, int], list[AuditEvent]] = DataLoader(_audit)
+        self.audit_by_subject: DataLoader[tuple[str, int], list[AuditEvent]] = DataLoader(
+            _audit(who)
+        )
+        # values about a shown row, never rows themselves (see the module's docstring)
+        self.any_group_by_id: DataLoader[int, ResourceGroup | None] = DataLoader(
+            _by_id(ResourceGroup, None)
+        )
+        self.any_machine_by_id: DataLoader[int, Machine | None] = DataLoader(_by_id(Machine, None))
         self._wrapped: dict[Hashable, Any] = {}
 
     def wrapped(self, key: Hashable, build: Callable[[], Any]) -> Any:

@@ -4,35 +4,30 @@ from __future__ import annotations
 
 from api.errors import NotFound
 from api.graphql.context import Context
-from api.graphql.permissions import (
-    visible_activities,
-    visible_groups,
-    visible_machines,
-    visible_windows,
-)
 from api.graphql.relay import decode_id
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.models.keys import where
+from api.scoping import scoped
 
 __all__ = ["activity", "group", "machine", "window"]
 
 
 async def group(ctx: Context, name: str) -> ResourceGroup:
-    found = await where(visible_groups(ctx), name=name).first()
+    found = await where(scoped(ResourceGroup, ctx.principal), name=name).first()
     if found is None:
         raise NotFound("resource group", name)
     return found
 
 
 async def machine(ctx: Context, name: str) -> Machine:
-    found = await where(visible_machines(ctx), name=name).first()
+    found = await where(scoped(Machine, ctx.principal), name=name).first()
     if found is None:
         raise NotFound("machine", name)
     return found
 
 
 async def window(ctx: Context, uid: str) -> Window:
-    found = await where(visible_windows(ctx), uid=uid).first()
+    found = await where(scoped(Window, ctx.principal), uid=uid).first()
     if found is None:
         raise NotFound("window", uid)
     return found
@@ -40,7 +35,7 @@ async def window(ctx: Context, uid: str) -> Window:
 
 async def activity(ctx: Context, global_id: str) -> Activity:
     _, pk = decode_id(global_id, "Activity")
-    found = await visible_activities(ctx).filter(id=pk).first()
+    found = await scoped(Activity, ctx.principal).filter(id=pk).first()
     if found is None:
         raise NotFound("activity", global_id)
     return found

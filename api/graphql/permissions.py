@@ -7,7 +7,8 @@
 - anonymous: nothing but introspection.
 
 Root fields carry ``allow(ACTION)`` (a Strawberry field extension reading :data:`RULES`);
-resolvers read rows through the ``visible_*`` querysets and ``can_see_*`` checks below.
+resolvers, ``node(id)`` and the DataLoaders read rows through ``api.scoping.scoped`` (which rows
+the request's Principal sees, in one place), so nested fields are scoped like root fields.
 """
 
 from __future__ import annotations
@@ -16,23 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
-from tortoise.expressions import Subquery
-from tortoise.queryset import QuerySet
 
 from api import errors, policy
 from api.graphql.arguments import CheckArguments
 from api.kinds import FOR_HOST_REBOOT, ActivityKind
-from api.models import (
-    Activity,
-    Announcement,
-    AuditEvent,
-    Machine,
-    ResourceGroup,
-    Rollout,
-    RolloutMember,
-    Window,
-)
-from api.models.keys import nothing
 from api.scheduling.texts import audit_actor, without_host
 
 if TYPE_CHECKING:
@@ -43,10 +31,8 @@ if TYPE_CHECKING:
 __all__ = [
     "RULES",
     "allow",
-    "can_see_audit_trail",
-    "can_see_group",
+    "can_see_feed",
     "can_see_guest_warnings",
-    "can_see_machine",
     "can_watch_rollouts",
     "check_activity_kind",
     "for_customers",
@@ -54,12 +40,6 @@ __all__ = [
     "shown_actor",
     "shown_details",
     "shown_log",
-    "visible_activities",
-    "visible_announcements",
-    "visible_audit",
-    "visible_groups",
-    "visible_machines",
-    "visible_windows",
 ]
 
 ADMIN = frozenset({"admin"})
@@ -100,7 +80,7 @@ RULES: dict[str, frozenset[str]] = {
 
 
 def _role(ctx: Context) -> str | None:
-    return ctx.token.role if ctx.token is not None else None
+    return ctx.principal.role
 
 
 def require(ctx: Context, action: str) -> None:
@@ -136,42 +116,8 @@ def allow(action: str) -> list[FieldExtension]:
 
 
 def check_activity_kind(ctx: Context, kind: ActivityKind) -> None:
-    if not policy.may_queue(_role(ctx), kind):
+    if not policy.may_queue(ctx.principal, kind):
         raise errors.PermissionDenied(f"only an operator may queue a {kind}")
-
-
-# --- rows -----------------------------------------------------------------------------------
-
-
-def _nothing(qs: QuerySet[Any]) -> QuerySet[Any]:
-    return nothing(qs)
-
-
-def _scoped(qs: QuerySet[Any], ctx: Context, customer_filter: str) -> QuerySet[Any]:
-    """All rows for an admin; for a customer those whose ``customer_filter`` is among its
-    groups; nothing for anyone else."""
-    role = _role(ctx)
-    if role == "admin":
-        return qs
-    if role == "customer":
-        return qs.filter(**{customer_filter: list(ctx.group_ids)})
-    return _nothing(qs)
-
-
-def visible_groups(ctx: Context) -> QuerySet[ResourceGroup]:
-    return _scoped(ResourceGroup.all(), ctx, "id__in")
-
-
-def visible_machines(ctx: Context) -> QuerySet[Machine]:
-    return _scoped(Machine.all(), ctx, "group_id__in")
-
-
-def visible_windows(ctx: Context) -> QuerySet[Window]:
-    return _scoped(Window.all(), ctx, "machine__group_id__in")
-
-
-def visible_activities(ctx: Context) -> QuerySet[Activity]:
-    return _scoped(Activity.all(), ctx, "machine__group_id__in")
 
 
 # details, params and actors name VM hosts and operators' tokens; customers read them without
@@ -205,57 +151,14 @@ def shown_log(ctx: Context, text: str | None, host_name: str | None) -> str | No
 
 def can_see_guest_warnings(ctx: Context) -> bool:
     """What a guest's report shows broken (swap, CPU model against the host's)."""
-    return policy.may_read_guest_warnings(_role(ctx))
+    return policy.may_read_guest_warnings(ctx.principal)
 
 
 def can_watch_rollouts(ctx: Context) -> bool:
     """A rollout's progress (every wave's counts, failed machines) and its timeline."""
-    return policy.may_watch_rollouts(_role(ctx))
-
-
-def can_see_audit_trail(ctx: Context) -> bool:
-    """A machine's trail names who changed it (token names): for operators and the machine's
-    customers, not for the agents that only carry the work out."""
-    return _role(ctx) in ("admin", "customer")
-
-
-def visible_audit(ctx: Context) -> QuerySet[AuditEvent]:
-    qs = AuditEvent.all()
-    return qs if _role(ctx) == "admin" else _nothing(qs)
-
-
-def can_see_group(ctx: Context, group_id: int | None) -> bool:
-    role = _role(ctx)
-    return role == "admin" or (role == "customer" and group_id in ctx.group_ids)
-
-
-def can_see_machine(ctx: Context, machine: Machine) -> bool:
-    return can_see_group(ctx, machine.group_id)
+    return policy.may_watch_rollouts(ctx.principal)
 
 
 def can_see_feed(ctx: Context, group_id: int) -> bool:
     """Feed URLs go to the group's customers and to operators, never to agents."""
-    return can_see_group(ctx, group_id)
-
-
-def visible_rollouts(ctx: Context) -> QuerySet[Rollout]:
-    """Operators: every rollout. Customers: announced (not draft) rollouts that touch one of
-    their machines."""
-    role = _role(ctx)
-    if role == "admin":
-        return Rollout.all()
-    if role == "customer":
-        return Rollout.filter(
-            id__in=Subquery(
-                RolloutMember.filter(machine__group_id__in=list(ctx.group_ids)).values("rollout_id")
-            )
-        ).exclude(state="draft")
-    return _nothing(Rollout.all())
-
-
-def visible_announcements(ctx: Context) -> QuerySet[Announcement]:
-    """Published announcements; drafts too for those who may write them (operators)."""
-    role = _role(ctx)
-    if role is not None and role in RULES["announcements.write"]:
-        return Announcement.all()
-    return Announcement.filter(published_at__not_isnull=True)
+    return policy.may_read_feed(ctx.principal, group_id)

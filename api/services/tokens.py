@@ -9,11 +9,20 @@ from tortoise.transactions import in_transaction
 
 from api.errors import ValidationError
 from api.models import ROLES, ApiToken, Machine, ResourceGroup
-from api.models.tokens import MAX_NAME, hash_secret, new_secret
+from api.models.tokens import MAX_NAME, actor_name, hash_secret, new_secret
+from api.principal import ANONYMOUS, Principal
 from api.rules import GUEST_MACHINE_KINDS, Collector
 from api.services import audit
 
-__all__ = ["MAX_GROUPS", "authenticate", "check_group_count", "create_token", "revoke_token"]
+__all__ = [
+    "MAX_GROUPS",
+    "authenticate",
+    "check_group_count",
+    "create_token",
+    "principal",
+    "principal_of",
+    "revoke_token",
+]
 
 MAX_GROUPS = 100  # groups one customer token is scoped to
 
@@ -90,6 +99,27 @@ async def authenticate(secret: str | None) -> ApiToken | None:
     if token is None or not hmac.compare_digest(token.secret_hash, digest):
         return None
     return token
+
+
+async def principal_of(token: ApiToken | None) -> Principal:
+    """The caller a live token stands for (a customer's groups read once); anonymous for None."""
+    if token is None:
+        return ANONYMOUS
+    groups: frozenset[int] = frozenset()
+    if token.role == "customer":
+        groups = frozenset(i for (i,) in await token.groups.all().values_list("id"))
+    return Principal.of(
+        token.role,
+        actor_name(token.role, token.name),
+        groups,
+        host=token.host_id,
+        machine=token.machine_id,
+    )
+
+
+async def principal(secret: str | None) -> Principal:
+    """The caller behind a bearer secret (anonymous when it is no live token's)."""
+    return await principal_of(await authenticate(secret))
 
 
 async def revoke_token(actor: str, token: ApiToken) -> ApiToken:

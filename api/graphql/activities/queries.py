@@ -7,9 +7,11 @@ from strawberry.types.info import Info
 
 from api.graphql.activities.inputs import ActivityFilter
 from api.graphql.activities.types import ActivityType
-from api.graphql.permissions import allow, visible_activities
+from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
+from api.models import Activity
 from api.models.keys import where
+from api.scoping import scoped
 
 __all__ = ["ActivityQueries"]
 
@@ -24,7 +26,7 @@ class ActivityQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[ActivityType]:
-        qs = visible_activities(info.context)
+        qs = scoped(Activity, info.context.principal)
         if filter is not None:
             if filter.machine is not None:
                 qs = where(qs, machine__name=filter.machine)

@@ -70,9 +70,9 @@ class ActivityType(Node):
         if not self.a.log or not permissions.for_customers(info.context):
             return self.a.log
         loaders = info.context.loaders
-        machine = await loaders.machine_by_id.load(self.a.machine_id)
-        host = (
-            await loaders.machine_by_id.load(machine.host_id)
+        machine = await loaders.any_machine_by_id.load(self.a.machine_id)
+        host = (  # only its name, to leave it out
+            await loaders.any_machine_by_id.load(machine.host_id)
             if machine and machine.host_id
             else None
         )

@@ -36,7 +36,7 @@ AskHookPayload = Annotated[
 
 
 def _host(info: Info) -> int:
-    host_id = info.context.host_id
+    host_id = info.context.principal.host
     if host_id is None:
         raise PermissionDenied("this agent token has no host")
     return host_id

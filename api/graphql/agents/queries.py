@@ -20,7 +20,7 @@ class AgentQueries:
     )
     async def due_work(self, info: Info, agent: str | None = None) -> list[WindowType]:
         """With ``agent``, running windows another agent claimed are left out."""
-        host_id = info.context.host_id
+        host_id = info.context.principal.host
         if host_id is None:
             return []
         rows = await agents.due_work(host_id, agent=agent)

@@ -6,9 +6,11 @@ import strawberry
 from strawberry.types.info import Info
 
 from api.graphql.audit.types import AuditEventType
-from api.graphql.permissions import allow, visible_audit
+from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
+from api.models import AuditEvent
 from api.models.keys import where
+from api.scoping import scoped
 
 __all__ = ["AuditQueries", "AuditSubjectInput"]
 
@@ -29,7 +31,7 @@ class AuditQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[AuditEventType]:
-        qs = visible_audit(info.context)
+        qs = scoped(AuditEvent, info.context.principal)
         if subject is not None:
             qs = where(qs, subject_type=subject.type, subject_name=subject.name)
         return await paginate(qs.order_by("id"), first, after, AuditEventType.from_model)

@@ -9,11 +9,12 @@ from strawberry.types.info import Info
 from tortoise.expressions import Case, When
 
 from api.graphql.catalog.types import AnnouncementType, PackageReleaseType, SiteStatusType
-from api.graphql.permissions import allow, visible_announcements
+from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
-from api.models import PackageRelease
+from api.models import Announcement, PackageRelease
 from api.models.keys import where
 from api.rules import common_timezones
+from api.scoping import scoped
 from api.services import site
 
 __all__ = ["CatalogQueries"]
@@ -30,7 +31,7 @@ class CatalogQueries:
     ) -> Connection[AnnouncementType]:
         # Published first, newest first, then drafts (NULLs sort differently per database).
         qs = (
-            visible_announcements(info.context)
+            scoped(Announcement, info.context.principal)
             .annotate(draft=Case(When(published_at__isnull=True, then="1"), default="0"))
             .order_by("draft", "-published_at", "-id")
         )

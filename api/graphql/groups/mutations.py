@@ -75,8 +75,7 @@ class GroupMutations:
         if (
             "max_postpones" in changes
             and changes["max_postpones"] != group.max_postpones
-            and info.context.token is not None
-            and not policy.may_set_max_postpones(info.context.token.role)
+            and not policy.may_set_max_postpones(info.context.principal)
         ):
             # the limit protects the provider's plan; a customer may not lift it
             raise PermissionDenied("only operators change how often a window may be postponed")

@@ -44,7 +44,7 @@ def _facts(f: GuestFactsInput) -> guests.GuestFacts:
 
 
 def _machine(info: Info) -> int:
-    machine_id = info.context.machine_id
+    machine_id = info.context.principal.machine
     if machine_id is None:
         raise PermissionDenied("this guest token has no machine")
     return machine_id

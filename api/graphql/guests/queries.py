@@ -21,7 +21,7 @@ class GuestQueries:
         "running, or scheduled and its time has come.",
     )
     async def guest_work(self, info: Info) -> list[ActivityType]:
-        machine_id = info.context.machine_id
+        machine_id = info.context.principal.machine
         if machine_id is None:
             return []
         return [ActivityType.from_model(a) for a in await guests.due_updates(machine_id)]
@@ -32,7 +32,7 @@ class GuestQueries:
         "yet, oldest first.",
     )
     async def guest_hooks(self, info: Info) -> list[GuestHookType]:
-        machine_id = info.context.machine_id
+        machine_id = info.context.principal.machine
         if machine_id is None:
             return []
         return [GuestHookType.from_model(h) for h in await guest_hooks.waiting(machine_id)]

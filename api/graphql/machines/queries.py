@@ -12,10 +12,11 @@ from tortoise.queryset import QuerySet
 from api.graphql.loaders import Loaders
 from api.graphql.machines.inputs import MachineFilter
 from api.graphql.machines.types import MachineType
-from api.graphql.permissions import allow, visible_machines
+from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
 from api.models import Machine
 from api.models.keys import where
+from api.scoping import scoped
 
 __all__ = ["MACHINES_MAX_PAGE", "MachineQueries"]
 
@@ -78,7 +79,7 @@ class MachineQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[MachineType]:
-        visible = visible_machines(info.context)
+        visible = scoped(Machine, info.context.principal)
         qs = _filtered(visible, filter, visible).order_by("name")
         want_host = selects(info.selected_fields, "host")
 
@@ -91,5 +92,5 @@ class MachineQueries:
 
     @strawberry.field(extensions=allow("read"), description="Null when unknown or not yours.")
     async def machine(self, info: Info, name: str) -> MachineType | None:
-        m = await where(visible_machines(info.context), name=name).first()
+        m = await where(scoped(Machine, info.context.principal), name=name).first()
         return MachineType.from_model(m) if m is not None else None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import strawberry
 from strawberry.types.info import Info
 
-from api.graphql.permissions import allow, visible_rollouts
+from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
 from api.graphql.rollouts.progress import RolloutEventType
 from api.graphql.rollouts.types import RolloutType
+from api.models import Rollout
+from api.scoping import scoped
 from api.services.rollout_progress import events
 from api.services.rollouts import get_rollout
 
@@ -24,7 +26,7 @@ class RolloutQueries:
     async def rollouts(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[RolloutType]:
-        qs = visible_rollouts(info.context).order_by("-created_at", "-id")
+        qs = scoped(Rollout, info.context.principal).order_by("-created_at", "-id")
         return await paginate(qs, first, after, RolloutType.from_model)
 
     @strawberry.field(

@@ -9,16 +9,20 @@ import strawberry
 from strawberry.types.info import Info
 from tortoise.expressions import Subquery
 
-from api.graphql.permissions import (
-    can_watch_rollouts,
-    visible_announcements,
-    visible_audit,
-    visible_machines,
-    visible_windows,
-)
+from api.graphql.permissions import can_watch_rollouts
 from api.graphql.relay import Connection, Node, encode_id, paginate
-from api.models import Activity, Rollout, RolloutMember, Wave
+from api.models import (
+    Activity,
+    Announcement,
+    AuditEvent,
+    Machine,
+    Rollout,
+    RolloutMember,
+    Wave,
+    Window,
+)
 from api.scheduling.waves import WaveSelector
+from api.scoping import scoped
 
 if TYPE_CHECKING:
     from api.graphql.audit.types import AuditEventType
@@ -95,7 +99,7 @@ class RolloutType(Node):
         qs = (
             RolloutMember.filter(
                 rollout_id=self.r.id,
-                machine_id__in=Subquery(visible_machines(info.context).values("id")),
+                machine_id__in=Subquery(scoped(Machine, info.context.principal).values("id")),
             )
             .prefetch_related("machine__group", "wave")
             .order_by("wave__position", "machine__name")
@@ -109,7 +113,7 @@ class RolloutType(Node):
         from api.graphql.windows.types import WindowType as Shown
 
         qs = (
-            visible_windows(info.context)
+            scoped(Window, info.context.principal)
             .filter(id__in=Subquery(Activity.filter(rollout_id=self.r.id).values("window_id")))
             .order_by("starts_at", "id")
         )
@@ -123,7 +127,10 @@ class RolloutType(Node):
     async def failed_machines(self, info: Info) -> list[FailedMachineType]:
         from api.services.rollout_engine import failed_updates
 
-        mine = {str(n) for n in await visible_machines(info.context).values_list("name", flat=True)}
+        mine = {
+            str(n)
+            for n in await scoped(Machine, info.context.principal).values_list("name", flat=True)
+        }
         return [
             FailedMachineType(
                 machine=f.machine,
@@ -143,7 +150,7 @@ class RolloutType(Node):
         from api.graphql.catalog.types import AnnouncementType as Shown
 
         rows = (
-            await visible_announcements(info.context)
+            await scoped(Announcement, info.context.principal)
             .filter(rollout_id=self.r.id)
             .order_by("published_at", "id")
         )
@@ -170,7 +177,7 @@ class RolloutType(Node):
         from api.graphql.audit.types import AuditEventType as Shown
 
         rows = (
-            await visible_audit(info.context)
+            await scoped(AuditEvent, info.context.principal)
             .filter(subject_type="rollout", subject_id=self.r.id)
             .order_by("at", "id")
         )

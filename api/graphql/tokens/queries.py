@@ -18,23 +18,18 @@ class TokenQueries:
     @strawberry.field(extensions=allow("me"), description="The token of this request.")
     async def me(self, info: Info) -> MeType:
         ctx = info.context
-        token = ctx.token
+        token, who = ctx.token, ctx.principal
         groups: list[str] = (
-            [
-                n
-                for (n,) in await ResourceGroup.filter(id__in=list(ctx.group_ids)).values_list(
-                    "name"
-                )
-            ]
-            if ctx.group_ids
+            [n for (n,) in await ResourceGroup.filter(id__in=list(who.groups)).values_list("name")]
+            if who.groups
             else []
         )
         host, machine = None, None
-        if ctx.host_id is not None:
-            row = await Machine.filter(id=ctx.host_id).first().values_list("name")
+        if who.host is not None:
+            row = await Machine.filter(id=who.host).first().values_list("name")
             host = row[0] if row else None
-        if ctx.machine_id is not None:
-            row = await Machine.filter(id=ctx.machine_id).first().values_list("name")
+        if who.machine is not None:
+            row = await Machine.filter(id=who.machine).first().values_list("name")
             machine = row[0] if row else None
         return MeType(
             name=token.name,

@@ -23,10 +23,6 @@ __all__ = [
 ]
 
 
-def _role(ctx: Context) -> str | None:
-    return ctx.token.role if ctx.token is not None else None
-
-
 def check_reach(
     ctx: Context, instants: Mapping[str, datetime | None], *, customer_horizon: bool = True
 ) -> None:
@@ -34,7 +30,7 @@ def check_reach(
 
     Without ``customer_horizon`` customers reach as far as operators (freezes: a customer
     announces the holidays before the scheduler plans that far)."""
-    by_customer = customer_horizon and policy.limited_as_customer(_role(ctx))
+    by_customer = customer_horizon and policy.limited_as_customer(ctx.principal)
     bound = reach(
         datetime.now(UTC), by_customer=by_customer, horizon_days=ctx.settings.horizon_days
     )
@@ -49,21 +45,24 @@ def check_reach(
 async def schedule_at(
     ctx: Context, machine: Machine, starts_at: datetime, *, force: bool
 ) -> Window:
-    if force and not policy.may_force(_role(ctx)):
+    if force and not policy.may_force(ctx.principal):
         raise PermissionDenied("only an operator may force a window outside the policy")
     return await window_ops.schedule_at(
         ctx.actor,
         machine,
         starts_at,
         force=force,
-        by_customer=policy.limited_as_customer(_role(ctx)),
+        by_customer=policy.limited_as_customer(ctx.principal),
         settings=ctx.settings,
     )
 
 
 async def postpone(ctx: Context, window: Window) -> Window:
     return await postponing.postpone(
-        ctx.actor, window, by_customer=policy.limited_as_customer(_role(ctx)), settings=ctx.settings
+        ctx.actor,
+        window,
+        by_customer=policy.limited_as_customer(ctx.principal),
+        settings=ctx.settings,
     )
 
 

@@ -10,10 +10,12 @@ from strawberry.types.info import Info
 
 from api.errors import ValidationError
 from api.graphql.enums import WindowState
-from api.graphql.permissions import allow, visible_windows
+from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
 from api.graphql.windows.types import WindowType
+from api.models import Window
 from api.models.keys import where
+from api.scoping import scoped
 
 __all__ = ["WindowQueries"]
 
@@ -38,7 +40,7 @@ class WindowQueries:
                 raise ValidationError.single(name, "must include a timezone offset, e.g. Z")
         if from_ is not None and to is not None and to <= from_:
             raise ValidationError.single("to", "must be later than from")
-        qs = visible_windows(info.context)
+        qs = scoped(Window, info.context.principal)
         if from_ is not None:
             qs = qs.filter(ends_at__gt=from_)
         if to is not None:

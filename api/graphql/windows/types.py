@@ -75,10 +75,10 @@ class WindowType(Node):
 
     async def _group(self, info: Info) -> ResourceGroup | None:
         loaders = info.context.loaders
-        machine = await loaders.machine_by_id.load(self.w.machine_id)
+        machine = await loaders.any_machine_by_id.load(self.w.machine_id)
         if machine is None:
             return None
-        return await loaders.group_by_id.load(machine.group_id)
+        return await loaders.any_group_by_id.load(machine.group_id)  # only its zone
 
     @strawberry.field(description="Start and end in the machine's group's timezone.")
     async def local(self, info: Info) -> LocalTimesType:
