@@ -199,6 +199,7 @@ class ActivityRow:
     blocked_reason: str | None
     requested_by: str
     attempts: int = field(default=0)
+    for_host_reboot_id: int | None = field(default=None)  # a VM's reboot: its host's reboot
 
 
 def outbox_row(

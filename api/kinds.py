@@ -163,7 +163,9 @@ BY_DESIRED_FIELD: Mapping[str, tuple[ActivityKind, Desired]] = {
     s.desired.field: (s.kind, s.desired) for s in KINDS.values() if s.desired is not None
 }
 
-# A VM's reboot forced by its host's reboot carries the host's name under this params key.
+# A VM's reboot forced by its host's reboot names that host by a foreign key
+# (Activity.for_host_reboot); GraphQL shows the host's name under this params key to operators
+# and host agents (which read it there), never to customers.
 FOR_HOST_REBOOT = "host_reboot"
 # A boolean under this params key overrides the kind's needs_reboot (see needs_reboot).
 REBOOT_FLAG = "reboot"

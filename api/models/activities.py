@@ -51,6 +51,16 @@ class Activity(StatefulMixin, Model):
         on_delete=fields.SET_NULL,
     )
     rollout_id: int | None
+    # a VM's reboot that belongs to its host's reboot: that host (None for any other work);
+    # cancelling, postponing and missing the host's reboot reach its VMs' through this key
+    for_host_reboot: fields.ForeignKeyNullableRelation[Machine] = fields.ForeignKeyField(
+        "fenster.Machine",
+        db_index=True,
+        related_name=False,
+        null=True,
+        on_delete=fields.SET_NULL,
+    )
+    for_host_reboot_id: int | None
     blocked_reason = fields.TextField(null=True)
     attempts = fields.IntField(default=0)
     log = fields.TextField(null=True)

@@ -32,6 +32,7 @@ from api.pages.render import (
     window_page,
 )
 from api.pages.render import postpone_page as postpone_html
+from api.principal import Principal, Role
 from api.services.postponing import postpone, postpone_choice
 from api.settings import Settings
 
@@ -40,6 +41,7 @@ __all__ = ["page_routes"]
 CSRF_COOKIE = "fenster_csrf"
 MAX_FORM = 4096
 ACTOR = "postpone link"  # the audit trail's actor for a postpone through a mailed link
+LINK = Principal(Role.CUSTOMER, ACTOR)  # a postpone through a link is a customer's
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex",
@@ -239,9 +241,7 @@ async def postpone_submit(request: Request) -> Response:
             uid=window.uid,
         )
     try:
-        moved = await postpone(
-            ACTOR, window, by_customer=True, to=start, sequence=window.sequence, settings=settings
-        )
+        moved = await postpone(LINK, window, to=start, sequence=window.sequence, settings=settings)
     except ValidationError as exc:
         lines = [e.message for e in exc.errors]
         return _problem(settings, 409, "This window was not postponed", *lines, uid=window.uid)

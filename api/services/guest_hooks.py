@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from api.errors import NotFound, ValidationError
 from api.models import GuestHook, HookPhase, HookVerdict, Machine, Window
+from api.principal import Principal, Role
 from api.rules import Collector
 from api.services import audit, postponing
 from api.services.agents import _own_window
@@ -184,9 +185,9 @@ async def _verdict(
     if reply.reply is HookReply.NOT_YET:
         return HookVerdict.NOT_YET, ""
     try:
-        moved = await postponing.postpone(
-            actor, window, by_customer=True, now=now, settings=settings
-        )
+        # the guest's own answer: counted and bounded as a customer's postpone
+        guest = Principal(Role.GUEST, actor)
+        moved = await postponing.postpone(guest, window, now=now, settings=settings)
     except ValidationError as e:
         why = "; ".join(f.message for f in e.errors)
         return HookVerdict.GO, f"asked to postpone, but the window cannot move ({why}): going ahead"

@@ -14,9 +14,11 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.errors import FieldError, ValidationError
-from api.kinds import FOR_HOST_REBOOT, ActivityKind
+from api.kinds import ActivityKind
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.notices import WindowPostponed
+from api.policy import limited_as_customer
+from api.principal import Principal
 from api.scheduling import Occurrence, Policy, check_postpone, dst_note, needed_minutes
 from api.scheduling import postpone_deadline as deadline_of
 from api.scheduling.slots import Skip
@@ -78,11 +80,7 @@ def _refusals(
     if by_customer and window.forced:
         return ["a forced window can only be moved by an operator"]
     for a in acts:  # the host's window and its VMs' windows only move together
-        rebooting = (
-            machine.name
-            if a.kind == ActivityKind.HOST_REBOOT
-            else (a.params or {}).get(FOR_HOST_REBOOT)
-        )
+        rebooting = machine.name if a.kind == ActivityKind.HOST_REBOOT else a.for_host_reboot_id
         if rebooting:
             return [
                 "this window is part of a host reboot, which moves only as a whole: "
@@ -161,10 +159,9 @@ def _target(plan: _Plan, to: datetime | None) -> tuple[Occurrence | None, list[s
 
 
 async def postpone(
-    actor: str,
+    caller: Principal,
     window: Window,
     *,
-    by_customer: bool,
     to: datetime | None = None,
     sequence: int | None = None,
     now: datetime | None = None,
@@ -177,6 +174,7 @@ async def postpone(
     (first request + 30 days); operators are bound by neither. With ``sequence`` the window
     must still be at that revision (a link mailed about it).
     """
+    actor, by_customer = caller.actor, limited_as_customer(caller)
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:

@@ -34,8 +34,8 @@ from tortoise.transactions import in_transaction
 
 from api.effects import rollout_halted_key
 from api.errors import ValidationError
-from api.kinds import FOR_HOST_REBOOT, ActivityKind
-from api.models import Activity, Machine, Rollout, Wave
+from api.kinds import ActivityKind
+from api.models import Activity, Rollout, Wave
 from api.notices import RolloutHalted
 from api.scheduling.engine import (
     MAX_LISTED,
@@ -293,13 +293,7 @@ async def _cancel_early_windows(rollout: Rollout, now: datetime) -> int:
             return 0
         rows = await Activity.filter(id__in=ids).using_db(conn).order_by("id")
         # a host's reboot cancelled: the reboots of its VMs for it go too (whatever their wave)
-        hosts = set(
-            await Machine.filter(
-                id__in=[a.machine_id for a in rows if a.kind == ActivityKind.HOST_REBOOT]
-            )
-            .using_db(conn)
-            .values_list("name", flat=True)
-        )
+        hosts = {a.machine_id for a in rows if a.kind == ActivityKind.HOST_REBOOT}
         if hosts:
             taken = set(ids)
             rows += [
@@ -309,7 +303,7 @@ async def _cancel_early_windows(rollout: Rollout, now: datetime) -> int:
                 )
                 .using_db(conn)
                 .order_by("id")
-                if a.id not in taken and (a.params or {}).get(FOR_HOST_REBOOT) in hosts
+                if a.id not in taken and a.for_host_reboot_id in hosts
             ]
         await cancel_in(
             conn,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from api.effects import ActivityRow, AuditRow, WindowRow
-from api.kinds import FOR_HOST_REBOOT, KINDS, REBOOT_FLAG, ActivityKind
+from api.kinds import KINDS, REBOOT_FLAG, ActivityKind
 from api.models import ResourceGroup, Rollout
 from api.models.windows import new_uid
 from api.notices import RolloutAnnounced, RolloutEvent
@@ -81,12 +81,12 @@ def reboots(
     rows = []
     for h in preview.plan.host_reboots:
         window = booked.reboot[h.machine_id]
+        host: int | None = None
         if h.machine_id == h.host_id:
             kind, params = ActivityKind.HOST_REBOOT, {}
             minutes = KINDS[kind].default_estimate
         else:
-            kind = ActivityKind.REBOOT
-            params = {FOR_HOST_REBOOT: preview.machine_names[h.host_id], REBOOT_FLAG: True}
+            kind, params, host = ActivityKind.REBOOT, {REBOOT_FLAG: True}, h.host_id
             minutes = int((h.ends_at - h.starts_at).total_seconds() // 60)
         rows.append(
             ActivityRow(
@@ -100,6 +100,7 @@ def reboots(
                 rollout.id,
                 None,
                 actor,
+                for_host_reboot_id=host,
             )
         )
     return rows

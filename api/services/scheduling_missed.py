@@ -12,7 +12,6 @@ from datetime import datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from api.kinds import FOR_HOST_REBOOT
 from api.models import Activity, Window
 from api.notices import WindowCancelled
 from api.services import audit, outbox
@@ -41,7 +40,7 @@ async def release_missed(conn: BaseDBAsyncClient, now: datetime, actor: str) -> 
         work = await Activity.filter(window_id=window.id, state="scheduled").using_db(conn)
         # a VM's reboot for its host's reboot has no purpose without it: it is dropped; the
         # host's own host_reboot waits in the queue for an operator's new forced reboot
-        for_host = [a for a in work if (a.params or {}).get(FOR_HOST_REBOOT)]
+        for_host = [a for a in work if a.for_host_reboot_id is not None]
         work = [a for a in work if a not in for_host]
         for a in work:
             a.transition("queued")

@@ -16,9 +16,11 @@ from tortoise.transactions import in_transaction
 
 from api.effects import NewWindow, OutboxRow, new_windows_notices, outbox_row
 from api.errors import FieldError, ValidationError
-from api.kinds import FOR_HOST_REBOOT, KINDS, REBOOT_FLAG, ActivityKind, manual_because
+from api.kinds import KINDS, REBOOT_FLAG, ActivityKind, manual_because
 from api.models import Activity, Machine, ResourceGroup, Window
 from api.notices import Notice, WindowCancelled, WindowChanged, WindowScheduled
+from api.policy import limited_as_customer
+from api.principal import Principal
 from api.scheduling import needed_minutes, postpone_deadline, reach
 from api.scheduling.manual import (
     GroupNotice,
@@ -46,12 +48,11 @@ __all__ = ["cancel_activities", "cancel_in", "force_host_reboot", "schedule_at"]
 
 
 async def schedule_at(
-    actor: str,
+    caller: Principal,
     machine: Machine,
     start: datetime,
     *,
     force: bool = False,
-    by_customer: bool = False,
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> Window:
@@ -60,6 +61,7 @@ async def schedule_at(
     Without ``force`` the start must lie in a regular window with room for the work, respect
     the group's notice and the host's capacity and redundancy set. With ``force`` an operator
     overrides those checks; the audit event lists what was overridden (``decide_start``)."""
+    actor, by_customer = caller.actor, limited_as_customer(caller)
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     start = _in_reach(start, now, by_customer, settings)
@@ -226,12 +228,12 @@ async def _check_host_reboots(conn: BaseDBAsyncClient, rows: Sequence[Activity])
     the VM would go down with the host after its customers were told nothing happens."""
     cancelling = {a.id for a in rows}
     for a in rows:
-        host = (a.params or {}).get(FOR_HOST_REBOOT) if a.kind == ActivityKind.REBOOT else None
+        host = a.for_host_reboot_id if a.kind == ActivityKind.REBOOT else None
         if not host or a.state != "scheduled":
             continue
         still = (
             await Activity.filter(
-                machine__name=host,
+                machine_id=host,
                 kind=ActivityKind.HOST_REBOOT,
                 state="scheduled",
                 window__state="planned",
@@ -323,7 +325,8 @@ async def _vm_reboot(
         machine=vm,
         kind=ActivityKind.REBOOT,
         estimate_minutes=minutes,
-        params={FOR_HOST_REBOOT: host.name, REBOOT_FLAG: True},
+        params={REBOOT_FLAG: True},
+        for_host_reboot=host,
         requested_by=actor,
         using_db=conn,
     )

@@ -315,6 +315,30 @@ async def test_force_host_reboot(client: httpx.AsyncClient, world: World) -> Non
     assert all(w["forced"] for w in out["windows"])
 
 
+async def test_a_vms_reboot_keys_its_hosts_reboot(client: httpx.AsyncClient, world: World) -> None:
+    """The VM's reboot names its host's reboot by a foreign key; operators (and host agents)
+    read the host's name in its params, customers never."""
+    from api.graphql.relay import encode_id
+    from api.models import Activity, Machine
+
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(
+        hour=22, minute=0, second=0, microsecond=0
+    )
+    value = {"host": "host1", "startsAt": start.isoformat()}
+    out = await mutate(client, world, "admin", "forceHostReboot", "ForceHostRebootInput", value, "")
+    assert out["__typename"] == "HostRebootResult", out
+    host = await Machine.get(name="host1")
+    [vm_reboot] = await Activity.filter(kind="reboot", for_host_reboot_id__not_isnull=True)
+    assert vm_reboot.for_host_reboot_id == host.id
+    assert "host_reboot" not in vm_reboot.params  # the name is no longer stored
+    doc = "query($id: ID!) { node(id: $id) { ... on Activity { params } } }"
+    node = {"id": encode_id("Activity", vm_reboot.id)}
+    admin = await gql(client, doc, node, world.tokens["admin"])
+    assert admin["data"]["node"]["params"] == {"host_reboot": "host1", "reboot": True}
+    customer = await gql(client, doc, node, world.tokens["customer_a"])
+    assert customer["data"]["node"]["params"] == {"reboot": True}
+
+
 async def test_create_and_revoke_token(client: httpx.AsyncClient, world: World) -> None:
     out = await mutate(
         client,

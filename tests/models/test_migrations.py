@@ -81,3 +81,35 @@ async def test_every_indexed_column_has_its_index(empty_db: TortoiseContext, db_
         )
     indexed = {(r["tbl"], r["col"]) for r in rows}
     assert wanted <= indexed, sorted(wanted - indexed)
+
+
+async def test_a_vms_reboot_names_its_hosts_reboot_by_key_after_its_migration(
+    empty_db: TortoiseContext,
+) -> None:
+    """Rows written before 0013 named the host in params; 0013 turns the name into the key."""
+    from tortoise.connection import get_connection
+    from tortoise.migrations.executor import MigrationTarget
+
+    from api.models import Activity, Machine
+
+    step = next(f.stem for f in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_host_reboot_key.py"))
+    before = sorted(f.stem for f in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py") if f.stem < step)
+    await db._executor().migrate([MigrationTarget("fenster", before[-1])])
+    conn = get_connection("default")
+    group = await ResourceGroup.create(name="ops", contacts=["ops@example.org"], timezone="UTC")
+    host = await Machine.create(name="kvm01", kind="host", group=group)
+    vm = await Machine.create(name="web01", kind="vm", group=group, host=host)
+    for params in ('{"host_reboot":"kvm01","reboot":true}', '{"kernel":"2.6.38"}'):
+        await conn.execute_script(
+            "INSERT INTO activity (machine_id, kind, state, estimate_minutes, params, attempts,"
+            f" requested_at, requested_by) VALUES ({vm.id}, 'reboot', 'queued', 5, '{params}', 0,"
+            " CURRENT_TIMESTAMP, 'test')"
+        )
+    assert await db.migrate() == [
+        f"fenster.{f.stem}"
+        for f in sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+        if f.stem >= step
+    ]
+    moved, other = await Activity.all().order_by("id")
+    assert (moved.for_host_reboot_id, moved.params) == (host.id, {"reboot": True})
+    assert (other.for_host_reboot_id, other.params) == (None, {"kernel": "2.6.38"})

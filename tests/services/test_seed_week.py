@@ -31,6 +31,7 @@ from api.models import (
     Window,
 )
 from api.notify.mailer import run_once
+from api.principal import Principal
 from api.scheduling import Policy, occurrences
 from api.services.rollout_changes import delay_rollout, resume_rollout
 from api.services.window_ops import schedule_at
@@ -91,7 +92,9 @@ async def test_the_seeds_week(
     g = db01.group
     policy = Policy(g.timezone, g.window_start, g.window_minutes, tuple(g.weekdays))
     first = next(iter(occurrences(policy, member.wave.starts_at, saturday)))
-    await schedule_at("admin:ops", db01, first.starts_at, now=WEDNESDAY, settings=ops)
+    await schedule_at(
+        Principal.of("admin", "admin:ops"), db01, first.starts_at, now=WEDNESDAY, settings=ops
+    )
 
     # settings mail comes first, then window mail
     kinds = await kinds_in_order()

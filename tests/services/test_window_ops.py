@@ -8,12 +8,15 @@ from tortoise.context import TortoiseContext
 
 from api.errors import ValidationError
 from api.models import Activity, AuditEvent, Machine, Notification, ResourceGroup, Window
+from api.principal import Principal
 from api.services.postponing import postpone
 from api.services.scheduling import run_pass
 from api.services.window_ops import cancel_activities, force_host_reboot, schedule_at
 from api.settings import Settings
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
+OP = Principal.of("admin", "op")
+ACME = Principal.of("customer", "customer:acme")
 
 
 def utc(*args: int) -> datetime:
@@ -44,7 +47,7 @@ async def setup(auto: bool = True, vms: int = 1) -> tuple[ResourceGroup, Machine
 
 async def test_schedule_at_inside_a_regular_window(db: TortoiseContext, settings: Settings) -> None:
     _, _, [vm] = await setup(auto=False)
-    w = await schedule_at("op", vm, utc(2026, 12, 3, 1, 30), now=NOW, settings=settings)
+    w = await schedule_at(OP, vm, utc(2026, 12, 3, 1, 30), now=NOW, settings=settings)
     assert (w.starts_at, w.ends_at, w.forced) == (
         utc(2026, 12, 3, 1, 30),
         utc(2026, 12, 3, 3),
@@ -63,13 +66,13 @@ async def test_schedule_at_refuses_outside_window_and_notice_unless_forced(
 ) -> None:
     _, _, [vm] = await setup(auto=False)
     with pytest.raises(ValidationError) as err:
-        await schedule_at("op", vm, utc(2026, 11, 24, 12), now=NOW, settings=settings)
+        await schedule_at(OP, vm, utc(2026, 11, 24, 12), now=NOW, settings=settings)
     assert [e.message for e in err.value.errors] == [
         "Tue 24 Nov 13:00 Europe/Berlin is outside the regular 02:00-04:00 Europe/Berlin window",
         "Tue 24 Nov 13:00 Europe/Berlin is less than the group's notice of 7 days away",
     ]
     assert await Window.all().count() == 0
-    w = await schedule_at("op", vm, utc(2026, 11, 24, 12), force=True, now=NOW, settings=settings)
+    w = await schedule_at(OP, vm, utc(2026, 11, 24, 12), force=True, now=NOW, settings=settings)
     assert w.forced and w.ends_at == utc(2026, 11, 24, 12, 25)  # 15 min + 10 min reboot allowance
     event = await AuditEvent.get(action="window.schedule_at")
     assert event.details["forced"] is True and len(event.details["overridden"]) == 2
@@ -80,9 +83,9 @@ async def test_schedule_at_respects_host_capacity(db: TortoiseContext, settings:
     host.capacity = 2
     await host.save()
     for vm in vms[:2]:
-        await schedule_at("op", vm, utc(2026, 12, 3, 1), now=NOW, settings=settings)
+        await schedule_at(OP, vm, utc(2026, 12, 3, 1), now=NOW, settings=settings)
     with pytest.raises(ValidationError, match="host kvm02 already has 2 VMs in maintenance"):
-        await schedule_at("op", vms[2], utc(2026, 12, 3, 1), now=NOW, settings=settings)
+        await schedule_at(OP, vms[2], utc(2026, 12, 3, 1), now=NOW, settings=settings)
 
 
 async def test_customer_postpones_once_then_is_refused(
@@ -92,7 +95,7 @@ async def test_customer_postpones_once_then_is_refused(
     await run_pass(settings, now=NOW)
     [w] = await Window.all()
     assert w.starts_at == utc(2026, 11, 30, 1)
-    moved = await postpone("customer:acme", w, by_customer=True, now=NOW, settings=settings)
+    moved = await postpone(ACME, w, now=NOW, settings=settings)
     assert (moved.starts_at, moved.sequence, moved.postpones) == (utc(2026, 12, 1, 1), 1, 1)
     assert moved.reason.startswith(
         "postponed by the customer from Mon 30 Nov 02:00 Europe/Berlin to the next "
@@ -101,8 +104,8 @@ async def test_customer_postpones_once_then_is_refused(
     note = await Notification.get(kind="window_postponed")
     assert note.payload["previous_starts_at"] == "2026-11-30T01:00:00+00:00"
     with pytest.raises(ValidationError, match="already postponed 1 time; the group allows 1"):
-        await postpone("customer:acme", moved, by_customer=True, now=NOW, settings=settings)
-    again = await postpone("op", moved, by_customer=False, now=NOW, settings=settings)
+        await postpone(ACME, moved, now=NOW, settings=settings)
+    again = await postpone(OP, moved, now=NOW, settings=settings)
     assert again.starts_at == utc(2026, 12, 2, 1) and again.postpones == 1
 
 
@@ -117,7 +120,7 @@ async def test_customer_cannot_postpone_past_the_deadline(
     w.postpone_deadline = utc(2026, 12, 1)
     await w.save()
     with pytest.raises(ValidationError, match="past the postpone deadline"):
-        await postpone("customer:acme", w, by_customer=True, now=NOW, settings=settings)
+        await postpone(ACME, w, now=NOW, settings=settings)
 
 
 async def test_cancel_last_activity_cancels_the_window(
@@ -211,13 +214,13 @@ async def test_schedule_at_before_not_before_is_refused_unless_forced(
     await Activity.filter(machine_id=vm.id).update(not_before=utc(2026, 12, 10, 12))
     start = utc(2026, 12, 3, 1, 30)  # inside a regular window and with notice, but too early
     with pytest.raises(ValidationError) as err:
-        await schedule_at("op", vm, start, now=NOW, settings=settings)
+        await schedule_at(OP, vm, start, now=NOW, settings=settings)
     assert [e.message for e in err.value.errors] == [
         "Thu 3 Dec 02:30 Europe/Berlin is before the requested not-before time "
         "Thu 10 Dec 13:00 Europe/Berlin"
     ]
     assert await Window.all().count() == 0
-    w = await schedule_at("op", vm, start, force=True, now=NOW, settings=settings)
+    w = await schedule_at(OP, vm, start, force=True, now=NOW, settings=settings)
     assert w.forced
     event = await AuditEvent.get(action="window.schedule_at")
     assert event.details["overridden"] == [e.message for e in err.value.errors]
@@ -241,7 +244,7 @@ async def test_postpone_into_a_spring_forward_gap_says_when_the_window_really_is
     await run_pass(settings, now=now)
     w = await Window.get()
     assert w.starts_at == utc(2026, 10, 2, 16, 30)  # Sat 3 Oct 02:30 AEST
-    w = await postpone("op", w, by_customer=False, now=now, settings=settings)
+    w = await postpone(OP, w, now=now, settings=settings)
     assert w.starts_at == utc(2026, 10, 3, 16)  # Sun 4 Oct: 02:30 does not exist, 03:00 AEDT
     assert w.reason.endswith(
         "clock change: 02:30 does not exist that day, so the window is 03:00-05:00 local time"
@@ -258,7 +261,7 @@ async def test_schedule_at_does_not_take_a_host_reboot_past_its_vms(
     start = utc(2026, 12, 3, 1, 30)
     for force in (False, True):
         with pytest.raises(ValidationError, match="only a host reboot queued"):
-            await schedule_at("op", host, start, force=force, now=NOW, settings=settings)
+            await schedule_at(OP, host, start, force=force, now=NOW, settings=settings)
     assert await Window.filter(machine_id=host.id).count() == 0
     assert await Activity.filter(machine_id=host.id, state="queued").count() == 1
 
@@ -272,7 +275,7 @@ async def test_a_host_reboot_window_is_not_postponed_apart_from_its_vms(
     windows = await force_host_reboot("op", host, utc(2026, 12, 5, 10), now=NOW, settings=settings)
     for w in windows:  # host first, then each VM
         with pytest.raises(ValidationError, match="part of a host reboot"):
-            await postpone("op", w, by_customer=False, now=NOW, settings=settings)
+            await postpone(OP, w, now=NOW, settings=settings)
     assert {w.starts_at for w in await Window.all()} == {utc(2026, 12, 5, 10)}
 
 

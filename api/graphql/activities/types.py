@@ -12,6 +12,7 @@ from strawberry.types.info import Info
 from api.graphql import permissions
 from api.graphql.enums import ActivityKind, ActivityState
 from api.graphql.relay import Node, encode_id
+from api.kinds import FOR_HOST_REBOOT
 from api.models import Activity
 
 if TYPE_CHECKING:
@@ -62,8 +63,15 @@ class ActivityType(Node):
         )
 
     @strawberry.field
-    def params(self, info: Info) -> JSON:
-        return permissions.shown_details(info.context, self.a.params)
+    async def params(self, info: Info) -> JSON:
+        params = self.a.params
+        host_id = self.a.for_host_reboot_id
+        if host_id is not None and not permissions.for_customers(info.context):
+            # the host agent reads the host whose reboot this is under FOR_HOST_REBOOT
+            host = await info.context.loaders.any_machine_by_id.load(host_id)
+            if host is not None:
+                params = {**params, FOR_HOST_REBOOT: host.name}
+        return permissions.shown_details(info.context, params)
 
     @strawberry.field(description="What the host agent did and saw.")
     async def log(self, info: Info) -> str | None:

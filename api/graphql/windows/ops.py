@@ -48,22 +48,12 @@ async def schedule_at(
     if force and not policy.may_force(ctx.principal):
         raise PermissionDenied("only an operator may force a window outside the policy")
     return await window_ops.schedule_at(
-        ctx.actor,
-        machine,
-        starts_at,
-        force=force,
-        by_customer=policy.limited_as_customer(ctx.principal),
-        settings=ctx.settings,
+        ctx.principal, machine, starts_at, force=force, settings=ctx.settings
     )
 
 
 async def postpone(ctx: Context, window: Window) -> Window:
-    return await postponing.postpone(
-        ctx.actor,
-        window,
-        by_customer=policy.limited_as_customer(ctx.principal),
-        settings=ctx.settings,
-    )
+    return await postponing.postpone(ctx.principal, window, settings=ctx.settings)
 
 
 async def cancel(ctx: Context, window: Window, reason: str) -> Window:

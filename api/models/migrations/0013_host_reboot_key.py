@@ -35,7 +35,7 @@ async def move_names_to_key(apps, schema_editor) -> None:  # type: ignore[no-unt
 
 
 class Migration(migrations.Migration):
-    dependencies = [('fenster', '0011_guest_hooks')]
+    dependencies = [('fenster', '0012_observed_cpu_mode')]
 
     initial = False
 
