@@ -73,8 +73,11 @@ async def latest_updates(conn: BaseDBAsyncClient, rollout_id: int) -> list[Any]:
         " WHERE a.rollout_id = ? AND a.kind = ? AND a.state <> ? ORDER BY m.name, a.id",
         [rollout_id, ActivityKind.SYSTEM_UPDATE.value, "cancelled"],
     )
-    latest = {int(r["machine_id"]): int(r["id"]) for r in rows}
-    return [r for r in rows if latest[int(r["machine_id"])] == int(r["id"])]
+    # a machine's rows are consecutive (ordered by its unique name), its latest one last
+    last = len(rows) - 1
+    return [
+        r for i, r in enumerate(rows) if i == last or rows[i + 1]["machine_id"] != r["machine_id"]
+    ]
 
 
 def skipped(row: Any) -> bool:
