@@ -27,6 +27,7 @@ def test_inventory_prints_what_libvirt_shows() -> None:
         "max_memory_mib": 4096,
         "vcpus": 2,
         "kernel": "2.6.32",
+        "cpu_mode": None,  # no <cpu> element: QEMU's default model
     }
 
 
