@@ -10,6 +10,7 @@ activities changed it) or starts it when a step had to stop it.
 from __future__ import annotations
 
 import logging
+import time
 
 from agents.client import Result
 from agents.errors import AgentError, ConnectionLost, DomainNotFound
@@ -26,6 +27,7 @@ from agents.host.activities import (
 )
 from agents.host.journal import Entry, JournalActivity
 from agents.host.steps import StepLog
+from agents.host.summary import summarize
 from agents.virt.libvirt import Guest
 from api.kinds import ActivityKind, Executor, spec
 
@@ -77,6 +79,7 @@ def _logger(ctx: Context, entry: Entry, activity_id: str, head: list[str]) -> St
 
 
 def _guest_window(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
+    began = time.monotonic()
     try:
         guest = ctx.hv.guest(entry.machine)
     except DomainNotFound as e:
@@ -118,6 +121,9 @@ def _guest_window(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
         outcome = outcomes[activity.id]
         if activity.kind in GUEST_HANDLERS and not ok:
             outcome = "failed"
+        logs[activity.id].add(
+            summarize(outcome, logs[activity.id], final, time.monotonic() - began)
+        )
         results.append(Result(activity.id, outcome, "\n".join(entry.logs[activity.id])))
     return results
 
@@ -186,6 +192,7 @@ def _host_window(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
     results = []
     for activity in entry.activities:
         out = StepLog(list(head))
+        began = time.monotonic()
         try:
             handler = HOST_HANDLERS.get(activity.kind)
             if handler is None:
@@ -194,10 +201,12 @@ def _host_window(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
                     f"it only performs {', '.join(HOST_HANDLERS)} there; nothing was done"
                 )
             handler(ctx, entry, activity, out, head).apply()
-            results.append(Result(activity.id, "done", out.text))
+            outcome = "done"
         except AgentError as e:
             out.add(f"error: {e}")
-            results.append(Result(activity.id, "failed", out.text))
+            outcome = "failed"
+        out.add(summarize(outcome, out, None, time.monotonic() - began))
+        results.append(Result(activity.id, outcome, out.text))
     return results
 
 

@@ -46,9 +46,13 @@ class StepLog:
 
     lines: list[str] = field(default_factory=list)
     sink: Callable[[str], None] | None = None
+    changes: list[str] = field(default_factory=list)  # "memory 2048MiB -> 8192MiB", ...
+    starts: int = 0  # guests this log's steps started (boots)
 
     def step(self, machine: str, what: str, wanted: object, found: object, action: str) -> None:
         self.add(f"{what}: machine={machine} wanted={wanted} found={found} action={action}")
+        if action not in ("none", "refuse") and what not in ("stop", "start", "restart"):
+            self.changes.append(f"{what} {found} -> {wanted}")
 
     def add(self, line: str) -> None:
         log.info("%s", line)
@@ -99,6 +103,7 @@ def ensure_running(guest: Guest, out: StepLog) -> bool:
     else:
         out.step(guest.name, "start", "running", found, "start")
         guest.start()
+        out.starts += 1  # booted (Guest.start checks that it runs)
         changed = True
     checkpoint("ensure_running")
     return changed

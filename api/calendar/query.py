@@ -18,6 +18,7 @@ from typing import Any
 from api.calendar.values import ActivityView, SystemUpdateView, WindowView
 from api.kinds import ActivityKind, needs_reboot
 from api.models import Window
+from api.outcomes import outcome_of
 from api.publish.layout import page_url, rollout_path
 from api.services.bulk import as_utc, dialect, fetch, json_value, to_db_time
 
@@ -82,8 +83,7 @@ def activity_detail(kind: str, params: dict[str, Any]) -> str:
 
 
 def _outcome(log: str | None) -> str:
-    lines = [line.strip() for line in (log or "").splitlines() if line.strip()]
-    return lines[-1][:200] if lines else ""
+    return outcome_of(log)
 
 
 def _activity(kind: str, minutes: int, params: Any, state: str, log: str | None) -> ActivityView:

@@ -25,7 +25,7 @@ class ActivityView:
     needs_reboot: bool
     state: str = "scheduled"
     detail: str = ""  # e.g. "2048 MiB -> 4096 MiB"
-    outcome: str = ""  # the agent's last log line for done/failed activities
+    outcome: str = ""  # api.outcomes.outcome_of(log) for done/failed activities
 
     @property
     def label(self) -> str:
@@ -94,7 +94,7 @@ class SystemUpdateView:
     created_at: datetime
     updated_at: datetime  # the latest of its booking, its finish and its rollout's change
     detail: str = ""  # e.g. "release 2011-08"
-    outcome: str = ""  # the agent's last log line once done or failed
+    outcome: str = ""  # api.outcomes.outcome_of(log) once done or failed
     activation_at: datetime | None = None  # the start of the kernel activation's window
     url: str = ""  # the rollout's page on the notice site
     wave_starts_at: datetime | None = None  # its wave's start (a start after it: held back)

@@ -45,11 +45,13 @@ def test_reboot_stops_and_starts_once(hv: Hypervisor, tmp_path: Path) -> None:
     entry = window("db01", ("reboot", {}))
     [result] = apply_entry(ctx_for(hv, tmp_path), entry)
     assert result.outcome == "done"
-    assert result.log.splitlines() == [
+    *steps, summary = result.log.splitlines()
+    assert steps == [
         "stop: machine=db01 wanted=shut off found=running action=shutdown",
         "restart: machine=db01 wanted=definition active found=shut off action=none",
         "start: machine=db01 wanted=running found=shut off action=start",
     ]
+    assert summary.startswith("summary: 1 start; ") and summary.endswith(" s")
     assert hv.guest("db01").running
 
 

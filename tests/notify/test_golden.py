@@ -59,7 +59,14 @@ FAILED = replace(
     state="failed",
     activities=(
         ActivityView("system_update", 30, False, state="done", outcome="212 packages"),
-        ActivityView("reboot", 5, True, state="failed", outcome="no heartbeat after 600 s"),
+        ActivityView(
+            "reboot",
+            5,
+            True,
+            state="failed",
+            outcome="db02: start: internal error: qemu died; rolled back to the definition "
+            "that last booted; 1 start; 48 s",
+        ),
     ),
 )
 DIGEST = (planned(), *(replace(planned(), uid=f"w{i}@f", machine=f"vm{i:02d}") for i in (2, 3)))

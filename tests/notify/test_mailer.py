@@ -328,6 +328,31 @@ async def test_completed_and_failed_rows_list_outcomes(
     assert "reboot: FAILED - no heartbeat after 600 s" in text
 
 
+async def test_an_outcome_shows_the_agents_summary_line(
+    db: TortoiseContext, settings: Settings
+) -> None:
+    group = await make_group()
+    window = await make_window(group, "vm01", later(-180), notify=False, kinds=("reboot",))
+    log = (
+        "stop: machine=vm01 wanted=shut off found=running action=shutdown\n"
+        "summary: vm01: start: qemu died; rolled back to the definition that last "
+        "booted; 1 start; 48 s\n"
+        "resumed after libvirt came back (1 time(s))"
+    )
+    await Activity.filter(window=window).update(state="failed", log=log)
+    await Window.filter(id=window.id).update(state="failed")
+    await outbox.enqueue(WindowFailed(), group=group, window=window)
+    await Notification.filter(kind="group_settings").update(state="sent")
+    assert (await run_once(settings)).sent == 1
+    box = mailbox.Maildir(settings.maildir, create=False)
+    [key] = box.keys()
+    text = message_from_bytes(box.get_bytes(key), policy=default).get_body(("plain",))
+    assert (
+        "reboot: FAILED - vm01: start: qemu died; rolled back to the definition that "
+        "last booted; 1 start; 48 s" in " ".join(text.get_content().split())
+    )
+
+
 async def test_row_whose_window_is_gone_fails_at_once(
     db: TortoiseContext, settings: Settings
 ) -> None:
