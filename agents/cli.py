@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a guest agent may leave its enter hooks unanswered before the window "
         "goes ahead without them (%(default)s)",
     )
+    p.add_argument(
+        "--boot-wait",
+        type=float,
+        default=300.0,
+        help="seconds a guest agent gets to say which kernel its guest booted after a kernel "
+        "activation (%(default)s)",
+    )
     p.add_argument("--hooks-poll", type=float, default=5.0, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="log every step")
     sub = p.add_subparsers(dest="command", required=True)
@@ -194,8 +201,8 @@ def _work(args: argparse.Namespace) -> int:
         raise ConfigError("--shutdown-timeout must be positive")
     if args.libvirt_wait < 0:
         raise ConfigError("--libvirt-wait cannot be negative")
-    if min(args.hooks_wait, args.hooks_answer_wait) < 0 or args.hooks_poll <= 0:
-        raise ConfigError("--hooks-wait and --hooks-answer-wait cannot be negative")
+    if min(args.hooks_wait, args.hooks_answer_wait, args.boot_wait) < 0 or args.hooks_poll <= 0:
+        raise ConfigError("--hooks-wait, --hooks-answer-wait and --boot-wait cannot be negative")
     token = _token(args)
     state = _state_dir(args.state_dir)
     with (
@@ -206,7 +213,9 @@ def _work(args: argparse.Namespace) -> int:
         ctx = Context(
             hv, Journal(state), reboot_command=args.reboot_command, cpu_mode=args.cpu_mode
         )
-        hooks = HookSettings(args.hooks_wait, args.hooks_answer_wait, args.hooks_poll)
+        hooks = HookSettings(
+            args.hooks_wait, args.hooks_answer_wait, args.hooks_poll, args.boot_wait
+        )
         agent = Agent(client, ctx, libvirt_wait=args.libvirt_wait, hooks=hooks)
         if args.command == "run":
             return agent.run(args.interval)

@@ -45,9 +45,11 @@ def cpu_model(cpuinfo: str) -> str | None:
 
 
 def gather(proc: Path = Path("/proc")) -> Facts:
-    """From ``uname`` and ``proc`` (a test gives its own directory); unreadable: None."""
+    """From ``proc`` (a test gives its own directory; sys/kernel/osrelease is ``uname -r``,
+    else ``uname`` itself); unreadable: None."""
+    release = _read(proc / "sys" / "kernel" / "osrelease").strip() or os.uname().release
     return Facts(
-        kernel=os.uname().release[:64] or None,
+        kernel=release[:64] or None,
         swap_mib=swap_mib(_read(proc / "meminfo")),
         cpu_model=cpu_model(_read(proc / "cpuinfo")),
     )

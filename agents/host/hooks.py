@@ -14,6 +14,9 @@ The request goes through the directory (``askGuestHook``): the guest agent sees 
 
 What was decided and when the asking began are in the journal: a restarted agent resumes
 waiting within the same bound.
+
+Booted means booted: after a window that activated a kernel, the guest agent's answer to the
+leave hooks carries the kernel the guest runs (``uname -r``), checked against the one wanted.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agents.client import Client, Hook
-from agents.errors import ApiError
+from agents.client import Client, Hook, Result
+from agents.errors import ApiError, TransportError
 from agents.host.journal import Entry, Journal
-from api.kinds import needs_reboot
+from api.kinds import ActivityKind, needs_reboot
 
-__all__ = ["Enter", "HookSettings", "asks_hooks", "enter", "leave"]
+__all__ = ["Enter", "HookSettings", "after", "asks_hooks", "enter", "kernel_matches", "leave"]
 
 log = logging.getLogger("fenster.agent.hooks")
+KERNEL = ActivityKind.KERNEL_UPDATE
 
 
 class Enter(StrEnum):
@@ -50,6 +54,7 @@ class HookSettings:
     wait: float = 900.0  # seconds "not yet" is asked again before the window fails
     answer_wait: float = 300.0  # seconds an ask may go unanswered before going ahead
     poll: float = 5.0  # seconds between asks
+    boot_wait: float = 300.0  # seconds for the guest agent to say which kernel booted
 
 
 def asks_hooks(entry: Entry) -> bool:
@@ -118,5 +123,51 @@ def leave(client: Client, entry: Entry) -> Hook | None:
     try:
         return client.ask_guest_hook(entry.uid, "leave")
     except ApiError as e:  # the leave hooks never fail a window
+        if isinstance(e, TransportError):
+            raise  # the journal keeps the window; the next cycle asks again
         log.warning("window %s: the leave hooks could not be asked: %s", entry.uid, e)
         return None
+
+
+def kernel_matches(running: str, wanted: str) -> bool:
+    """``uname -r`` is the kernel wanted: the same, or it with a local version ("-gentoo")."""
+    return running == wanted or running.startswith(f"{wanted}-")
+
+
+def after(
+    client: Client,
+    entry: Entry,
+    results: list[Result],
+    settings: HookSettings,
+    stopping: threading.Event,
+) -> list[Result]:
+    """The guest is back: ask its leave hooks. A kernel activated in this window is checked
+    against the kernel the guest agent says it booted (its answer's ``uname -r``): another
+    one, or no answer within ``boot_wait``, fails that activity."""
+    wanted = {a.id: str(a.params.get("kernel")) for a in entry.activities if a.kind == KERNEL}
+    check = [r for r in results if r.activity in wanted and r.outcome == "done"]
+    hook = leave(client, entry)
+    if not check or hook is None:
+        return results
+    deadline = time.monotonic() + settings.boot_wait
+    while hook is not None and hook.verdict == "asked":
+        if time.monotonic() >= deadline or stopping.wait(settings.poll):
+            break
+        hook = leave(client, entry)
+    out = []
+    for r in results:
+        if r in check:
+            r = _booted(r, wanted[r.activity], hook, settings)
+        out.append(r)
+    return out
+
+
+def _booted(result: Result, wanted: str, hook: Hook | None, settings: HookSettings) -> Result:
+    running = hook.kernel if hook is not None and hook.verdict != "asked" else None
+    if running is not None and kernel_matches(running, wanted):
+        return Result(result.activity, "done", f"{result.log}\nbooted: the guest runs {running}")
+    if running is None:
+        why = f"the guest agent did not say which kernel booted within {settings.boot_wait:g} s"
+    else:
+        why = f"the guest runs {running}, not {wanted}"
+    return Result(result.activity, "failed", f"{result.log}\nnot booted: {why}")

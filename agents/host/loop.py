@@ -231,10 +231,10 @@ class Agent:
                 results = [Result(a.id, "failed", _log(entry, a.id)) for a in entry.activities]
             else:
                 results = self._apply(entry) if entry.activities else []
+                if entry.hooks == Enter.GO:  # the guest is back: leave hooks, booted kernel
+                    results = hooks.after(self.client, entry, results, self.hooks, self.stopping)
             entry.results = [dataclasses.asdict(r) for r in results]
             self.journal.save(entry)
-            if entry.hooks == Enter.GO:
-                hooks.leave(self.client, entry)
         results = [Result(**r) for r in entry.results]
         try:
             summary.state = self.client.finish_window(entry.uid, results, entry.down)

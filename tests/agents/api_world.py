@@ -2,7 +2,8 @@
 
     python -m tests.agents.api_world SQLITE_PATH PORT TOKEN_FILE [SCENARIO]
 
-SCENARIO is changes (the default), host-reboot, real, guest, guest-window or hooks.
+SCENARIO is changes (the default), host-reboot, real, guest, guest-window, hooks or
+hooks-kernel.
 
 Migrates a fresh SQLite database, builds host kvm01 with the VMs of nodes/kvm01.xml through
 api.services and gives them windows that started five minutes ago: "changes" (default):
@@ -12,9 +13,9 @@ small guests): web01 memory 256 -> 320 MiB and 1 -> 2 cores, db01 a reboot, k01 
 fenster-a -> fenster-b, bad01 a kernel that is not in /boot. Then it writes an agent token for
 kvm01 to TOKEN_FILE (for "guest": web01 with a due system_update, and a guest token for web01;
 "guest-window": web01's window holds a reboot and a system_update, db01's only a
-system_update; "hooks": web01's window holds a reboot, and a guest token for web01 is
-written to guest-token beside the database) and serves the app with uvicorn on
-127.0.0.1:PORT until terminated.
+system_update; "hooks": web01's window holds a reboot, "hooks-kernel" its kernel 2.6.32 ->
+2.6.38, and a guest token for web01 is written to guest-token beside the database) and
+serves the app with uvicorn on 127.0.0.1:PORT until terminated.
 """
 
 from __future__ import annotations
@@ -114,8 +115,12 @@ async def build(settings: Settings, scenario: str = "changes") -> str:
             await Window.filter(id__in=[w.id for w in forced]).update(
                 starts_at=now - timedelta(minutes=5)
             )
-        elif scenario == "hooks":  # web01's reboot, and a guest token for web01 beside
-            await _window(web, [await activities.queue_activity("test", web, "reboot")], now)
+        elif scenario in ("hooks", "hooks-kernel"):  # and a guest token for web01 beside
+            if scenario == "hooks":
+                work = [await activities.queue_activity("test", web, "reboot")]
+            else:
+                work = await machines.change_desired("test", web, desired_kernel="2.6.38")
+            await _window(web, work, now)
             _, guest = await tokens.create_token("test", name="web01", role="guest", machine=web)
             (Path(settings.maildir).parent / "guest-token").write_text(guest + "\n")
         elif scenario == "guest-window":  # system updates inside the host agent's windows

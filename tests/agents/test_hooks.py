@@ -4,7 +4,9 @@ web01's window (a reboot: it stops the guest)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -45,15 +47,30 @@ class Guest:
 
 
 @pytest.fixture
-def guest(api: Api, hooks_dir: Path, tmp_path: Path) -> Iterator[Guest]:
-    token = (api.db.parent / "guest-token").read_text().strip()
+def osrelease(tmp_path: Path) -> Path:
+    """The guest's `uname -r` (its /proc/sys/kernel/osrelease, in a /proc of its own)."""
+    path = tmp_path / "proc" / "sys" / "kernel" / "osrelease"
+    path.parent.mkdir(parents=True)
+    path.write_text("2.6.32-gentoo\n")
+    return path
+
+
+def guest_argv(api: Api, tmp_path: Path, hooks_dir: Path, *extra: str) -> list[str]:
     argv = [AGENT, "--api", api.url, "--state-dir", str(tmp_path / "guest-state"), "guest"]
     argv += ["--command", DEMO, "--hooks-dir", str(hooks_dir), "--hook-timeout", "10"]
-    argv += ["--interval", "0.3"]
-    log = (tmp_path / "guest.log").open("w")
-    proc = subprocess.Popen(
-        argv, env={**api.env(), "FENSTER_AGENT_TOKEN": token}, stdout=log, stderr=log, text=True
-    )
+    return [*argv, "--proc", str(tmp_path / "proc"), *extra]
+
+
+def guest_env(api: Api) -> dict[str, str]:
+    token = (api.db.parent / "guest-token").read_text().strip()
+    return {**api.env(), "FENSTER_AGENT_TOKEN": token}
+
+
+@contextlib.contextmanager
+def running_guest(api: Api, hooks_dir: Path, tmp_path: Path) -> Iterator[Guest]:
+    argv = guest_argv(api, tmp_path, hooks_dir, "--interval", "0.3")
+    log = (tmp_path / "guest.log").open("a")
+    proc = subprocess.Popen(argv, env=guest_env(api), stdout=log, stderr=log, text=True)
     try:
         wait_for(lambda: reported(api), "the guest agent's first report")
         yield Guest(api, hooks_dir, proc)
@@ -61,6 +78,12 @@ def guest(api: Api, hooks_dir: Path, tmp_path: Path) -> Iterator[Guest]:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def guest(api: Api, hooks_dir: Path, osrelease: Path, tmp_path: Path) -> Iterator[Guest]:
+    with running_guest(api, hooks_dir, tmp_path) as g:
+        yield g
 
 
 def wait_for(check: object, what: str, seconds: float = 60) -> None:
@@ -165,3 +188,81 @@ def test_without_a_guest_agent_the_window_runs_as_before(api: Api) -> None:
     assert [w["state"] for w in summary["windows"]] == ["completed"]
     assert hooks(api) == {}
     assert "enter hooks" not in window(api)[4]
+
+
+@pytest.mark.parametrize("scenario", ["hooks-kernel"])
+@pytest.mark.parametrize("booted", ["2.6.38-gentoo", "2.6.32-gentoo"])
+def test_a_kernel_activation_is_done_only_when_the_guest_booted_it(
+    api: Api, guest: Guest, osrelease: Path, booted: str
+) -> None:
+    osrelease.write_text(booted + "\n")  # what the guest runs after the restart
+    summary = host_once(api)
+    state, _, _, outcome, log = window(api)
+    assert hooks(api)["leave"][3] == booted
+    if booted.startswith("2.6.38"):
+        assert (state, outcome) == ("completed", "done")
+        assert "booted: the guest runs 2.6.38-gentoo" in log
+    else:
+        assert (state, outcome) == ("failed", "failed")
+        assert "not booted: the guest runs 2.6.32-gentoo, not 2.6.38" in log
+    assert summary["windows"][0]["state"] == state
+
+
+@pytest.mark.parametrize("scenario", ["hooks-kernel"])
+def test_no_word_of_the_booted_kernel_fails_the_activation(api: Api, guest: Guest) -> None:
+    hook(guest.hooks_dir / "leave.d" / "00-slow", "sleep 5")  # still booting, as it were
+    summary = host_once(api, "--boot-wait", "1")
+    assert summary["windows"][0]["state"] == "failed"
+    assert "did not say which kernel booted within 1 s" in window(api)[4]
+
+
+def test_a_restarted_host_agent_resumes_waiting(api: Api, guest: Guest, tmp_path: Path) -> None:
+    hold = tmp_path / "hold"
+    hold.touch()
+    hook(guest.hooks_dir / "enter.d" / "10-busy", f"[ ! -e {hold} ] || exit 75")
+    argv = [AGENT, *api.args(), *HOST, "--hooks-wait", "120", "once"]
+    first = subprocess.Popen(argv, env=api.env(), stdout=subprocess.DEVNULL)
+    wait_for(lambda: hooks(api).get("enter", ("", 0))[1] >= 2, "a second ask")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    journal = json.loads((api.state / "journal.json").read_text())
+    assert journal["hooks_since"] > 0 and not journal["started"]
+    asked = hooks(api)["enter"][1]
+    hold.unlink()
+    summary = host_once(api)
+    assert summary["windows"] == []
+    assert summary["resumed"]["state"] == "completed"
+    verdict, asks, _, _ = hooks(api)["enter"]
+    assert verdict == "go" and asks >= asked  # the same ask went on, never a fresh one
+    first_asks = api.rows(
+        "SELECT count(*) FROM audit_event WHERE action = 'guest_hook.ask' AND details LIKE ?",
+        '%"phase":"enter","asks":1}%',
+    )
+    assert first_asks == [(1,)]
+
+
+def test_a_restarted_guest_agent_sends_its_journaled_answer(
+    api: Api, hooks_dir: Path, osrelease: Path, tmp_path: Path
+) -> None:
+    ran = tmp_path / "ran"
+    hook(hooks_dir / "enter.d" / "10-once", f"touch {ran}")
+    facts = subprocess.run(
+        guest_argv(api, tmp_path, hooks_dir, "--once"),
+        env=guest_env(api),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert facts.returncode == 0 and not ran.exists()  # it reported; nothing was asked yet
+    argv = [AGENT, *api.args(), *HOST, "once"]
+    host = subprocess.Popen(argv, env=api.env(), stdout=subprocess.PIPE, text=True)
+    wait_for(lambda: "enter" in hooks(api), "the host agent's ask")
+    uid = api.rows("SELECT uid FROM maintenance_window")[0][0]
+    # as if the guest agent was killed after it ran the hooks and journaled their answer
+    answer = {"window": uid, "phase": "enter", "asks": 1, "reply": "go", "reason": "journaled"}
+    (tmp_path / "guest-state" / "guest-hook.json").write_text(json.dumps(answer))
+    with running_guest(api, hooks_dir, tmp_path):
+        out, _ = host.communicate(timeout=60)
+    assert [w["state"] for w in json.loads(out)["windows"]] == ["completed"]
+    assert hooks(api)["enter"][:3] == ("go", 1, "journaled")
+    assert not ran.exists()  # answered from the journal: the hooks did not run
