@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -135,3 +137,19 @@ def test_retry_after_is_bounded_and_jittered() -> None:
     assert 0.45 <= retry_delay(0.5, dated) <= 0.55  # not seconds: the backoff
     waits = {round(retry_delay(10.0, None), 6) for _ in range(20)}
     assert len(waits) > 1 and all(9.0 <= w <= 11.0 for w in waits)
+
+
+def test_a_plain_http_api_costs_no_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the CA bundle is most of a client's start-up; a plain-http API needs none."""
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    Client("http://127.0.0.1:9/graphql", "t").close()
+    assert made == []
+    Client("https://fenster.example.net/graphql", "t").close()  # verified as before
+    assert len(made) == 1
