@@ -55,6 +55,7 @@ class Week:
     procs: list[subprocess.Popen] = field(default_factory=list)
     now: datetime = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
     kills: int = 0
+    updated: set[str] = field(default_factory=set)  # simulated guests that installed theirs
 
     @property
     def url(self) -> str:
@@ -179,7 +180,10 @@ def report_other_guests(w: Week, clients: dict[str, Client]) -> int:
         for hook in client.guest_hooks():
             if hook.verdict == "asked":
                 answer = {"window": hook.window, "phase": hook.phase.upper(), "asks": hook.asks}
-                facts = {"kernel": hook.kernel or "2.6.32", "swapMib": 2048}
+                # up again after its activation: the kernel its update installed
+                [(kernel,)] = w.rows("SELECT desired_kernel FROM machine WHERE name = ?", name)
+                booted = kernel if hook.phase == "leave" and name in w.updated else "2.6.32"
+                facts = {"kernel": booted, "swapMib": 2048}
                 client.answer_guest_hook({**answer, "reply": "GO", "facts": facts})
         for work in client.guest_work():
             client.start_guest_update(work.id)
@@ -194,6 +198,7 @@ def report_other_guests(w: Week, clients: dict[str, Client]) -> int:
                 }
             )
             assert outcome == "done", (name, outcome)
+            w.updated.add(name)
             with (w.dir / "runs").open("a") as runs:
                 runs.write(f"{work.id} api\n")
             done += 1
