@@ -225,24 +225,29 @@ def _notice_row(notice: Notice, group: ResourceGroup, window: Window) -> OutboxR
 
 async def _check_host_reboots(conn: BaseDBAsyncClient, rows: Sequence[Activity]) -> None:
     """A VM's reboot for its host's reboot is not cancelled while the host still reboots:
-    the VM would go down with the host after its customers were told nothing happens."""
-    cancelling = {a.id for a in rows}
-    for a in rows:
-        host = a.for_host_reboot_id if a.kind == ActivityKind.REBOOT else None
-        if not host or a.state != "scheduled":
-            continue
-        still = (
-            await Activity.filter(
-                machine_id=host,
-                kind=ActivityKind.HOST_REBOOT,
-                state="scheduled",
-                window__state="planned",
-            )
-            .exclude(id__in=cancelling)
-            .using_db(conn)
-            .exists()
+    the VM would go down with the host after its customers were told nothing happens.
+    One query, however many activities."""
+    hosts = {
+        a.id: a.for_host_reboot_id
+        for a in rows
+        if a.kind == ActivityKind.REBOOT and a.state == "scheduled" and a.for_host_reboot_id
+    }
+    if not hosts:
+        return
+    still = (
+        await Activity.filter(
+            machine_id__in=sorted(set(hosts.values())),
+            kind=ActivityKind.HOST_REBOOT,
+            state="scheduled",
+            window__state="planned",
         )
-        if still:
+        .exclude(id__in=[a.id for a in rows])
+        .using_db(conn)
+        .values_list("machine_id")
+    )
+    rebooting = {r[0] for r in still}
+    for a in rows:
+        if hosts.get(a.id) in rebooting:
             raise ValidationError.single(
                 "activities",
                 f"activity #{a.id} goes down with its host's reboot anyway; "
