@@ -140,6 +140,28 @@ async def alpha_due(world: World) -> dict[str, Any]:
     return {"input": {"window": world.ids["window:alpha-web"]}}
 
 
+async def ask_alpha_hook(world: World) -> dict[str, Any]:
+    return {"input": {"window": world.ids["window:alpha-web"], "phase": "ENTER"}}
+
+
+async def asked_alpha_hook(world: World) -> None:
+    """alpha-web's guest agent runs (it reported), and host1's agent asked for its hooks."""
+    from api.models import HookPhase
+    from api.services import guest_hooks, guests
+
+    await guests.report_facts("test", world.ids["alpha-web"], guests.GuestFacts(kernel="2.6.32"))
+    hook = await guest_hooks.ask(
+        "test", world.ids["host1"], world.ids["window:alpha-web"], HookPhase.ENTER
+    )
+    assert hook is not None
+    world.ids["asks"] = hook.asks
+
+
+async def answer_alpha_hook(world: World) -> dict[str, Any]:
+    window = world.ids["window:alpha-web"]
+    return {"input": {"window": window, "phase": "ENTER", "asks": world.ids["asks"], "reply": "GO"}}
+
+
 async def alpha_update() -> int:
     """A system_update of alpha-web whose time has come (its wave started)."""
     a = await Activity.create(
@@ -275,6 +297,13 @@ QUERIES = [
         cells(guest_a=[{"kind": "SYSTEM_UPDATE", "machine": {"name": "alpha-web", "host": None}}]),
         lambda d: d,
         setup=due_update,
+    ),
+    Op(
+        "guestHooks",
+        "{ guestHooks { __typename } }",
+        cells(guest_a=["GuestHook"]),  # its own machine's hooks only
+        lambda d: [h["__typename"] for h in d],
+        setup=asked_alpha_hook,
     ),
     Op(
         "dueWork",
@@ -506,6 +535,25 @@ MUTATIONS = [
         cells(guest_a="Activity"),
         variables=update_report,
         setup=started_update,
+    ),
+    Op(
+        "reportGuestFacts",
+        mutation("reportGuestFacts", "GuestFactsInput"),
+        cells(guest_a="Machine"),
+        variables=given({"kernel": "2.6.38"}),
+    ),
+    Op(
+        "askGuestHook",
+        mutation("askGuestHook", "AskGuestHookInput"),
+        cells(agent_1="NoGuestAgent", agent_2=NOT_FOUND),  # no guest agent has reported
+        variables=ask_alpha_hook,
+    ),
+    Op(
+        "answerGuestHook",
+        mutation("answerGuestHook", "AnswerGuestHookInput"),
+        cells(guest_a="GuestHook"),
+        variables=answer_alpha_hook,
+        setup=asked_alpha_hook,
     ),
     Op(
         "startWindow",
