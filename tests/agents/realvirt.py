@@ -15,6 +15,7 @@ power button is pressed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import io
 import os
@@ -27,7 +28,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["KERNEL_CACHE", "Daemon", "KernelKit", "domain_xml", "missing", "newc"]
+__all__ = ["KERNEL_CACHE", "Daemon", "KernelKit", "domain_xml", "missing", "newc", "sweep"]
+
+PREFIX = "fenster-virt-"  # each daemon's directory in the temporary directory
+OWNER = "owner.lock"  # flock held by the process that runs the daemon, for its whole life
+BOOT_FILES = "boot-files"  # the /boot files a tier installed, one path a line
 
 KERNEL_CACHE = Path(os.environ.get("FENSTER_TEST_KERNEL_DIR", "/var/cache/fenster-test/kernel"))
 BINARIES = ("libvirtd", "qemu-system-x86_64", "busybox")
@@ -106,8 +111,9 @@ class KernelKit:
 class Daemon:
     """A session libvirtd as ``nobody`` in its own directory."""
 
-    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fenster-virt-")))
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=PREFIX)))
     proc: subprocess.Popen[bytes] | None = None
+    _owner: int | None = None  # the held lock: a sweep leaves this directory alone
 
     @property
     def uri(self) -> str:
@@ -116,6 +122,10 @@ class Daemon:
     @property
     def socket(self) -> Path:
         return self.root / "run/libvirt/libvirt-sock"
+
+    def __post_init__(self) -> None:
+        self._owner = os.open(self.root / OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def prepare(self) -> None:
         nobody = pwd.getpwnam("nobody")
@@ -157,29 +167,85 @@ class Daemon:
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
 
+    def install_boot_file(self, source: Path, name: str, boot: Path = Path("/boot")) -> Path:
+        """Copy ``source`` to ``boot/name``, noted in the directory so that ``stop`` (or a
+        later ``sweep``, if this process is killed) removes it."""
+        target = boot / name
+        with (self.root / BOOT_FILES).open("a") as f:
+            f.write(f"{target}\n")  # noted first: a kill right after the copy leaves none
+        shutil.copyfile(source, target)
+        return target
+
     def stop(self) -> None:
-        """Destroy every guest's QEMU, stop libvirtd, remove the directory."""
+        """Destroy every guest's QEMU, stop libvirtd, remove its /boot files and directory."""
         self.kill()
-        for pid in self.guest_pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(self.root, ignore_errors=True)
+        _clear(self.root)
+        if self._owner is not None:
+            os.close(self._owner)
+            self._owner = None
 
     def guest_pids(self) -> list[int]:
         """The QEMU processes of this daemon's guests (their command lines name its dir)."""
-        mark = str(self.root).encode()
-        pids = []
-        for proc in Path("/proc").iterdir():
-            if proc.name.isdigit():
-                with contextlib.suppress(OSError):
-                    if mark in (proc / "cmdline").read_bytes():
-                        pids.append(int(proc.name))
-        return pids
+        return _pids_naming(self.root, environ=False)
 
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):
             return (self.root / "libvirtd.log").read_text()[-2000:]
         return ""
+
+
+def sweep(tmp: Path | None = None) -> list[Path]:
+    """Clean up after tiers that were killed (SIGKILL, a CI timeout): for every daemon
+    directory whose owner lock is free, kill the processes that name it (its libvirtd by
+    its environment, its QEMUs by their command lines), remove the /boot files it noted and
+    the directory. A running tier holds its lock and is left alone. Returns what it swept."""
+    swept = []
+    for root in sorted(Path(tmp or tempfile.gettempdir()).glob(f"{PREFIX}*")):
+        try:
+            fd = os.open(root / OWNER, os.O_RDWR)
+        except FileNotFoundError:  # an older tier's, or one being made this instant
+            fd = None
+            with contextlib.suppress(OSError):
+                if time.time() - root.stat().st_mtime < 60:
+                    continue
+        except OSError:
+            continue
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # type: ignore[arg-type]
+            continue
+        _clear(root)
+        if fd is not None:
+            os.close(fd)
+        swept.append(root)
+    return swept
+
+
+def _clear(root: Path) -> None:
+    for pid in _pids_naming(root, environ=True):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        for line in (root / BOOT_FILES).read_text().splitlines():
+            if line.strip():
+                Path(line.strip()).unlink(missing_ok=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _pids_naming(root: Path, environ: bool) -> list[int]:
+    """Processes whose command line (or, with ``environ``, environment) names ``root``."""
+    mark = str(root).encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            for part in ("cmdline", "environ") if environ else ("cmdline",):
+                with contextlib.suppress(OSError):
+                    if mark in (proc / part).read_bytes():
+                        pids.append(int(proc.name))
+                        break
+    return pids
 
 
 def domain_xml(

@@ -10,7 +10,6 @@ and powers off on ACPI.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import time
@@ -22,7 +21,7 @@ import libvirt
 import pytest
 
 from .conftest import AGENT, Api
-from .realvirt import Daemon, KernelKit, domain_xml, missing
+from .realvirt import Daemon, KernelKit, domain_xml, missing, sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.libvirt]
 if why := missing():
@@ -37,10 +36,11 @@ TIMEOUT = 3  # --shutdown-timeout for the tier: the diskless guests never shut d
 def daemon() -> Iterator[Daemon]:
     kit = KernelKit.find()
     assert kit is not None
+    sweep()  # what a killed earlier tier left: its libvirtd, QEMUs, /boot files
     d = Daemon()
     d.prepare()
     for version in KERNELS:
-        shutil.copyfile(kit.vmlinuz, f"/boot/vmlinuz-{version}")
+        d.install_boot_file(kit.vmlinuz, f"vmlinuz-{version}")
     initrd = d.root / "guests/initrd.gz"
     initrd.write_bytes(kit.initramfs())
     initrd.chmod(0o644)
@@ -48,9 +48,7 @@ def daemon() -> Iterator[Daemon]:
         d.start()
         yield d
     finally:
-        d.stop()
-        for version in KERNELS:
-            Path(f"/boot/vmlinuz-{version}").unlink(missing_ok=True)
+        d.stop()  # its /boot files too
 
 
 def console(daemon: Daemon, name: str) -> Path:

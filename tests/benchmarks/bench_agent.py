@@ -41,7 +41,7 @@ from api.models import Machine  # noqa: E402
 from api.services import groups, machines, tokens  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from tests.agents.api_world import _vm, _window  # noqa: E402
-from tests.agents.realvirt import Daemon, domain_xml, missing  # noqa: E402
+from tests.agents.realvirt import Daemon, domain_xml, missing, sweep  # noqa: E402
 
 AGENT = str(Path(sys.executable).with_name("fenster-agent"))
 KIB = 1024
@@ -178,6 +178,7 @@ def main() -> int:
         print(f"bench_agent: skipped: {why}")
         return 0
     n, timeout = args.guests, args.shutdown_timeout
+    sweep()  # what a killed tier or benchmark left behind
     daemon = Daemon()
     daemon.prepare()
     daemon.start()
