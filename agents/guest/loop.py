@@ -1,9 +1,11 @@
 """The guest agent's cycle: resume -> due work -> each update -> report.
 
-Each update: ``startGuestUpdate``, journal it, run the command, journal the report, send it,
-clear the journal. The journal is written before the command starts, so an update is never run
-twice for one activity: a journal left by a killed agent without a report means the command's
-end is unknown, and it is reported failed (unknown) rather than run again. A report the API
+Each update: ``startGuestUpdate``, journal it, start the command (under the wrapper, in a
+process group of its own), journal its pid, wait for it, journal the report, send it, clear the
+journal. The journal is written before the command starts, so an update is never run twice for
+one activity. A killed agent leaves the command running: the next agent adopts it (the
+journaled pid), waits for it within the same timeout and reports its real exit code and log.
+Only a command killed too, without its exit status, is reported failed (unknown). A report the API
 could not be reached for stays in the journal and is sent first in the next cycle.
 """
 
@@ -30,6 +32,7 @@ __all__ = ["GuestAgent", "GuestJournal", "Pending", "Settings"]
 
 log = logging.getLogger("fenster.agent.guest")
 VERSION = 1
+ADOPTED = "fenster-agent guest: adopted after the agent restarted while this update ran\n"
 UNKNOWN = (
     "fenster-agent guest: the agent was interrupted while this update ran; its outcome is "
     "unknown, and it is not run again (check the machine, then queue a new update)"
@@ -44,6 +47,8 @@ class Pending:
     kind: str
     report: dict[str, Any] | None = None
     bare: bool = False  # the report is the bare outcome sent after a refused one
+    pid: int | None = None  # the update's wrapper (its process group), once it started
+    started: float = 0.0  # when it started (epoch seconds): its timeout holds across restarts
 
 
 class GuestJournal:
@@ -64,6 +69,8 @@ class GuestJournal:
                 str(data["kind"]),
                 data.get("report"),
                 bool(data.get("bare", False)),
+                None if data.get("pid") is None else int(data["pid"]),
+                float(data.get("started", 0.0)),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ConfigError(f"{self.path} is damaged ({e}); inspect and remove it") from e
@@ -96,6 +103,20 @@ class Cycle:
     @property
     def failed(self) -> bool:
         return any(v != "done" for v in self.updates.values())
+
+
+def _ids(pending: Pending) -> tuple[str, int]:
+    return pending.activity, pending.pid or 0
+
+
+def _report(activity: str, out: command.Outcome, head: str = "") -> dict[str, Any]:
+    return {
+        "activity": activity,
+        "outcome": "DONE" if out.ok else "FAILED",
+        "exitCode": out.exit_code,
+        "log": head + out.log[-(command.MAX_LOG - len(head)) :],
+        "packages": out.packages,
+    }
 
 
 def _ours(kind: str) -> bool:
@@ -189,7 +210,19 @@ class GuestAgent:
         return verdict
 
     def _resume(self, pending: Pending, facts: Facts) -> str:
-        if pending.report is None:
+        if pending.report is None and pending.pid is not None:
+            log.warning("update %s still runs or ran on (pid %d): adopting it", *_ids(pending))
+            out = command.finish(
+                pending.pid,
+                pending.started + self.settings.timeout,
+                self.settings.timeout,
+                self.settings.state_dir / "update.log",
+                self.settings.state_dir / "update.status",
+            )
+            pending.report = _report(pending.activity, out, ADOPTED)
+            self.journal.save(pending)
+            facts = gather(self.settings.proc)  # the facts after the update
+        elif pending.report is None:
             log.error("update %s was interrupted; reporting it failed (unknown)", pending.activity)
             pending.report = {
                 "activity": pending.activity,
@@ -211,22 +244,30 @@ class GuestAgent:
                 raise
             log.warning("update %s not started: %s", activity.id, e)
             return f"not started: {e}"
-        pending = Pending(activity.id, activity.kind)
+        pending = Pending(activity.id, activity.kind, started=time.time())
         self.journal.save(pending)  # before the command: never run twice
         log.info("update %s: running %s", activity.id, self.settings.command)
-        out = command.run(
-            self.settings.command,
-            self.settings.timeout,
+        logs, status = (
             self.settings.state_dir / "update.log",
-            {"FENSTER_ACTIVITY": activity.id},
+            self.settings.state_dir / "update.status",
         )
-        pending.report = {
-            "activity": activity.id,
-            "outcome": "DONE" if out.ok else "FAILED",
-            "exitCode": out.exit_code,
-            "log": out.log,
-            "packages": out.packages,
-        }
+        child = command.start(
+            self.settings.command, logs, status, {"FENSTER_ACTIVITY": activity.id}
+        )
+        if isinstance(child, command.Outcome):
+            out = child
+        else:
+            pending.pid = child.pid
+            self.journal.save(pending)  # a killed agent's successor adopts it
+            out = command.finish(
+                child.pid,
+                pending.started + self.settings.timeout,
+                self.settings.timeout,
+                logs,
+                status,
+                child,
+            )
+        pending.report = _report(activity.id, out)
         self.journal.save(pending)
         return self._send(pending, gather(self.settings.proc))  # the facts after the update
 

@@ -1,7 +1,7 @@
 """`fenster-agent guest` as a subprocess against the real API (uvicorn, SQLite): an update that
-succeeds, one that fails, one that hangs past its timeout, and the agent SIGKILLed mid-update
-(never run twice; the report delivered by the next run), and a report that does not arrive
-(sent again, the update not run again)."""
+succeeds, one that fails, one that hangs past its timeout, the agent SIGKILLed mid-update (the
+next run adopts the update and reports its real outcome; never run twice), and a report that
+does not arrive (sent again, the update not run again)."""
 
 from __future__ import annotations
 
@@ -127,9 +127,8 @@ def test_an_update_past_its_timeout_is_stopped_and_failed(api: Api, proc: Path) 
         os.kill(int(pid), 0)
 
 
-def test_killed_mid_update_it_is_never_run_twice_and_reported_later(api: Api, proc: Path) -> None:
-    record = api.state.parent / "runs"
-    cmd = f"{DEMO} --sleep 60 --record {record}"
+def killed_mid_update(api: Api, proc: Path, cmd: str, record: Path) -> int:
+    """Start the agent on ``cmd``, SIGKILL it once the command runs: the command's pid."""
     agent = subprocess.Popen(
         guest(api, proc, cmd),
         env=api.env(),
@@ -148,9 +147,36 @@ def test_killed_mid_update_it_is_never_run_twice_and_reported_later(api: Api, pr
             agent.kill()
             agent.wait()
     (_, pid), *_ = [line.split() for line in record.read_text().splitlines()]
-    os.killpg(int(pid), signal.SIGKILL)  # the orphaned command (its own process group)
     assert update(api)[0] == "running"
-    assert (api.state / "guest-journal.json").exists()
+    assert json.loads((api.state / "guest-journal.json").read_text())["pid"]
+    return int(pid)
+
+
+def test_killed_mid_update_it_is_adopted_and_its_real_outcome_reported(
+    api: Api, proc: Path
+) -> None:
+    record = api.state.parent / "runs"
+    cmd = f"{DEMO} --sleep 4 --record {record}"
+    pid = killed_mid_update(api, proc, cmd, record)
+    os.kill(pid, 0)  # the update runs on without its agent
+    after = once(api, proc, cmd)  # adopts it: waits for it, reports what it did
+    assert after.returncode == 0, after.stderr
+    assert len(record.read_text().splitlines()) == 1  # run once
+    state, code, packages, log, attempts = update(api)
+    assert (state, code, attempts) == ("done", 0, 1)
+    assert "adopted after the agent restarted" in log and "2 packages updated" in log
+    assert len(json.loads(packages)) == 2
+    assert not (api.state / "guest-journal.json").exists()
+    assert json.loads(once(api, proc, cmd).stdout)["updates"] == {}
+
+
+def test_an_update_killed_with_its_agent_is_reported_unknown_not_run_again(
+    api: Api, proc: Path
+) -> None:
+    record = api.state.parent / "runs"
+    cmd = f"{DEMO} --sleep 60 --record {record}"
+    pid = killed_mid_update(api, proc, cmd, record)
+    os.killpg(os.getpgid(pid), signal.SIGKILL)  # the command too (its own process group)
     after = once(api, proc, cmd)
     assert after.returncode == 1, after.stderr
     assert len(record.read_text().splitlines()) == 1  # not run a second time
