@@ -67,8 +67,8 @@ def guest_env(api: Api) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_guest(api: Api, hooks_dir: Path, tmp_path: Path) -> Iterator[Guest]:
-    argv = guest_argv(api, tmp_path, hooks_dir, "--interval", "0.3")
+def running_guest(api: Api, hooks_dir: Path, tmp_path: Path, *extra: str) -> Iterator[Guest]:
+    argv = guest_argv(api, tmp_path, hooks_dir, "--interval", "0.3", *extra)
     log = (tmp_path / "guest.log").open("a")
     proc = subprocess.Popen(argv, env=guest_env(api), stdout=log, stderr=log, text=True)
     try:
@@ -266,3 +266,17 @@ def test_a_restarted_guest_agent_sends_its_journaled_answer(
     assert [w["state"] for w in json.loads(out)["windows"]] == ["completed"]
     assert hooks(api)["enter"][:3] == ("go", 1, "journaled")
     assert not ran.exists()  # answered from the journal: the hooks did not run
+
+
+def test_the_guest_reports_its_facts_on_start_up_and_periodically(
+    api: Api, hooks_dir: Path, osrelease: Path, tmp_path: Path
+) -> None:
+    def kernel() -> str | None:
+        return api.rows("SELECT guest_kernel FROM machine WHERE name = 'web01'")[0][0]
+
+    with running_guest(api, hooks_dir, tmp_path, "--facts-interval", "0.5"):
+        assert kernel() == "2.6.32-gentoo"  # on start-up, with no update and no hook
+        osrelease.write_text("2.6.38-gentoo\n")  # the guest rebooted into another kernel
+        wait_for(lambda: kernel() == "2.6.38-gentoo", "a periodic report", 30)
+    events = api.rows("SELECT count(*) FROM audit_event WHERE action = 'machine.observe'")
+    assert events == [(2,)]  # only changes are audited
