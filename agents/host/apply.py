@@ -43,16 +43,20 @@ def apply_entry(ctx: Context, entry: Entry) -> list[Result]:
     the journal kept: it is not counted as an interruption, and the window resumes once
     libvirt answers again."""
     counted = not _waiting_for_reboot(entry)
+    host = any(a.kind in HOST_HANDLERS for a in entry.activities)
     if counted:  # waiting for a reboot is not an interruption
         entry.attempts += 1
-        ctx.journal.save(entry)
+        if host or entry.machine in entry.was_running:
+            ctx.journal.save(entry)
+        # else a guest window's first attempt: _guest_window saves the count durably with
+        # the guest's state, before it acts (one fsync less per window)
     head = []
     if entry.attempts > 1:
         head.append(f"resumed after an interrupted run (attempt {entry.attempts})")
     if entry.libvirt_losses:
         head.append(f"resumed after libvirt came back ({entry.libvirt_losses} time(s))")
     try:
-        if any(a.kind in HOST_HANDLERS for a in entry.activities):
+        if host:
             if entry.attempts > MAX_ATTEMPTS:
                 return _host_gave_up(ctx, entry, head)
             return _host_window(ctx, entry, head)

@@ -278,7 +278,9 @@ class Agent:
             log.warning("window %s: %s", entry.uid, summary.note)
             return False
         entry.started = True
-        self.journal.save(entry)
+        # not fsynced: a start the power cut makes the agent repeat is a no-op for the
+        # same agent, and the next durable save (before anything acts) carries the flag
+        self.journal.save(entry, durable=False)
         return True
 
 
