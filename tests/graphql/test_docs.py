@@ -63,6 +63,12 @@ async def due_window() -> tuple[Window, Activity]:
     )
     activity.state, activity.window = "scheduled", window
     await activity.save()
+    # ... once its system update of that rollout is done (until then the window waits)
+    await Activity.filter(
+        machine=vm,
+        kind="system_update",
+        rollout_id=activity.rollout_id,  # type: ignore[attr-defined]
+    ).update(state="done")
     return window, activity
 
 
