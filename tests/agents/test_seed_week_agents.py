@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -165,11 +166,27 @@ def start_agents(w: Week) -> None:
         uri = f"test://{w.world['nodes'][host]}"
         state = str(w.dir / f"state-{host}")
         w.start(["--uri", uri, "--state-dir", state, "run", "--interval", "1"], token, host)
-    demo_update = f"{sys.executable} -m agents.guest.demo_update --record {w.dir / 'runs'}"
     for name in GUEST_PROCESSES:
+        proc = fake_proc(w.dir / f"proc-{name}")
+        # the update installs 2.6.38, which the guest runs from its next boot; test:/// boots
+        # nothing, so the update itself writes what `uname -r` shows afterwards
+        update = (
+            f"{sys.executable} -m agents.guest.demo_update --record {w.dir / 'runs'}"
+            f" && echo 2.6.38 > {proc / 'sys/kernel/osrelease'}"
+        )
+        command = shlex.join(["sh", "-c", update])
         state = str(w.dir / f"guest-{name}")
-        args = ["--state-dir", state, "guest", "--command", demo_update, "--interval", "1"]
-        w.start(args, w.world["guests"][name], f"guest-{name}.log")
+        args = ["--state-dir", state, "guest", "--command", command, "--interval", "1"]
+        w.start([*args, "--proc", str(proc)], w.world["guests"][name], f"guest-{name}.log")
+
+
+def fake_proc(path: Path) -> Path:
+    """What the guest agent reads of its guest: kernel 2.6.32, 2 GiB of swap, the host CPU."""
+    (path / "sys" / "kernel").mkdir(parents=True)
+    (path / "sys" / "kernel" / "osrelease").write_text("2.6.32\n")
+    (path / "meminfo").write_text("MemTotal: 2097152 kB\nSwapTotal: 2097152 kB\n")
+    (path / "cpuinfo").write_text("model name\t: AMD Opteron(tm) Processor 6174\n")
+    return path
 
 
 def report_other_guests(w: Week, clients: dict[str, Client]) -> int:
@@ -358,6 +375,12 @@ def check_week(w: Week) -> None:
         "SELECT count(*) FROM machine WHERE kind = 'vm' AND observed_kernel = '2.6.38'"
     )
     assert kernel_done == len(vms)
+    # the guests with an agent process said so themselves, after their activation's boot
+    marks = ",".join("?" * len(GUEST_PROCESSES))
+    seen = w.rows(
+        f"SELECT name, guest_kernel FROM machine WHERE name IN ({marks})", *GUEST_PROCESSES
+    )
+    assert dict(seen) == dict.fromkeys(GUEST_PROCESSES, "2.6.38")
 
     # the hosts reboot on Saturday; over the week each VM was started exactly twice, by the
     # host agent's own log lines (its activation, and its host's reboot)
