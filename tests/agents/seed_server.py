@@ -1,9 +1,10 @@
 """The seed's week served for real, under a clock the test moves (run as a subprocess):
 
-    python -m tests.agents.seed_server WORKDIR PORT
+    python -m tests.agents.seed_server WORKDIR PORT [DATABASE_URL]
 
 Loads the demo world at Wednesday 2027-03-03 09:00 UTC (the seed's rollout announced for the
-week of Monday 2027-03-15) into WORKDIR/fenster.sqlite3, writes WORKDIR/world.json (an admin
+week of Monday 2027-03-15) into the database (WORKDIR/fenster.sqlite3 unless given: a
+PostgreSQL database must exist and be empty), writes WORKDIR/world.json (an admin
 token, an agent token per host, a guest token per VM and infrastructure machine), writes one
 libvirt test-driver node per host under WORKDIR/nodes/ (its VMs as the directory knows them),
 and serves `fenster serve`'s app, background duties included, on 127.0.0.1:PORT. Started
@@ -118,8 +119,9 @@ def clock_route(settings: Settings, traveller: time_machine.Coordinates, saved: 
 
 def main(argv: list[str]) -> int:
     workdir, port = Path(argv[0]), int(argv[1])
+    database = argv[2] if len(argv) > 2 else f"sqlite://{workdir / 'fenster.sqlite3'}"
     settings = Settings(
-        database_url=f"sqlite://{workdir / 'fenster.sqlite3'}",
+        database_url=database,
         port=port,
         maildir=str(workdir / "mail"),
         site_dir=str(workdir / "site"),

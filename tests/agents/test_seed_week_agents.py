@@ -11,8 +11,10 @@ and started again on the same database and clock: nothing is lost or done twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import shlex
 import signal
 import sqlite3
@@ -20,19 +22,22 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from agents.client import Client
 from api.scheduling import Policy, occurrences
 from tests.agents.conftest import AGENT, ROOT, free_port
+from tests.conftest import BACKENDS, POSTGRES, drop_postgres_database, postgres_url
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +46,11 @@ GUEST_PROCESSES = ("everest-web01", "sakura-web01", "utc-labs-web02", "mirror01"
 ONE_STEP = 90  # seconds of real time a step may take to settle (a loaded CI machine)
 
 
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+def utc(value: str | datetime) -> datetime:
+    """A time from either database (SQLite: text, PostgreSQL: a datetime), in UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC)
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Week:
 
     dir: Path
     port: int
+    database: str  # the server's database URL (SQLite in dir, or a PostgreSQL database)
     world: dict = field(default_factory=dict)
     server: subprocess.Popen | None = None
     procs: list[subprocess.Popen] = field(default_factory=list)
@@ -66,7 +75,10 @@ class Week:
         """Start the seed's server (again: on the same directory, port and clock)."""
         with (self.dir / "server.log").open("a") as out:
             self.server = subprocess.Popen(
-                [sys.executable, "-m", "tests.agents.seed_server", str(self.dir), str(self.port)],
+                [
+                    *(sys.executable, "-m", "tests.agents.seed_server"),
+                    *(str(self.dir), str(self.port), self.database),
+                ],
                 cwd=ROOT,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -116,8 +128,14 @@ class Week:
                 p.wait()
 
     def rows(self, sql: str, *params: object) -> list[tuple]:
-        with sqlite3.connect(self.dir / "fenster.sqlite3", timeout=30) as conn:
-            return conn.execute(sql, params).fetchall()
+        """Read the server's database (portable SQL, ``?`` placeholders)."""
+        if self.database.startswith("sqlite://"):
+            path = self.database.removeprefix("sqlite://")
+            text = [p.isoformat(sep=" ") if isinstance(p, datetime) else p for p in params]
+            with sqlite3.connect(path, timeout=30) as conn:
+                return conn.execute(sql, text).fetchall()
+        numbered = re.sub(r"\?", lambda _, n=iter(range(1, 99)): f"${next(n)}", sql)
+        return asyncio.run(_pg_rows(self.database, numbered, params))
 
     def move(self, to: datetime) -> None:
         r = httpx.post(f"{self.url}/_clock", json={"to": to.isoformat()}, timeout=120)
@@ -151,14 +169,37 @@ class Week:
             )
 
 
-@pytest.fixture
-def week(tmp_path: Path) -> Iterator[Week]:
-    w = Week(tmp_path, free_port())
+async def _pg_rows(url: str, sql: str, params: tuple[object, ...]) -> list[tuple]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [tuple(r) for r in await conn.fetch(sql, *params)]
+    finally:
+        await conn.close()
+
+
+async def _pg_create(url: str) -> None:
+    conn = await asyncpg.connect(POSTGRES)
+    try:
+        await conn.execute(f'CREATE DATABASE "{url.rsplit("/", 1)[1]}"')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def week(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Week]:
+    if request.param == "sqlite":
+        database = f"sqlite://{tmp_path / 'fenster.sqlite3'}"
+    else:
+        database = postgres_url(f"fenster_week_{uuid.uuid4().hex[:12]}")
+        asyncio.run(_pg_create(database))
+    w = Week(tmp_path, free_port(), database)
     try:
         w.serve()
         yield w
     finally:
         w.stop()
+        if request.param != "sqlite":
+            asyncio.run(drop_postgres_database(database))
 
 
 def start_agents(w: Week) -> None:
@@ -225,25 +266,20 @@ def report_other_guests(w: Week, clients: dict[str, Client]) -> int:
 def next_event(w: Week) -> datetime | None:
     """The next moment something is due: a wave's start or the end of its soak, a window's
     start (a minute in, as an agent polling every minute would see it)."""
-    times = [
-        utc(t)
-        for (t,) in w.rows(
-            "SELECT starts_at FROM rollout_wave WHERE state = 'pending'"
-            " UNION SELECT datetime(starts_at, '+' || soak_minutes || ' minutes')"
-            " FROM rollout_wave WHERE state = 'running'"
-            " UNION SELECT datetime(starts_at, '+1 minute') FROM maintenance_window"
-            " WHERE state = 'planned'"
-        )
-    ]
-    later = [t.replace(tzinfo=UTC) if t.tzinfo is None else t for t in times]
-    ahead = sorted(t for t in later if t > w.now)
+    pending = w.rows("SELECT starts_at FROM rollout_wave WHERE state = 'pending'")
+    soaking = w.rows("SELECT starts_at, soak_minutes FROM rollout_wave WHERE state = 'running'")
+    planned = w.rows("SELECT starts_at FROM maintenance_window WHERE state = 'planned'")
+    times = [utc(t) for (t,) in pending]
+    times += [utc(t) + timedelta(minutes=soak) for t, soak in soaking]
+    times += [utc(t) + timedelta(minutes=1) for (t,) in planned]
+    ahead = sorted(t for t in times if t > w.now)
     return ahead[0] if ahead and ahead[0] <= SUNDAY else None
 
 
 def unsettled(w: Week) -> list[tuple]:
     """What the agents still have to do at the clock's time: windows open and not done,
     sampled guests' released updates not reported."""
-    now = w.now.isoformat(sep=" ")
+    now = w.now
     windows = w.rows(
         "SELECT m.name, w.state FROM maintenance_window w JOIN machine m ON m.id = w.machine_id"
         " WHERE (w.state = 'running') OR (w.state = 'planned' AND w.starts_at <= ?"
@@ -288,7 +324,8 @@ def book_manual_activation(w: Week) -> None:
         " JOIN resource_group g ON g.id = m.group_id"
         " WHERE m.name = 'sakura-db01' AND r.state = 'announced'"
     )
-    policy = Policy(tz, dtime.fromisoformat(start), minutes, tuple(json.loads(weekdays)))
+    start = start if isinstance(start, dtime) else dtime.fromisoformat(start)
+    policy = Policy(tz, start, minutes, tuple(json.loads(weekdays)))
     first = next(iter(occurrences(policy, utc(wave_start), SUNDAY)))
     booked = w.gql(
         """mutation($at: DateTime!) { scheduleAt(input: {machine: "sakura-db01", startsAt: $at})
@@ -359,12 +396,15 @@ def check_week(w: Week) -> None:
         )
     )
     reboots: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for name, started, kinds in w.rows(
-        "SELECT m.name, w.started_at, group_concat(a.kind) FROM maintenance_window w"
+    kinds_of: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for window, name, started, kind in w.rows(
+        "SELECT w.id, m.name, w.started_at, a.kind FROM maintenance_window w"
         " JOIN machine m ON m.id = w.machine_id JOIN activity a ON a.window_id = w.id"
-        " WHERE w.state = 'completed' AND m.kind = 'vm' GROUP BY w.id ORDER BY w.starts_at"
+        " WHERE w.state = 'completed' AND m.kind = 'vm' ORDER BY w.starts_at, w.id"
     ):
-        reboots[name].append((started, kinds))
+        kinds_of[(name, utc(started).isoformat(), window)].append(kind)
+    for (name, started, _), kinds in kinds_of.items():
+        reboots[name].append((started, ",".join(kinds)))
     for vm in vms:
         assert len(reboots[vm]) == 2, (vm, reboots[vm])
         activation = [s for s, k in reboots[vm] if "kernel_update" in k]
@@ -392,10 +432,10 @@ def check_week(w: Week) -> None:
     assert sorted(h for h, _ in hosts) == sorted(w.world["hosts"])
     assert {f"{utc(starts):%a}" for _, starts in hosts} == {"Sat"}, hosts
     starts: Counter[str] = Counter()  # windows in which the host agent started each guest
-    for (logs,) in w.rows(
-        "SELECT group_concat(log, char(10)) FROM activity WHERE window_id IS NOT NULL"
-        " GROUP BY window_id"
-    ):
+    logs_of: dict[int, list[str]] = defaultdict(list)
+    for window, log in w.rows("SELECT window_id, log FROM activity WHERE window_id IS NOT NULL"):
+        logs_of[window].append(log or "")
+    for logs in ("\n".join(each) for each in logs_of.values()):
         starts.update(
             {
                 line.split()[1].removeprefix("machine=")
