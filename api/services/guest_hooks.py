@@ -27,7 +27,7 @@ from api.models import GuestHook, HookPhase, HookVerdict, Machine, Window
 from api.principal import Principal, Role
 from api.rules import Collector
 from api.services import audit, postponing
-from api.services.agents import _own_window
+from api.services.agents import own_window
 from api.services.guests import MAX_LOG, GuestFacts, check_facts, observe
 from api.services.scheduling import lock
 from api.settings import Settings, get_settings
@@ -71,7 +71,7 @@ async def ask(
     settings = settings or get_settings()
     now = now or datetime.now(UTC)
     async with in_transaction() as conn:
-        window = await _own_window(host_id, uid, conn)
+        window = await own_window(host_id, uid, conn)
         hooks = GuestHook.filter(window_id=window.id).select_for_update().using_db(conn)
         mine = {h.phase: h for h in await hooks}
         hook = mine.get(phase.value)

@@ -249,13 +249,13 @@ async def test_a_list_longer_than_any_input_takes_is_a_bad_request(
 def test_every_list_maximum_fits_the_request_maximum() -> None:
     """A list's own maximum above MAX_LIST_ITEMS could never be reached, so never checked."""
     from api.rules import MAX_CONTACTS
-    from api.services import agents, announcements, freezes, tokens
+    from api.services import announcements, freezes, inventory, tokens
 
     own = [
         MAX_CONTACTS,
         freezes.MAX_FREEZES,
         tokens.MAX_GROUPS,
-        agents.MAX_DOMAINS,
+        inventory.MAX_DOMAINS,
         announcements.MAX_GROUPS,
     ]
     assert max(own) < MAX_LIST_ITEMS

@@ -17,7 +17,7 @@ from api.graphql.permissions import allow
 from api.graphql.relay import decode_id
 from api.graphql.windows.types import WindowType
 from api.models import HookPhase
-from api.services import agents, guest_hooks
+from api.services import agents, guest_hooks, inventory
 
 __all__ = ["AgentMutations"]
 
@@ -46,7 +46,7 @@ def _host(info: Info) -> int:
 class AgentMutations:
     @strawberry.mutation(extensions=allow("agent"), description="Agents: observed values.")
     async def report_inventory(self, info: Info, input: ReportInventoryInput) -> InventoryPayload:
-        outcome = await agents.report_inventory(
+        outcome = await inventory.report_inventory(
             info.context.actor,
             _host(info),
             cpu_model=input.cpu_model,
@@ -54,7 +54,7 @@ class AgentMutations:
             state=input.state,
             memory_mib=input.memory_mib,
             domains=[
-                agents.DomainReport(d.name, d.state, d.memory_mib, d.vcpus, d.kernel, d.cpu_mode)
+                inventory.DomainReport(d.name, d.state, d.memory_mib, d.vcpus, d.kernel, d.cpu_mode)
                 for d in input.domains
             ],
         )
