@@ -44,7 +44,6 @@ __all__ = [
     "group_key",
     "group_thread",
     "guest_down_key",
-    "jsonable",
     "new_windows_notices",
     "operators_thread",
     "outbox_row",
@@ -275,16 +274,3 @@ def new_windows_notices(
         )
         for w in windows
     ]
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as JSON can hold it: dict keys as strings, sets as lists, times as ISO text."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import enum
 import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, is_dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any, ClassVar, Self
+
+from api.payloads import field_names, from_json, hints_of, to_json
 
 __all__ = [
     "NOTICES",
@@ -83,13 +84,15 @@ class Notice:
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON value stored in the outbox row."""
-        return {name: _jsonable(getattr(self, name)) for name in _names(type(self))}
+        return {name: to_json(getattr(self, name)) for name in field_names(type(self))}
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> Self:
         """Read a stored payload back; keys the type does not know are ignored."""
-        hints = _hints(cls)
-        values = {f.name: _read(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data}
+        hints = hints_of(cls)
+        values = {
+            f.name: from_json(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data
+        }
         return cls(**values)
 
     def window_uids(self) -> tuple[str, ...]:
@@ -371,57 +374,3 @@ def notice_of(kind: str, payload: Mapping[str, Any] | None) -> Notice:
     if cls is None:
         raise UnknownNotice(kind)
     return cls.from_payload(payload or {})
-
-
-# ---------------------------------------------------------------- JSON round trip
-
-
-# per payload type, computed once (a dict rather than functools.cache: mypy does not see a
-# dataclass type as Hashable)
-_HINTS: dict[type, dict[str, Any]] = {}
-_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def _names(cls: type) -> tuple[str, ...]:
-    if cls not in _NAMES:
-        _NAMES[cls] = tuple(f.name for f in fields(cls))
-    return _NAMES[cls]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, str | int | bool | None):
-        return value
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if is_dataclass(value) and not isinstance(value, type):
-        return {name: _jsonable(getattr(value, name)) for name in _names(type(value))}
-    return value
-
-
-def _read(hint: Any, raw: Any) -> Any:
-    """``raw`` (from JSON) as a value of type ``hint``."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        if raw is None and type(None) in args:
-            return None
-        [inner] = [a for a in args if a is not type(None)]
-        return _read(inner, raw)
-    if origin is tuple:
-        return tuple(_read(args[0], item) for item in raw)
-    if hint is datetime:
-        at = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
-        return at if at.tzinfo else at.replace(tzinfo=UTC)
-    if is_dataclass(hint) and isinstance(hint, type):
-        inner = _hints(hint)
-        return hint(**{k: _read(inner[k], v) for k, v in raw.items() if k in inner})
-    if hint in (int, str, bool):
-        return hint(raw)
-    return raw

@@ -7,8 +7,9 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from api.effects import AuditRow, jsonable
+from api.effects import AuditRow
 from api.models import AuditEvent
+from api.payloads import to_json
 from api.services.sinks import save
 
 __all__ = ["record", "row_of"]
@@ -24,7 +25,7 @@ def row_of(
         type(subject).__name__.lower(),
         subject.pk,
         str(getattr(subject, "name", "") or subject),
-        jsonable(details or {}),
+        to_json(details or {}),
     )
 
 
