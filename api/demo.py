@@ -6,6 +6,7 @@ twice leaves the database as running it once did.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -76,8 +77,56 @@ async def load_demo(
     settings: Settings | None = None,
     rollout: bool = True,
 ) -> DemoReport:
-    """Load the demo world; ``rollout``: with the seed's rollout, announced at ``now``."""
-    created = {"groups": 0, "machines": 0, "activities": 0}
+    """Load the demo world; ``rollout``: with the seed's rollout, announced at ``now``.
+    Idempotent: what exists already is kept, and ``created`` counts only what is new."""
+    created: Counter[str] = Counter(groups=0, machines=0, activities=0)
+    groups = await _groups(created)
+    hosts = [
+        await _machine(
+            created,
+            name,
+            group=groups["ops"],
+            kind="host",
+            desired_cores=24,
+            desired_memory_mib=131072,
+            desired_swap_mib=8192,
+            desired_kernel=OLD_KERNEL,
+            cpu_model=HOST_CPUS[i],
+            capacity=2,
+            auto_schedule=False,
+        )
+        for i, name in enumerate(HOSTS)
+    ]
+    for name in INFRASTRUCTURE:
+        await _machine(
+            created,
+            name,
+            group=groups["ops"],
+            kind="infrastructure",
+            desired_cores=4,
+            desired_memory_mib=8192,
+            desired_swap_mib=2048,
+            desired_kernel=OLD_KERNEL,
+        )
+    vms = await _vms(created, groups, hosts)
+    await _queued_work(created, vms)
+    async with in_transaction() as conn:
+        created.update(await load_notices(conn))
+    if rollout and await _seed_rollout(now or datetime.now(UTC), settings or get_settings()):
+        created["rollouts"] += 1
+    if token_dir is None:
+        return DemoReport(dict(created), None)
+    admin = await _demo_token(token_dir / "demo-admin-token", "demo admin", "admin")
+    customer = await _demo_token(
+        token_dir / f"demo-customer-token-{CUSTOMER_GROUP}",
+        f"demo customer {CUSTOMER_GROUP}",
+        "customer",
+        groups[CUSTOMER_GROUP],
+    )
+    return DemoReport(dict(created), admin, customer)
+
+
+async def _groups(created: Counter[str]) -> dict[str, ResourceGroup]:
     groups: dict[str, ResourceGroup] = {}
     for name, tz, start, minutes, notice, weekdays, title in DEMO_GROUPS:
         group = await ResourceGroup.get_or_none(name=name)
@@ -95,60 +144,41 @@ async def load_demo(
             )
             created["groups"] += 1
         groups[name] = group
+    return groups
 
-    async def machine(name: str, **kw: object) -> Machine:
-        found = await Machine.get_or_none(name=name)
-        if found is not None:
-            return found
-        created["machines"] += 1
-        m = await machine_service.register_machine(ACTOR, name=name, **kw)  # type: ignore[arg-type]
-        m.observed_cores = m.desired_cores
-        m.observed_memory_mib = m.desired_memory_mib
-        m.observed_swap_mib = m.desired_swap_mib
-        m.observed_kernel = m.desired_kernel
-        m.observed_state = "running"
-        m.observed_at = datetime.now(UTC)
-        await m.save()
-        return m
 
-    hosts = []
-    for i, name in enumerate(HOSTS):
-        hosts.append(
-            await machine(
-                name,
-                group=groups["ops"],
-                kind="host",
-                desired_cores=24,
-                desired_memory_mib=131072,
-                desired_swap_mib=8192,
-                desired_kernel=OLD_KERNEL,
-                cpu_model=HOST_CPUS[i],
-                capacity=2,
-                auto_schedule=False,
-            )
-        )
-    for name in INFRASTRUCTURE:
-        await machine(
-            name,
-            group=groups["ops"],
-            kind="infrastructure",
-            desired_cores=4,
-            desired_memory_mib=8192,
-            desired_swap_mib=2048,
-            desired_kernel=OLD_KERNEL,
-        )
+async def _machine(created: Counter[str], name: str, **kw: object) -> Machine:
+    """The machine (registered once), observed as desired and running."""
+    found = await Machine.get_or_none(name=name)
+    if found is not None:
+        return found
+    created["machines"] += 1
+    m = await machine_service.register_machine(ACTOR, name=name, **kw)  # type: ignore[arg-type]
+    m.observed_cores = m.desired_cores
+    m.observed_memory_mib = m.desired_memory_mib
+    m.observed_swap_mib = m.desired_swap_mib
+    m.observed_kernel = m.desired_kernel
+    m.observed_state = "running"
+    m.observed_at = datetime.now(UTC)
+    await m.save()
+    return m
 
+
+async def _vms(
+    created: Counter[str], groups: dict[str, ResourceGroup], hosts: list[Machine]
+) -> list[Machine]:
+    """Each customer group's VMs by ROLES, spread over the hosts in turn."""
     vms: list[Machine] = []
-    slot = 0
     for gname, *_ in DEMO_GROUPS[1:]:
         for j, (suffix, cores, memory, arch, redundancy) in enumerate(ROLES):
             if arch == "i686" and memory > 4096:
                 continue
-            vm = await machine(
+            vm = await _machine(
+                created,
                 f"{gname}-{suffix}",
                 group=groups[gname],
                 kind="vm",
-                host=hosts[slot % len(hosts)],
+                host=hosts[len(vms) % len(hosts)],
                 arch=arch,
                 desired_cores=cores,
                 desired_memory_mib=memory,
@@ -159,46 +189,26 @@ async def load_demo(
                 auto_schedule=not (gname == "sakura" and suffix == "db01"),
             )
             vms.append(vm)
-            slot += 1
+    return vms
 
-    # A handful of queued work, as an operator would have requested it.
-    if not await Activity.filter(requested_by=ACTOR).exists():
-        for vm in vms[::7]:
-            created["activities"] += len(
-                await machine_service.change_desired(ACTOR, vm, desired_kernel=NEW_KERNEL)
-            )
-        for vm in vms[3::11]:
-            if vm.arch == "x86_64":
-                created["activities"] += len(
-                    await machine_service.change_desired(
-                        ACTOR, vm, desired_memory_mib=vm.desired_memory_mib * 2
-                    )
-                )
-        for vm in vms[5::13]:
-            if vm.desired_cores < 12:
-                created["activities"] += len(
-                    await machine_service.change_desired(
-                        ACTOR, vm, desired_cores=vm.desired_cores + 1
-                    )
-                )
 
-    async with in_transaction() as conn:
-        for kind, n in (await load_notices(conn)).items():
-            created[kind] = created.get(kind, 0) + n
-
-    if rollout and await _seed_rollout(now or datetime.now(UTC), settings or get_settings()):
-        created["rollouts"] = created.get("rollouts", 0) + 1
-
-    if token_dir is None:
-        return DemoReport(created, None)
-    admin = await _demo_token(token_dir / "demo-admin-token", "demo admin", "admin")
-    customer = await _demo_token(
-        token_dir / f"demo-customer-token-{CUSTOMER_GROUP}",
-        f"demo customer {CUSTOMER_GROUP}",
-        "customer",
-        groups[CUSTOMER_GROUP],
-    )
-    return DemoReport(created, admin, customer)
+async def _queued_work(created: Counter[str], vms: list[Machine]) -> None:
+    """A handful of queued work, as an operator would have requested it (once)."""
+    if await Activity.filter(requested_by=ACTOR).exists():
+        return
+    for vm in vms[::7]:
+        queued = await machine_service.change_desired(ACTOR, vm, desired_kernel=NEW_KERNEL)
+        created["activities"] += len(queued)
+    for vm in vms[3::11]:
+        if vm.arch == "x86_64":
+            memory = vm.desired_memory_mib * 2
+            queued = await machine_service.change_desired(ACTOR, vm, desired_memory_mib=memory)
+            created["activities"] += len(queued)
+    for vm in vms[5::13]:
+        if vm.desired_cores < 12:
+            cores = vm.desired_cores + 1
+            queued = await machine_service.change_desired(ACTOR, vm, desired_cores=cores)
+            created["activities"] += len(queued)
 
 
 # The seed's system update, as its announcement tells it (the body of the mail and the page).
