@@ -16,9 +16,9 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import FieldExtension
-from strawberry.types.info import Info
 
 from api.errors import FieldError, ValidationError
+from api.graphql.context import Info
 
 __all__ = ["EARLIEST", "LATEST", "CheckArguments", "refused"]
 

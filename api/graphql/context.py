@@ -4,7 +4,9 @@ scoped to the caller."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
+
+from strawberry.types.info import Info as StrawberryInfo
 
 from api.graphql.loaders import Loaders
 from api.models import ApiToken
@@ -12,7 +14,7 @@ from api.principal import ANONYMOUS, Principal
 from api.services import tokens
 from api.settings import Settings
 
-__all__ = ["Context", "bearer", "build_context"]
+__all__ = ["Context", "Info", "bearer", "build_context"]
 
 
 @dataclass
@@ -54,3 +56,7 @@ async def build_context(
         request=request,
         response=response,
     )
+
+
+# What resolvers receive: ``info.context`` typed as Context, so mypy checks every use of it.
+Info: TypeAlias = StrawberryInfo[Context, None]

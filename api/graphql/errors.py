@@ -13,10 +13,10 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, VariableDefinitionNode
 from strawberry.types.field import StrawberryField
-from strawberry.types.info import Info
 
 from api import errors
 from api.db_errors import is_outage
+from api.graphql.context import Info
 
 __all__ = [
     "EXCEPTION_HANDLERS",

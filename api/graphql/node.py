@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from strawberry.types.info import Info
 from tortoise.models import Model
 
 from api.errors import NotFound
 from api.graphql import permissions
 from api.graphql.activities.types import ActivityType
 from api.graphql.catalog.types import AnnouncementType, PackageReleaseType
+from api.graphql.context import Info
 from api.graphql.groups.types import GroupType
 from api.graphql.machines.types import MachineType
 from api.graphql.relay import Node, decode_id

@@ -24,9 +24,7 @@ from api.kinds import FOR_HOST_REBOOT, ActivityKind
 from api.scheduling.texts import audit_actor, without_host
 
 if TYPE_CHECKING:
-    from strawberry.types.info import Info
-
-    from api.graphql.context import Context
+    from api.graphql.context import Context, Info
 
 __all__ = [
     "RULES",

@@ -6,12 +6,12 @@ import json
 from typing import Annotated
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.errors import ValidationError
 from api.graphql import lookup, permissions
 from api.graphql.activities.inputs import CancelActivityInput, QueueActivityInput
 from api.graphql.activities.types import ActivityType
+from api.graphql.context import Info
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.windows import ops
 from api.kinds import KINDS

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.graphql.activities.inputs import ActivityFilter
 from api.graphql.activities.types import ActivityType
+from api.graphql.context import Info
 from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
 from api.models import Activity

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types.info import Info
 
 from api.graphql import permissions
+from api.graphql.context import Info
 from api.graphql.enums import ActivityKind, ActivityState
 from api.graphql.relay import Node, encode_id
 from api.kinds import FOR_HOST_REBOOT

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.errors import PermissionDenied
 from api.graphql.agents.inputs import FinishWindowInput, ReportInventoryInput, StartWindowInput
 from api.graphql.agents.types import InventoryResultType, RejectedDomainType
+from api.graphql.context import Info
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.guests.inputs import AskGuestHookInput
 from api.graphql.guests.types import GuestHookType, NoGuestAgentType

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.types.info import Info
 
+from api.graphql.context import Info
 from api.graphql.permissions import allow
 from api.graphql.windows.types import WindowType
 from api.services import agents

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.graphql.audit.types import AuditEventType
+from api.graphql.context import Info
 from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
 from api.models import AuditEvent

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.graphql.catalog.inputs import (
     CreateAnnouncementInput,
@@ -14,6 +13,7 @@ from api.graphql.catalog.inputs import (
     UpdateAnnouncementInput,
 )
 from api.graphql.catalog.types import AnnouncementType, ImportResultType
+from api.graphql.context import Info
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.permissions import allow
 from api.services import announcements as service

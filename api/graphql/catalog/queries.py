@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from strawberry.types.info import Info
 from tortoise.expressions import Case, When
 
 from api.graphql.catalog.types import AnnouncementType, PackageReleaseType, SiteStatusType
+from api.graphql.context import Info
 from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate
 from api.models import Announcement, PackageRelease

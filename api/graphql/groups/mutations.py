@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.types.info import Info
 from tortoise.transactions import in_transaction
 
 from api import policy
 from api.errors import FieldError, PermissionDenied, ValidationError
 from api.feeds.urls import feed_url
 from api.graphql import lookup
+from api.graphql.context import Info
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.groups.inputs import CreateGroupInput, RotateFeedTokenInput, UpdatePolicyInput
 from api.graphql.groups.types import FeedUrlType, GroupType

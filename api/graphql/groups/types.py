@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.errors import ValidationError
 from api.feeds.urls import feed_url
 from api.graphql import permissions
+from api.graphql.context import Info
 from api.graphql.relay import Connection, Node, encode_id, paginate_list
 from api.models import Freeze, ResourceGroup
 from api.scheduling import Policy, occurrences

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.errors import PermissionDenied
 from api.graphql.activities.types import ActivityType
+from api.graphql.context import Info
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.guests.inputs import (
     AnswerGuestHookInput,

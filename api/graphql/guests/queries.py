@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.graphql.activities.types import ActivityType
+from api.graphql.context import Info
 from api.graphql.guests.types import GuestHookType
 from api.graphql.permissions import allow
 from api.services import guest_hooks, guests

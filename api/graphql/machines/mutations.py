@@ -6,11 +6,11 @@ import re
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.errors import NotFound, ValidationError
 from api.graphql import lookup
 from api.graphql.activities.types import ActivityType
+from api.graphql.context import Info
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.machines.inputs import (
     ChangeDesiredInput,

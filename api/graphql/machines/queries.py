@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.types.info import Info
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 
+from api.graphql.context import Info
 from api.graphql.loaders import Loaders
 from api.graphql.machines.inputs import MachineFilter
 from api.graphql.machines.types import MachineType

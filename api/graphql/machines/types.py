@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.graphql import permissions
+from api.graphql.context import Info
 from api.graphql.enums import Arch, GuestFlag, MachineKind
 from api.graphql.loaders import cached_or_load
 from api.graphql.relay import Connection, Node, encode_id, paginate_list

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.types.info import Info
 from tortoise.expressions import Subquery
 
+from api.graphql.context import Info
 from api.graphql.permissions import can_watch_rollouts
 from api.graphql.relay import Connection, Node, encode_id, paginate
 from api.models import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.errors import NotFound
+from api.graphql.context import Info
 from api.graphql.errors import NotFoundError, PermissionDeniedError, ValidationErrorType
 from api.graphql.permissions import allow
 from api.graphql.relay import decode_id

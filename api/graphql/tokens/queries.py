@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.types.info import Info
 
+from api.errors import PermissionDenied
+from api.graphql.context import Info
 from api.graphql.enums import Role
 from api.graphql.permissions import allow
 from api.graphql.tokens.types import MeType
@@ -19,6 +20,8 @@ class TokenQueries:
     async def me(self, info: Info) -> MeType:
         ctx = info.context
         token, who = ctx.token, ctx.principal
+        if token is None:  # allow("me") has refused it already; said again for the types
+            raise PermissionDenied("send a token as Authorization: Bearer <token>")
         groups: list[str] = (
             [n for (n,) in await ResourceGroup.filter(id__in=list(who.groups)).values_list("name")]
             if who.groups

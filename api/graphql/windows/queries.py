@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from strawberry.types.info import Info
 
 from api.errors import ValidationError
+from api.graphql.context import Info
 from api.graphql.enums import WindowState
 from api.graphql.permissions import allow
 from api.graphql.relay import Connection, paginate

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry.types.info import Info
 
+from api.graphql.context import Info
 from api.graphql.enums import WindowState
 from api.graphql.relay import Node, encode_id
 from api.models import ResourceGroup, Window
