@@ -35,6 +35,9 @@ from api.settings import Settings, get_settings
 __all__ = ["HookAnswer", "HookReply", "answer", "ask", "waiting"]
 
 OPEN = ("planned", "running")
+# a leave request nobody answered is dropped this long after it was asked: leave hooks are
+# for the minutes after a window, not for a guest agent that comes back days later
+LEAVE_EXPIRES = timedelta(hours=24)
 
 
 class HookReply(StrEnum):
@@ -104,11 +107,13 @@ async def ask(
     return hook
 
 
-async def waiting(machine_id: int) -> list[GuestHook]:
-    """The hook requests ``machine_id``'s guest agent has not answered yet, oldest first."""
+async def waiting(machine_id: int, now: datetime | None = None) -> list[GuestHook]:
+    """The hook requests ``machine_id``'s guest agent has not answered yet, oldest first:
+    enter requests while their window is open, leave requests for LEAVE_EXPIRES."""
+    fresh = (now or datetime.now(UTC)) - LEAVE_EXPIRES
     return (
         await GuestHook.filter(
-            Q(phase=HookPhase.LEAVE.value) | Q(window__state__in=OPEN),  # leave: after it
+            Q(phase=HookPhase.LEAVE.value, asked_at__gte=fresh) | Q(window__state__in=OPEN),
             verdict=HookVerdict.ASKED.value,
             window__machine_id=machine_id,
         )

@@ -4,11 +4,13 @@ each ask once; "not yet" is asked again; a postpone follows the group's rules.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from api.models import AuditEvent, GuestHook, Machine, ResourceGroup, Window
+from api.services.guest_hooks import LEAVE_EXPIRES
 from tests.graphql.test_mutations import mutate
 from tests.graphql.world import World, gql
 
@@ -114,3 +116,17 @@ async def test_postpone_moves_the_window_once_then_goes_ahead(
     ahead = await answer(client, world, 1, "POSTPONE")
     assert ahead["verdict"] == "GO" and "cannot move" in ahead["reason"]
     assert (await Window.get(id=window.id)).starts_at == window.starts_at
+
+
+async def test_an_unanswered_leave_request_expires(client: httpx.AsyncClient, world: World) -> None:
+    """The window is over; a guest agent that comes back a day later runs no leave hooks."""
+    await facts(client, world)
+    uid = world.ids["window:alpha-web"]
+    assert (await ask(client, world, "LEAVE"))["verdict"] == "ASKED"
+    await Window.filter(uid=uid).update(state="completed")
+    listed = (await waiting(client, world))["data"]["guestHooks"]
+    assert listed == [{"window": uid, "phase": "LEAVE", "asks": 1}]  # still wanted: just asked
+    hook = await GuestHook.get(window__uid=uid, phase="leave")
+    hook.asked_at -= LEAVE_EXPIRES + timedelta(minutes=1)
+    await hook.save()
+    assert (await waiting(client, world))["data"]["guestHooks"] == []
