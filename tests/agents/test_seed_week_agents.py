@@ -206,7 +206,10 @@ def start_agents(w: Week) -> None:
     for host, token in w.world["hosts"].items():
         uri = f"test://{w.world['nodes'][host]}"
         state = str(w.dir / f"state-{host}")
-        w.start(["--uri", uri, "--state-dir", state, "run", "--interval", "1"], token, host)
+        # asking the guests' hooks again every half second, not every 5: the week's windows
+        # follow one another in seconds of real time
+        args = ["--uri", uri, "--state-dir", state, "--hooks-poll", "0.5"]
+        w.start([*args, "run", "--interval", "0.5"], token, host)
     for name in GUEST_PROCESSES:
         proc = fake_proc(w.dir / f"proc-{name}")
         # the update installs 2.6.38, which the guest runs from its next boot; test:/// boots
@@ -217,7 +220,7 @@ def start_agents(w: Week) -> None:
         )
         command = shlex.join(["sh", "-c", update])
         state = str(w.dir / f"guest-{name}")
-        args = ["--state-dir", state, "guest", "--command", command, "--interval", "1"]
+        args = ["--state-dir", state, "guest", "--command", command, "--interval", "0.5"]
         w.start([*args, "--proc", str(proc)], w.world["guests"][name], f"guest-{name}.log")
 
 
@@ -311,7 +314,7 @@ def settle(w: Week, clients: dict[str, Client]) -> None:
         for p in w.procs:
             assert p.poll() is None, f"a process ended: {p.args}"
         assert time.monotonic() < deadline, f"at {w.now}: still {left}"
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def book_manual_activation(w: Week) -> None:
