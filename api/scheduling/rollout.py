@@ -51,6 +51,11 @@ class RolloutWorld:
     kernel_minutes: int  # a kernel update's estimate
     system_minutes: int  # a system update's estimate
     host_reboot_minutes: int  # a forced host-reboot window's length (with the allowance)
+    # a re-plan after a delay or halt: machines of the waves already done (in no wave of this
+    # plan, yet rebooted with their host), and hosts whose reboot in this rollout is done (no
+    # window again for them or their VMs)
+    settled: frozenset[int] = frozenset()
+    rebooted: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +135,7 @@ def plan_rollout(
 ) -> RolloutPlan:
     """Plan ``waves`` over ``world`` (``world.plan_input.now`` is now)."""
     ctx = _Planning(world, waves)
-    assignment = assign(waves, world.machines)
+    assignment = assign(waves, [m for m in world.machines if m.id not in world.settled])
     # 1. system updates at each wave's start: announced now, so they need the group's notice
     activities, wave_of_activity = ctx.system_updates(assignment)
     # 2. kernel activations: the planner, with every forced host reboot booked first
@@ -208,8 +213,9 @@ class _Planning:
         return activities, wave_of_activity
 
     def host_reboots(self, assignment: Assignment) -> list[HostReboot]:
-        """Every host of the host wave and its VMs get a forced window at the wave's start;
-        one too soon for a group's notice, or in a freeze, is a conflict."""
+        """Every host of the host wave not yet rebooted in this rollout, and all its VMs (those
+        of waves already done too), get a forced window at the wave's start; one too soon for a
+        group's notice, or in a freeze, is a conflict."""
         if self.hosts_wave is None:
             return []
         start = self.waves[self.hosts_wave].starts_at
@@ -222,6 +228,8 @@ class _Planning:
         late: dict[int, list[int]] = defaultdict(list)
         frozen: dict[int, list[int]] = defaultdict(list)
         for host_id in assignment.members[self.hosts_wave]:
+            if host_id in self.world.rebooted:
+                continue
             for m in (self.by_id[host_id], *guests[host_id]):
                 reboots.append(HostReboot(m.id, host_id, m.group_id, start, end))
                 if self.too_soon(m.group_id, start):

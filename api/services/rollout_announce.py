@@ -250,7 +250,10 @@ async def _outbox(
 ) -> list[OutboxRow]:
     """Settings first (groups never told), then one message per group with windows."""
     plan = preview.plan
-    affected = sorted({g for w in plan.waves for g, _ in w.per_group})
+    # a group whose machines are all in waves done already still has its host reboots
+    affected = sorted(
+        {g for w in plan.waves for g, _ in w.per_group} | {h.group_id for h in plan.host_reboots}
+    )
     told = {
         int(r["group_id"])
         for r in await fetch(

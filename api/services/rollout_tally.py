@@ -1,6 +1,7 @@
 """A rollout's system updates as the wave engine counts them: the waves as the pure core sees
 them, the latest update per machine (a retry supersedes a failed one), the tallies per wave, and
-the failed machines. Read by the engine, the progress shown to operators and retry/skip."""
+the failed machines. Read by the engine, the progress shown to operators and retry/skip; and
+what a re-plan of the rollout keeps (:func:`settled`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.kinds import ActivityKind
-from api.models import Wave
+from api.models import Activity, RolloutMember, Wave
 from api.scheduling.engine import Failure, Tally, WaveView
 from api.scheduling.waves import WaveSelector
 from api.services.bulk import as_utc, fetch
@@ -25,6 +26,7 @@ __all__ = [
     "error_line",
     "failed_updates",
     "latest_updates",
+    "settled",
     "skipped",
     "tallies",
     "wave_views",
@@ -151,3 +153,24 @@ async def failed_updates(rollout_id: int) -> list[FailedUpdate]:
         for r in rows
         if r["state"] == "failed" and not skipped(r)
     ]
+
+
+async def settled(
+    conn: BaseDBAsyncClient, rollout_id: int, done_waves: list[int]
+) -> tuple[frozenset[int], frozenset[int]]:
+    """What a re-plan of the rollout keeps: the machines of its waves already done, and the
+    hosts whose reboot in this rollout is done."""
+    members = (
+        await RolloutMember.filter(rollout_id=rollout_id, wave_id__in=done_waves)
+        .using_db(conn)
+        .values("machine_id")
+    )
+    hosts = (
+        await Activity.filter(rollout_id=rollout_id, kind=ActivityKind.HOST_REBOOT, state="done")
+        .using_db(conn)
+        .values("machine_id")
+    )
+    return (
+        frozenset(int(r["machine_id"]) for r in members),
+        frozenset(int(r["machine_id"]) for r in hosts),
+    )

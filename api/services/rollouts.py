@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 from api import rules
 from api.errors import FieldError, NotFound, ValidationError
 from api.kinds import KINDS, ActivityKind
-from api.models import PackageRelease, Rollout, RolloutMember, Wave
+from api.models import PackageRelease, Rollout, Wave
 from api.models.keys import where
 from api.scheduling import Work, needed_minutes
 from api.scheduling.rollout import RolloutPlan, RolloutWorld, plan_rollout
@@ -33,6 +33,7 @@ from api.scheduling.waves import (
 )
 from api.services import audit
 from api.services.bulk import fetch
+from api.services.rollout_tally import settled
 from api.services.scheduling_load import load_world
 from api.settings import Settings, get_settings
 
@@ -243,7 +244,8 @@ async def plan_of(
     conn: BaseDBAsyncClient, rollout: Rollout, now: datetime, settings: Settings
 ) -> RolloutPreview:
     """The rollout's plan now, of the waves not yet done (those stay done, with their
-    machines); those waves must be valid and none may be empty."""
+    machines, which still reboot with their host); those waves must be valid and none may be
+    empty. A host rebooted in this rollout already is not rebooted again."""
     rows = await Wave.filter(rollout_id=rollout.id).using_db(conn).order_by("position")
     pending = [w for w in rows if w.state == "pending"]
     specs = [_spec(w) for w in pending]
@@ -251,16 +253,8 @@ async def plan_of(
     if errors:
         raise ValidationError(errors)
     world, names, groups = await load_rollout_world(conn, now, settings)
-    done = {
-        int(r["machine_id"])
-        for r in await RolloutMember.filter(
-            rollout_id=rollout.id, wave_id__in=[w.id for w in rows if w.state != "pending"]
-        )
-        .using_db(conn)
-        .values("machine_id")
-    }
-    if done:
-        world = replace(world, machines=tuple(m for m in world.machines if m.id not in done))
+    done, rebooted = await settled(conn, rollout.id, [w.id for w in rows if w.state != "pending"])
+    world = replace(world, settled=done, rebooted=rebooted)
     plan = await asyncio.to_thread(plan_rollout, world, specs, settings.site_timezone)
     empty = check_assignment(specs, plan.assignment)
     if empty:
