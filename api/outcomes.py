@@ -8,7 +8,7 @@ agent, the guest agent). Plain: the agent imports it without the API's dependenc
 
 from __future__ import annotations
 
-__all__ = ["MAX_OUTCOME", "SUMMARY", "outcome_of", "summary_line"]
+__all__ = ["MAX_OUTCOME", "SUMMARY", "no_report", "outcome_of", "summary_line"]
 
 SUMMARY = "summary: "
 MAX_OUTCOME = 300
@@ -16,6 +16,11 @@ MAX_OUTCOME = 300
 
 def summary_line(parts: list[str]) -> str:
     return SUMMARY + "; ".join(p for p in parts if p)
+
+
+def no_report(hours: int) -> str:
+    """The outcome of guest work the guest agent never reported (failed by the watchdog)."""
+    return f"no report from the guest agent within {hours} hours after the window ended"
 
 
 def outcome_of(log: str | None) -> str:

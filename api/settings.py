@@ -160,6 +160,10 @@ class Settings:
     # a guest agent runs on a VM when it reported within this many seconds: the host agent
     # then asks its enter hooks before stopping the guest (api.services.guest_hooks)
     guest_live_seconds: int = 600
+    # guest work (a system update) in a finished window that the guest agent has not reported
+    # this many hours after the window's end fails as "no report", and the window's result
+    # mail goes (api.services.watchdog); 0 waits for ever
+    guest_report_hours: int = 24
     # where each value came from: "default", a variable's name, or the file's path
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -238,6 +242,7 @@ class Settings:
             "max_inflight",
             "watchdog_interval",
             "rollout_interval",
+            "guest_report_hours",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{self.where(name)} cannot be negative")

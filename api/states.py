@@ -47,7 +47,8 @@ ACTIVITY = StateMachine(
     _table(
         {
             "queued": {"scheduled", "cancelled"},
-            "scheduled": {"queued", "running", "cancelled"},
+            # failed without running: guest work never reported (api.services.watchdog)
+            "scheduled": {"queued", "running", "cancelled", "failed"},
             "running": {"done", "failed"},
             "failed": {"queued"},  # retry, bounded by Activity.MAX_ATTEMPTS
             "done": set(),

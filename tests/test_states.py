@@ -16,6 +16,7 @@ ALLOWED = {
         ("scheduled", "queued"),
         ("scheduled", "running"),
         ("scheduled", "cancelled"),
+        ("scheduled", "failed"),  # guest work that never reported
         ("running", "done"),
         ("running", "failed"),
         ("failed", "queued"),
