@@ -1,6 +1,6 @@
 """Carry out one window's activities on this host, recording crash-relevant progress in the
 journal. Returns one result (outcome + log) per activity. What each kind does is its handler
-class in ``agents.host.activities``; this module runs a window's handlers and its last step.
+class (``agents.host.registry``); this module runs a window's handlers and its last step.
 
 A guest that ran before the window runs after it: config steps change the definition, and
 the window's last step restarts the guest when its definition changed (once, however many
@@ -15,21 +15,13 @@ import time
 from agents.client import Result
 from agents.errors import AgentError, ConnectionLost, DomainNotFound
 from agents.host import steps
-from agents.host.activities import (
-    BOOT_ID,
-    GUEST_HANDLERS,
-    HANDLERS,
-    HOST_HANDLERS,
-    Context,
-    HostReboot,
-    RebootPending,
-    guest_down,
-)
+from agents.host.handler import BOOT_ID, Context, RebootPending, guest_down
 from agents.host.journal import Entry, JournalActivity
+from agents.host.registry import GUEST_HANDLERS, HANDLERS, HOST_HANDLERS
 from agents.host.steps import StepLog
 from agents.host.summary import summarize
 from agents.virt.libvirt import Guest
-from api.kinds import ActivityKind, Executor, spec
+from api.kinds import Executor, spec
 
 __all__ = ["BOOT_ID", "Context", "RebootPending", "apply_entry"]
 
@@ -228,10 +220,6 @@ def _host_gave_up(ctx: Context, entry: Entry, head: list[str]) -> list[Result]:
 
 
 def _waiting_for_reboot(entry: Entry) -> bool:
-    """The host's reboot command ran: the window goes on after the boot."""
-    for activity in entry.activities:
-        if activity.kind == ActivityKind.HOST_REBOOT:
-            state = HostReboot.state_in(entry, activity)
-            if state is not None and state.reboot_issued:
-                return True
-    return False
+    """A host handler waits for the host's boot (its reboot command ran): the window goes
+    on after the boot."""
+    return any(h.waiting(entry, a) for a in entry.activities if (h := HOST_HANDLERS.get(a.kind)))

@@ -199,7 +199,7 @@ def test_a_guest_that_ignores_acpi_is_powered_off_after_the_timeout(
 
 
 def test_the_handlers_are_the_registrys_host_agent_kinds() -> None:
-    from agents.host.activities import GUEST_HANDLERS, HANDLERS, HOST_HANDLERS
+    from agents.host.registry import GUEST_HANDLERS, HANDLERS, HOST_HANDLERS
     from api.kinds import KINDS, Executor
 
     ours = {k for k, s in KINDS.items() if s.executor is Executor.HOST_AGENT}
@@ -211,7 +211,7 @@ def test_the_handlers_are_the_registrys_host_agent_kinds() -> None:
 
 
 def test_resume_state_reads_the_journals_json(hv: Hypervisor, tmp_path: Path) -> None:
-    from agents.host.activities import HostReboot, HostRebootState
+    from agents.host.host_reboot import HostReboot, HostRebootState
 
     entry = window("kvm", ("host_reboot", {}))
     assert HostReboot.state_in(entry, entry.activities[0]) is None  # nothing ran yet
