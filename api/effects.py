@@ -2,11 +2,14 @@
 
 A change is turned into frozen rows here: the audit trail's events (``AuditRow``), the
 outbox's messages (``OutboxRow``), new windows (``WindowRow``) and new activities
-(``ActivityRow``). Two sinks in ``api.services.sinks`` write them: one through the ORM (a
+(``ActivityRow``), and the changes to existing rows (``Update``: ``ActivityMoved``,
+``ActivityBlocked``, ``ActivityAdopted``, ``ActivityHeld``, ``WindowExtended``,
+``DesiredKernel``). Two sinks in ``api.services.sinks`` write them: one through the ORM (a
 single operation), one in bulk with plain SQL (the scheduling pass, a rollout's announcement),
 its column lists taken from the models' metadata. No database code here.
 
 The one home of:
+- a window's uid format (``new_uid``);
 - the outbox's dedupe-key and thread-key formats (the ``*_key`` and ``*_thread`` functions);
 - the digest rule (``new_windows_notices``: one digest per group with many new windows,
   else one message per window).
@@ -14,10 +17,11 @@ The one home of:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from api.notices import (
     AnnouncementPublished,
@@ -33,10 +37,17 @@ from api.notices import (
 )
 
 __all__ = [
+    "ActivityAdopted",
+    "ActivityBlocked",
+    "ActivityHeld",
+    "ActivityMoved",
     "ActivityRow",
     "AuditRow",
+    "DesiredKernel",
     "NewWindow",
     "OutboxRow",
+    "Update",
+    "WindowExtended",
     "WindowRow",
     "announcement_key",
     "announcement_key_prefix",
@@ -44,6 +55,7 @@ __all__ = [
     "group_key",
     "group_thread",
     "guest_down_key",
+    "new_uid",
     "new_windows_notices",
     "operators_thread",
     "outbox_row",
@@ -139,6 +151,11 @@ def operators_thread(kind: str) -> str:
 # --- rows
 
 
+def new_uid() -> str:
+    """A new window's uid (its iCalendar UID, for ever)."""
+    return f"{uuid.uuid4()}@fenster"
+
+
 @dataclass(frozen=True, slots=True)
 class AuditRow:
     """One audit event: ``actor`` did ``action`` to the subject (type, id, name)."""
@@ -169,9 +186,8 @@ class OutboxRow:
 
 @dataclass(frozen=True, slots=True)
 class WindowRow:
-    """A new maintenance window (planned, sequence 0, never postponed)."""
+    """A new maintenance window (planned, sequence 0, never postponed) with a new uid."""
 
-    uid: str
     machine_id: int
     starts_at: datetime
     ends_at: datetime
@@ -181,6 +197,7 @@ class WindowRow:
     state: str = "planned"
     sequence: int = 0
     postpones: int = 0
+    uid: str = field(default_factory=new_uid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +216,79 @@ class ActivityRow:
     requested_by: str
     attempts: int = field(default=0)
     for_host_reboot_id: int | None = field(default=None)  # a VM's reboot: its host's reboot
+
+
+# --- changes to existing rows: each sets its fields (all but ``id``) on the row ``id``
+
+
+class Update:
+    """A change to the existing row ``id``: the sinks set every other field of the dataclass.
+    ``ONLY_IF`` (column values) must hold too, else the row is left alone; ``TOUCH``: the
+    model's ``updated_at`` gets the write's stamp."""
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every update is a dataclass
+    ONLY_IF: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    TOUCH: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityMoved(Update):
+    """A queued activity moves into its window (one no longer queued stays where it is)."""
+
+    ONLY_IF = (("state", "queued"),)
+
+    id: int
+    window_id: int
+    state: str = "scheduled"
+    blocked_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityBlocked(Update):
+    """A queued activity the planner could not place, and why."""
+
+    id: int
+    blocked_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityAdopted(Update):
+    """A queued kernel update a rollout adopts: in its window, or queued with its reason."""
+
+    id: int
+    state: str
+    not_before: datetime | None
+    window_id: int | None
+    rollout_id: int
+    blocked_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityHeld(Update):
+    """A scheduled activity due no sooner than ``not_before``."""
+
+    id: int
+    not_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WindowExtended(Update):
+    """A planned window with more work: its new reason at its new ``sequence``."""
+
+    TOUCH = True
+
+    id: int
+    reason: str
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredKernel(Update):
+    """The kernel a machine is to run."""
+
+    id: int
+    desired_kernel: str
 
 
 def outbox_row(

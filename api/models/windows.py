@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 from tortoise import fields
 
+from api.effects import new_uid
 from api.models.base import StatefulMixin, TimestampedModel
 from api.states import WINDOW
 
 if TYPE_CHECKING:
     from api.models.machines import Machine
 
-__all__ = ["Window", "new_uid"]
-
-
-def new_uid() -> str:
-    return f"{uuid.uuid4()}@fenster"
+__all__ = ["Window", "new_uid"]  # new_uid (api.effects): the migrations name it here
 
 
 class Window(StatefulMixin, TimestampedModel):

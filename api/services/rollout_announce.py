@@ -20,15 +20,18 @@ the scheduling pass writes its plan (the rows: ``api.services.rollout_rows``, wr
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from api.effects import (
+    ActivityAdopted,
     ActivityRow,
+    DesiredKernel,
     OutboxRow,
+    WindowExtended,
     outbox_row,
     rollout_announced_key,
     rollout_settings_key,
@@ -37,7 +40,7 @@ from api.errors import FieldError, ValidationError
 from api.kinds import KINDS, ActivityKind
 from api.models import ResourceGroup, Rollout
 from api.scheduling.rollout import ConflictKind, RolloutPlan
-from api.services.bulk import execute_many, fetch, insert_many, to_db_time
+from api.services.bulk import fetch, insert_many
 from api.services.groups import settings_notice
 from api.services.rollout_rows import (
     Booked,
@@ -49,7 +52,7 @@ from api.services.rollout_rows import (
 )
 from api.services.rollouts import RolloutPreview, plan_of
 from api.services.scheduling import lock
-from api.services.sinks import save_many
+from api.services.sinks import save_many, update_many
 from api.settings import Settings, get_settings
 
 __all__ = ["announce_in", "announce_rollout"]
@@ -132,11 +135,7 @@ async def _write(
         ],
     )
     if rollout.kernel:
-        await execute_many(
-            conn,
-            "UPDATE machine SET desired_kernel = ? WHERE id = ?",
-            [(rollout.kernel, mid) for mid in vms],
-        )
+        await update_many(conn, [DesiredKernel(mid, rollout.kernel) for mid in vms], now)
     await save_many(conn, audit_rows(actor, rollout, preview, booked, force, resumed), now)
     queued = datetime.now(UTC)  # mail is due now, whatever ``now`` planned
     out = await _outbox(conn, rollout, preview, booked, groups, resumed, now, queued)
@@ -148,28 +147,38 @@ async def _book(
 ) -> Booked:
     """Write the new windows, and extend the planned windows activations join."""
     new = new_windows(plan, groups, now)
+    # the new windows' ids: all above the highest before (SQLite's rowids, PostgreSQL's
+    # sequence: each later value is higher); found by uid, another writer's rows are ignored
+    before = (await fetch(conn, "SELECT COALESCE(MAX(id), 0) AS m FROM maintenance_window"))[0]["m"]
     await save_many(conn, [w for w, _ in new], now)
-    uids = [w.uid for w, _ in new]
     ids: dict[str, int] = {}
-    for i in range(0, len(uids), 500):
-        chunk = uids[i : i + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for r in await fetch(
-            conn, f"SELECT id, uid FROM maintenance_window WHERE uid IN ({marks})", chunk
-        ):
-            ids[r["uid"]] = int(r["id"])
-    booked = Booked(new, ids, {}, {}, [a for a in plan.activations if a.joins_window])
+    if new:
+        found = await fetch(conn, "SELECT id, uid FROM maintenance_window WHERE id > ?", [before])
+        ids = {r["uid"]: int(r["id"]) for r in found}
+    joining = [(a, a.joins_window) for a in plan.activations if a.joins_window is not None]
+    joined = await _joined(conn, [wid for _, wid in joining])
+    extended = [a for a, _ in joining]
+    booked = Booked(new, ids, {}, {}, extended, {wid: uid for wid, (uid, _) in joined.items()})
     for w, _ in new:
         (booked.reboot if w.forced else booked.activation)[w.machine_id] = ids[w.uid]
-    for a in booked.extended:
-        booked.activation[a.machine_id] = a.joins_window  # type: ignore[assignment]
-    await execute_many(
-        conn,
-        "UPDATE maintenance_window SET reason = ?, sequence = sequence + 1, updated_at = ?"
-        " WHERE id = ?",
-        [(a.reason, to_db_time(conn, now), a.joins_window) for a in booked.extended],
-    )
+    for a, wid in joining:
+        booked.activation[a.machine_id] = wid
+    changes = [WindowExtended(wid, a.reason, joined[wid][1] + 1) for a, wid in joining]
+    await update_many(conn, changes, now)
     return booked
+
+
+async def _joined(conn: BaseDBAsyncClient, window_ids: Sequence[int]) -> dict[int, tuple[str, int]]:
+    """The uid and sequence of each window activations join (under the scheduler's lock)."""
+    out: dict[int, tuple[str, int]] = {}
+    for i in range(0, len(window_ids), 500):
+        some = window_ids[i : i + 500]
+        marks = ", ".join("?" for _ in some)
+        for r in await fetch(
+            conn, f"SELECT id, uid, sequence FROM maintenance_window WHERE id IN ({marks})", some
+        ):
+            out[int(r["id"])] = (str(r["uid"]), int(r["sequence"]))
+    return out
 
 
 async def _waiting(conn: BaseDBAsyncClient, vms: list[int]) -> dict[int, int]:
@@ -202,15 +211,16 @@ async def _activities(
     plan = preview.plan
     rows = system_updates(actor, rollout, plan)
     waiting = await _waiting(conn, [a.machine_id for a in plan.activations])
-    adopted: list[tuple[Any, ...]] = []
+    adopted: list[ActivityAdopted] = []
     minutes = KINDS[ActivityKind.KERNEL_UPDATE].default_estimate
     for a in plan.activations:
         window = booked.activation.get(a.machine_id) if a.starts_at is not None else None
         state, blocked = ("scheduled", None) if window else ("queued", a.reason)
         starts = plan.waves[a.wave].spec.starts_at
         if a.machine_id in waiting:
-            at = to_db_time(conn, starts)
-            adopted.append((state, at, window, rollout.id, blocked, waiting[a.machine_id]))
+            adopted.append(
+                ActivityAdopted(waiting[a.machine_id], state, starts, window, rollout.id, blocked)
+            )
             continue
         params = {"kernel": rollout.kernel} if rollout.kernel else {}
         kind = ActivityKind.KERNEL_UPDATE
@@ -230,12 +240,7 @@ async def _activities(
         )
     rows += reboots(actor, rollout, preview, booked)
     await save_many(conn, rows, now)
-    await execute_many(
-        conn,
-        "UPDATE activity SET state = ?, not_before = ?, window_id = ?, rollout_id = ?,"
-        " blocked_reason = ? WHERE id = ?",
-        adopted,
-    )
+    await update_many(conn, adopted, now)
 
 
 async def _outbox(
@@ -275,7 +280,7 @@ async def _outbox(
     for w, gid in booked.new:
         windows[gid].append(w.uid)
     for a in booked.extended:
-        windows[a.group_id].append(await _uid(conn, a.joins_window))  # type: ignore[arg-type]
+        windows[a.group_id].append(booked.joined[a.joins_window])  # type: ignore[index]
     members = await _members_by_group(conn, rollout.id)
     for gid in affected:
         notice = announced(rollout, preview, members, gid, tuple(windows[gid]), resumed)
@@ -288,11 +293,6 @@ async def _outbox(
             )
         )
     return out
-
-
-async def _uid(conn: BaseDBAsyncClient, window_id: int) -> str:
-    rows = await fetch(conn, "SELECT uid FROM maintenance_window WHERE id = ?", [window_id])
-    return str(rows[0]["uid"])
 
 
 async def _members_by_group(

@@ -32,7 +32,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from api.effects import rollout_halted_key
+from api.effects import ActivityHeld, rollout_halted_key
 from api.errors import ValidationError
 from api.kinds import ActivityKind
 from api.models import Activity, Rollout, Wave
@@ -51,16 +51,18 @@ from api.scheduling.engine import (
     gate,
 )
 from api.services import audit, outbox
-from api.services.bulk import execute_many, fetch, to_db_time
+from api.services.bulk import fetch, to_db_time
 from api.services.rollout_machines import restore_activations
 from api.services.rollout_tally import (
     FailedUpdate,
     failed_updates,
     latest_updates,
+    scheduled_updates,
     tallies,
     wave_views,
 )
 from api.services.scheduling import lock
+from api.services.sinks import update_many
 from api.services.window_ops import cancel_in
 from api.settings import Settings
 
@@ -109,17 +111,14 @@ async def _hold_later(
     """Later waves' system updates are due no sooner than their wave's effective start."""
     views = [w if w.id != started.id else _with(w, "running") for w in waves]
     starts = effective_starts(views)
-    rows = []
-    for w in views:
-        if w.position > started.position and w.state == "pending" and starts[w.id] > w.starts_at:
-            rows.append((to_db_time(conn, starts[w.id]), rollout_id, w.id))
-    await execute_many(
-        conn,
-        "UPDATE activity SET not_before = ? WHERE rollout_id = ? AND kind = 'system_update'"
-        " AND state = 'scheduled' AND machine_id IN"
-        " (SELECT machine_id FROM rollout_member WHERE wave_id = ?)",
-        rows,
-    )
+    later = {
+        w.id: starts[w.id]
+        for w in views
+        if w.position > started.position and w.state == "pending" and starts[w.id] > w.starts_at
+    }
+    found = await scheduled_updates(conn, rollout_id, list(later))
+    held = [ActivityHeld(aid, later[wave_id]) for aid, wave_id in found]
+    await update_many(conn, held, datetime.now(UTC))
 
 
 def _with(w: WaveView, state: str) -> WaveView:

@@ -10,7 +10,6 @@ from datetime import datetime
 from api.effects import ActivityRow, AuditRow, WindowRow
 from api.kinds import KINDS, REBOOT_FLAG, ActivityKind
 from api.models import ResourceGroup, Rollout
-from api.models.windows import new_uid
 from api.notices import RolloutAnnounced, RolloutEvent
 from api.scheduling import postpone_deadline
 from api.scheduling.rollout import Activation, RolloutPlan
@@ -37,6 +36,7 @@ class Booked:
     activation: dict[int, int]  # machine id -> the window its kernel activates in
     reboot: dict[int, int]  # machine id -> its forced host-reboot window
     extended: list[Activation]
+    joined: dict[int, str]  # window id -> uid of the windows ``extended`` join
 
 
 def new_windows(
@@ -45,10 +45,7 @@ def new_windows(
     """Each VM's activation window not joining one, then the forced host-reboot windows."""
     deadline = postpone_deadline(now)
     new = [
-        (
-            WindowRow(new_uid(), a.machine_id, a.starts_at, a.ends_at, a.reason, False, deadline),
-            a.group_id,
-        )
+        (WindowRow(a.machine_id, a.starts_at, a.ends_at, a.reason, False, deadline), a.group_id)
         for a in plan.activations
         if a.starts_at is not None and a.ends_at is not None and a.joins_window is None
     ]
@@ -56,7 +53,7 @@ def new_windows(
         g = groups[h.group_id]
         is_host = h.machine_id == h.host_id
         reason = host_reboot_reason(g.timezone, g.notice_minutes, h.starts_at, is_host)
-        row = WindowRow(new_uid(), h.machine_id, h.starts_at, h.ends_at, reason, True, None)
+        row = WindowRow(h.machine_id, h.starts_at, h.ends_at, reason, True, None)
         new.append((row, h.group_id))
     return new
 

@@ -26,6 +26,7 @@ __all__ = [
     "error_line",
     "failed_updates",
     "latest_updates",
+    "scheduled_updates",
     "settled",
     "skipped",
     "tallies",
@@ -80,6 +81,24 @@ async def latest_updates(conn: BaseDBAsyncClient, rollout_id: int) -> list[Any]:
     return [
         r for i, r in enumerate(rows) if i == last or rows[i + 1]["machine_id"] != r["machine_id"]
     ]
+
+
+async def scheduled_updates(
+    conn: BaseDBAsyncClient, rollout_id: int, wave_ids: list[int]
+) -> list[tuple[int, int]]:
+    """The rollout's scheduled system updates in the waves ``wave_ids``: (id, wave id)."""
+    if not wave_ids:
+        return []
+    marks = ", ".join("?" for _ in wave_ids)
+    rows = await fetch(
+        conn,
+        "SELECT a.id, rm.wave_id FROM activity a JOIN rollout_member rm"
+        " ON rm.machine_id = a.machine_id AND rm.rollout_id = a.rollout_id"
+        f" WHERE a.rollout_id = ? AND a.kind = ? AND a.state = ? AND rm.wave_id IN ({marks})"
+        " ORDER BY a.id",
+        [rollout_id, ActivityKind.SYSTEM_UPDATE.value, "scheduled", *wave_ids],
+    )
+    return [(int(r["id"]), int(r["wave_id"])) for r in rows]
 
 
 def skipped(row: Any) -> bool:

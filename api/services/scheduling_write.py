@@ -1,6 +1,7 @@
 """Writing one scheduling pass's plan: windows, activity moves, audit events, outbox rows.
 
-Plain parameterised SQL in bulk (api.services.bulk), inside the pass's one transaction.
+Plain parameterised SQL in bulk (the bulk sink, api.services.sinks), inside the pass's one
+transaction.
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from api.effects import AuditRow, NewWindow, OutboxRow, WindowRow, new_windows_notices, outbox_row
-from api.models.windows import new_uid
+from api.effects import (
+    ActivityBlocked,
+    ActivityMoved,
+    AuditRow,
+    NewWindow,
+    OutboxRow,
+    WindowExtended,
+    WindowRow,
+    new_windows_notices,
+    outbox_row,
+)
 from api.notices import WindowChanged
 from api.scheduling import Plan, postpone_deadline
-from api.services.bulk import execute_many, fetch, to_db_time
+from api.services.bulk import fetch
 from api.services.scheduling_load import World
-from api.services.sinks import save_many
+from api.services.sinks import save_many, update_many
 from api.settings import Settings
 
 __all__ = ["ACTOR", "write_plan"]
@@ -42,7 +52,6 @@ async def write_plan(
     outbox rows queued.
     """
     stamp = datetime.now(UTC)
-    ts = to_db_time(conn, stamp)
     steps = _Steps(say, timings)
     step, lap = steps.step, steps.lap
 
@@ -58,24 +67,10 @@ async def write_plan(
 
     lap("windows")
     # 2. activities move into their windows; blocked ones get their reason
-    moves, blocked, extended = await asyncio.to_thread(_activity_rows, result, ids, ts)
-    await execute_many(
-        conn,
-        "UPDATE activity SET state = 'scheduled', window_id = ?, blocked_reason = NULL"
-        " WHERE id = ? AND state = 'queued'",
-        moves,
-        step("activities"),
-    )
-    await execute_many(
-        conn,
-        "UPDATE activity SET blocked_reason = ? WHERE id = ?",
-        blocked,
-    )
-    await execute_many(
-        conn,
-        "UPDATE maintenance_window SET reason = ?, sequence = ?, updated_at = ? WHERE id = ?",
-        extended,
-    )
+    moves, blocked, extended = await asyncio.to_thread(_activity_rows, result, ids)
+    await update_many(conn, moves, stamp, step("activities"))
+    await update_many(conn, blocked, stamp)
+    await update_many(conn, extended, stamp)
 
     lap("activities")
     # 3. audit trail
@@ -112,7 +107,6 @@ class _Steps:
 def _window_rows(world: World, result: Plan) -> list[WindowRow]:
     return [
         WindowRow(
-            new_uid(),
             w.machine_id,
             w.starts_at,
             w.ends_at,
@@ -130,13 +124,15 @@ def _ids_by_index(found: list[Any], uids: list[str]) -> dict[int, tuple[int, str
 
 
 def _activity_rows(
-    result: Plan, ids: dict[int, tuple[int, str]], ts: Any
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    moves = [(ids[i][0], aid) for i, w in enumerate(result.new) for aid in w.activity_ids]
-    moves += [(x.window_id, aid) for x in result.extended for aid in x.activity_ids]
-    moves.sort(key=lambda m: m[1])  # in primary-key order: neighbouring B-tree pages
-    blocked = [(b.reason, b.activity_id) for b in result.blocked]
-    extended = [(x.reason, x.sequence, ts, x.window_id) for x in result.extended]
+    result: Plan, ids: dict[int, tuple[int, str]]
+) -> tuple[list[ActivityMoved], list[ActivityBlocked], list[WindowExtended]]:
+    moves = [
+        ActivityMoved(aid, ids[i][0]) for i, w in enumerate(result.new) for aid in w.activity_ids
+    ]
+    moves += [ActivityMoved(aid, x.window_id) for x in result.extended for aid in x.activity_ids]
+    moves.sort(key=lambda m: m.id)  # in primary-key order: neighbouring B-tree pages
+    blocked = [ActivityBlocked(b.activity_id, b.reason) for b in result.blocked]
+    extended = [WindowExtended(x.window_id, x.reason, x.sequence) for x in result.extended]
     return moves, blocked, extended
 
 

@@ -7,6 +7,9 @@
   column list is the row's fields mapped through the model's ``_meta``, plus the model's
   automatic timestamps, which get the write's ``stamp``; JSON and time values are converted
   the way the backend stores them.
+- ``update_many`` applies many changes of one type (``api.effects.Update``) the same way:
+  ``UPDATE ... SET`` the row's fields ``WHERE id = ?`` (and its ``ONLY_IF`` columns), the
+  column names from the model's ``_meta``, the values converted as ``save_many``'s.
 """
 
 from __future__ import annotations
@@ -23,11 +26,33 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from api.effects import ActivityRow, AuditRow, OutboxRow, WindowRow
-from api.models import Activity, AuditEvent, Notification, Window
-from api.services.bulk import insert_many, to_db_time
+from api.effects import (
+    ActivityAdopted,
+    ActivityBlocked,
+    ActivityHeld,
+    ActivityMoved,
+    ActivityRow,
+    AuditRow,
+    DesiredKernel,
+    OutboxRow,
+    Update,
+    WindowExtended,
+    WindowRow,
+)
+from api.models import Activity, AuditEvent, Machine, Notification, Window
+from api.services.bulk import execute_many, insert_many, to_db_time
 
-__all__ = ["MODELS", "Row", "columns_of", "save", "save_all", "save_many"]
+__all__ = [
+    "MODELS",
+    "UPDATED",
+    "Row",
+    "columns_of",
+    "save",
+    "save_all",
+    "save_many",
+    "update_many",
+    "updates_of",
+]
 
 Row = AuditRow | OutboxRow | WindowRow | ActivityRow
 R = TypeVar("R", AuditRow, OutboxRow, WindowRow, ActivityRow)
@@ -39,6 +64,14 @@ MODELS: dict[type[Any], type[Model]] = {
     OutboxRow: Notification,
     WindowRow: Window,
     ActivityRow: Activity,
+}
+UPDATED: dict[type[Update], type[Model]] = {
+    ActivityMoved: Activity,
+    ActivityBlocked: Activity,
+    ActivityAdopted: Activity,
+    ActivityHeld: Activity,
+    WindowExtended: Window,
+    DesiredKernel: Machine,
 }
 
 
@@ -90,12 +123,13 @@ def _values(row: Row) -> dict[str, Any]:
     return values
 
 
-def _automatic(model: type[Model]) -> list[str]:
-    """The model's timestamps its save fills in (auto_now, auto_now_add)."""
+def _automatic(model: type[Model], *, created: bool = True) -> list[str]:
+    """The model's timestamps its save fills in (auto_now, and unless not ``created``
+    auto_now_add)."""
     return [
         name
         for name, f in model._meta.fields_map.items()
-        if isinstance(f, fields.DatetimeField) and (f.auto_now or f.auto_now_add)
+        if isinstance(f, fields.DatetimeField) and (f.auto_now or (created and f.auto_now_add))
     ]
 
 
@@ -108,8 +142,9 @@ def columns_of(row_type: type[Any]) -> list[str]:
     return [projection[n] for n in names]
 
 
-def _converters(conn: BaseDBAsyncClient, row_type: type[Any]) -> list[Callable[[Any], Any] | None]:
-    model = MODELS[row_type]
+def _converters(
+    conn: BaseDBAsyncClient, row_type: type[Any], model: type[Model]
+) -> list[Callable[[Any], Any] | None]:
     times: dict[datetime, Any] = {}  # a pass writes the same instants many times
 
     def time(value: datetime | None) -> Any:
@@ -138,7 +173,7 @@ def rows_of(conn: BaseDBAsyncClient, rows: Sequence[Row], stamp: datetime) -> li
     row_type = type(rows[0])
     names = [f.name for f in dataclasses.fields(row_type)]
     get: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
-    convert = _converters(conn, row_type)
+    convert = _converters(conn, row_type, MODELS[row_type])
     stamps: tuple[Any, ...] = (to_db_time(conn, stamp),) * len(_automatic(MODELS[row_type]))
     converted = [(i, c) for i, c in enumerate(convert) if c is not None]
     if not converted:
@@ -169,3 +204,53 @@ async def save_many(
     else:
         values = rows_of(conn, rows, stamp)
     await insert_many(conn, table, columns_of(row_type), values, progress)
+
+
+def updates_of(row_type: type[Update]) -> str:
+    """The ``UPDATE`` statement of ``row_type`` (with ``?`` marks): SET the row's fields but
+    ``id``, then (``TOUCH``) the model's ``updated_at``; WHERE ``id`` and the ``ONLY_IF``
+    columns."""
+    model = UPDATED[row_type]
+    projection = model._meta.fields_db_projection
+    names = [f.name for f in dataclasses.fields(row_type) if f.name != "id"]
+    names += _automatic(model, created=False) if row_type.TOUCH else []
+    where = ["id", *(name for name, _ in row_type.ONLY_IF)]
+    sets = ", ".join(f"{projection[n]} = ?" for n in names)
+    conditions = " AND ".join(f"{projection[n]} = ?" for n in where)
+    return f"UPDATE {model._meta.db_table} SET {sets} WHERE {conditions}"
+
+
+def _update_values(
+    conn: BaseDBAsyncClient, rows: Sequence[Update], stamp: datetime
+) -> list[tuple[Any, ...]]:
+    row_type = type(rows[0])
+    names = [f.name for f in dataclasses.fields(row_type)]
+    if names[0] != "id":
+        raise TypeError(f"{row_type.__name__}: an update's first field is its row's id")
+    get: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+    convert = _converters(conn, row_type, UPDATED[row_type])
+    touched: tuple[Any, ...] = (to_db_time(conn, stamp),) if row_type.TOUCH else ()
+    only_if = tuple(value for _, value in row_type.ONLY_IF)
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = [v if c is None else c(v) for v, c in zip(get(row), convert, strict=True)]
+        out.append((*values[1:], *touched, values[0], *only_if))
+    return out
+
+
+async def update_many(
+    conn: BaseDBAsyncClient,
+    rows: Sequence[Update],
+    stamp: datetime,
+    progress: Any = None,
+) -> None:
+    """Apply ``rows`` (all of one type) in bulk on ``conn`` (``updates_of``); a ``TOUCH``
+    row's ``updated_at`` gets ``stamp``."""
+    if not rows:
+        return
+    template = updates_of(type(rows[0]))
+    if len(rows) > THREAD_ABOVE:
+        values = await asyncio.to_thread(_update_values, conn, rows, stamp)
+    else:
+        values = _update_values(conn, rows, stamp)
+    await execute_many(conn, template, values, progress)

@@ -10,9 +10,30 @@ import pytest
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
-from api.effects import ActivityRow, AuditRow, OutboxRow, WindowRow
-from api.models import Machine, Notification, ResourceGroup
-from api.services.sinks import MODELS, Row, columns_of, save, save_all, save_many
+from api.effects import (
+    ActivityAdopted,
+    ActivityBlocked,
+    ActivityHeld,
+    ActivityMoved,
+    ActivityRow,
+    AuditRow,
+    DesiredKernel,
+    OutboxRow,
+    WindowExtended,
+    WindowRow,
+)
+from api.models import Activity, Machine, Notification, ResourceGroup, Rollout, Window
+from api.services.sinks import (
+    MODELS,
+    UPDATED,
+    Row,
+    columns_of,
+    save,
+    save_all,
+    save_many,
+    update_many,
+    updates_of,
+)
 
 STAMP = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
 
@@ -35,7 +56,7 @@ async def rows() -> list[Row]:
             "w1",
             STAMP,
         ),
-        WindowRow("w1", vm.id, start, start.replace(hour=3), "regular", False, STAMP),
+        WindowRow(vm.id, start, start.replace(hour=3), "regular", False, STAMP, uid="w1"),
         ActivityRow(vm.id, "kernel_update", "queued", 15, {"kernel": "6.1"}, start, None, None,
                     "blocked", "op"),
     ]  # fmt: skip
@@ -100,3 +121,68 @@ def test_bulk_columns_cover_every_required_column(row_type: type[Any]) -> None:
     }
     assert required
     assert required <= set(columns_of(row_type))
+
+
+def test_a_new_window_row_gets_a_new_uid() -> None:
+    start = datetime(2026, 12, 1, 2, tzinfo=UTC)
+    one, other = (WindowRow(1, start, start, "r", False, None) for _ in range(2))
+    assert one.uid != other.uid and one.uid.endswith("@fenster")
+
+
+async def test_updates_set_their_fields_on_their_rows_only(db: TortoiseContext) -> None:
+    """Each change type sets its fields (times and values as the ORM stores them) on its row,
+    only where its ONLY_IF holds; a TOUCH row's updated_at is the stamp."""
+    group = await ResourceGroup.create(
+        name="acme", contacts=["ops@acme.example"], timezone="UTC", window_start=time(2, 0)
+    )
+    vm = await Machine.create(name="db1", kind="infrastructure", group=group)
+    other = await Machine.create(name="db2", kind="infrastructure", group=group)
+    start = datetime(2026, 12, 1, 2, tzinfo=UTC)
+    window = await Window.create(
+        machine=vm, starts_at=start, ends_at=STAMP.replace(year=2027), reason="r"
+    )
+    queued, done, kept, held = [
+        await Activity.create(machine=vm, kind="kernel_update", state=state, requested_by="op")
+        for state in ("queued", "done", "queued", "scheduled")
+    ]
+    conn = Tortoise.get_connection("default")
+    await update_many(
+        conn, [ActivityMoved(queued.id, window.id), ActivityMoved(done.id, window.id)], STAMP
+    )
+    await update_many(conn, [ActivityBlocked(kept.id, "no room")], STAMP)
+    await update_many(conn, [ActivityHeld(held.id, start)], STAMP)
+    await update_many(conn, [WindowExtended(window.id, "more work", 3)], STAMP)
+    await update_many(conn, [DesiredKernel(vm.id, "6.1.0-9")], STAMP)
+    await update_many(conn, [], STAMP)
+    got = {a.id: a for a in await Activity.all()}
+    assert (got[queued.id].state, got[queued.id].window_id) == ("scheduled", window.id)
+    assert (got[done.id].state, got[done.id].window_id) == ("done", None)
+    assert (got[kept.id].state, got[kept.id].blocked_reason) == ("queued", "no room")
+    assert got[held.id].not_before == start
+    changed = await Window.get(id=window.id)
+    assert (changed.reason, changed.sequence, changed.updated_at) == ("more work", 3, STAMP)
+    kernels = dict(await Machine.all().values_list("id", "desired_kernel"))
+    assert kernels == {vm.id: "6.1.0-9", other.id: None}
+    rollout = await Rollout.create(name="r1", title="kernel")
+    adopt = ActivityAdopted(kept.id, "scheduled", start, window.id, rollout.id, None)
+    await update_many(conn, [adopt], STAMP)
+    adopted = await Activity.get(id=kept.id)
+    assert (adopted.state, adopted.not_before, adopted.window_id, adopted.rollout_id) == (
+        "scheduled",
+        start,
+        window.id,
+        rollout.id,
+    )
+    assert adopted.blocked_reason is None
+
+
+@pytest.mark.parametrize("row_type", list(UPDATED))
+async def test_update_columns_come_from_the_model(db: TortoiseContext, row_type: type[Any]) -> None:
+    template = updates_of(row_type)
+    table = UPDATED[row_type]._meta.db_table
+    assert template.startswith(f"UPDATE {table} SET ") and template.endswith(
+        "WHERE id = ?" + ("".join(f" AND {name} = ?" for name, _ in row_type.ONLY_IF))
+    )
+    sets = template.split(" SET ")[1].split(" WHERE ")[0]
+    names = [f.name for f in dataclasses.fields(row_type) if f.name != "id"]
+    assert sets == ", ".join(f"{n} = ?" for n in names + (["updated_at"] if row_type.TOUCH else []))
