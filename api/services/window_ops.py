@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from api.effects import NewWindow, OutboxRow, new_windows_notices, outbox_row
+from api.effects import NewWindow, OutboxRow, WindowRow, new_windows_notices, outbox_row
 from api.errors import FieldError, ValidationError
 from api.kinds import KINDS, REBOOT_FLAG, ActivityKind, manual_because
 from api.models import Activity, Machine, ResourceGroup, Window
@@ -33,7 +33,7 @@ from api.scheduling.manual import (
 from api.scheduling.texts import audit_actor
 from api.services import audit
 from api.services.scheduling import lock
-from api.services.sinks import Row, save_all
+from api.services.sinks import Row, save, save_all
 from api.services.window_base import (
     announce,
     group_policy,
@@ -85,15 +85,10 @@ async def schedule_at(
         decision = decide_start(request, lambda s, e: finder.conflict(me, s, e))
         if isinstance(decision, Refused):
             raise ValidationError([FieldError(decision.field, p) for p in decision.problems])
-        window = await Window.create(
-            machine=machine,
-            starts_at=start,
-            ends_at=decision.ends_at,
-            reason=decision.reason,
-            forced=decision.forced,
-            postpone_deadline=request.deadline,
-            using_db=conn,
+        row = WindowRow(
+            machine.id, start, decision.ends_at, decision.reason, decision.forced, request.deadline
         )
+        window = await save(row, conn)
         await _attach(conn, acts, window)
         details = {
             "machine": machine.name,
@@ -291,15 +286,7 @@ async def force_host_reboot(
             g = groups[m.group_id]
             work = host_work if m is host else [await _vm_reboot(conn, actor, host, m, minutes)]
             reason = host_reboot_reason(g.timezone, g.notice_minutes, start, m is host)
-            window = await Window.create(
-                machine=m,
-                starts_at=start,
-                ends_at=end,
-                reason=reason,
-                forced=True,
-                postpone_deadline=None,
-                using_db=conn,
-            )
+            window = await save(WindowRow(m.id, start, end, reason, True, None), conn)
             await _attach(conn, work, window)
             details = {"host": host.name, "machine": m.name, "starts_at": start, "ends_at": end}
             await audit.record(actor, "window.force_host_reboot", window, details, connection=conn)
