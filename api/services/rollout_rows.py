@@ -4,8 +4,10 @@ windows, the activities, the audit events and each group's announcement
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from api.effects import ActivityRow, AuditRow, WindowRow
 from api.kinds import KINDS, REBOOT_FLAG, ActivityKind
@@ -19,12 +21,29 @@ from api.services.window_base import host_reboot_reason
 
 __all__ = [
     "Booked",
+    "Memo",
     "announced",
     "audit_rows",
     "new_windows",
     "reboots",
     "system_updates",
 ]
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Memo(dict[K, V]):
+    """``of(key)`` looked up once per key."""
+
+    def __init__(self, of: Callable[[K], V]) -> None:
+        super().__init__()
+        self.of = of
+
+    def __missing__(self, key: K) -> V:
+        value = self[key] = self.of(key)
+        return value
 
 
 @dataclass
@@ -49,10 +68,11 @@ def new_windows(
         for a in plan.activations
         if a.starts_at is not None and a.ends_at is not None and a.joins_window is None
     ]
+    # a host's VMs share its start: each reason's text is worked out once
+    reasons = Memo[tuple[str, int, datetime, bool], str](lambda k: host_reboot_reason(*k))
     for h in plan.host_reboots:
         g = groups[h.group_id]
-        is_host = h.machine_id == h.host_id
-        reason = host_reboot_reason(g.timezone, g.notice_minutes, h.starts_at, is_host)
+        reason = reasons[(g.timezone, g.notice_minutes, h.starts_at, h.machine_id == h.host_id)]
         row = WindowRow(h.machine_id, h.starts_at, h.ends_at, reason, True, None)
         new.append((row, h.group_id))
     return new
@@ -114,18 +134,20 @@ def audit_rows(
     """One event per new window, and one for the announcement (which records a forced
     notice)."""
     names = preview.machine_names
+    minute = Memo[datetime, str](lambda t: f"{t:%Y-%m-%d %H:%M}Z")  # many windows share times
+    iso = Memo[datetime, str](datetime.isoformat)
     rows = [
         AuditRow(
             actor,
             "window.force_host_reboot" if w.forced else "window.schedule",
             "window",
             booked.ids[w.uid],
-            f"window {w.uid} {w.starts_at:%Y-%m-%d %H:%M}Z",
+            f"window {w.uid} {minute[w.starts_at]}",
             {
                 "machine": names[w.machine_id],
                 "rollout": rollout.name,
-                "starts_at": w.starts_at.isoformat(),
-                "ends_at": w.ends_at.isoformat(),
+                "starts_at": iso[w.starts_at],
+                "ends_at": iso[w.ends_at],
             },
         )
         for w, _ in booked.new
