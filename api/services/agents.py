@@ -64,16 +64,21 @@ async def due_work(
     return [w for w in due if w.id not in held]
 
 
-async def awaiting_update(window_ids: Sequence[int]) -> set[int]:
+async def awaiting_update(
+    window_ids: Sequence[int], connection: BaseDBAsyncClient | None = None
+) -> set[int]:
     """The windows among ``window_ids`` that must not start yet: they activate a rollout's
     work on a machine whose system update of that rollout is not done. The guest installs the
     new kernel; a reboot before it has finished would boot the old one or break the update.
-    A window held past its end is missed and booked again like any other."""
+    A window held past its end is missed and booked again like any other. Read on
+    ``connection`` (the caller's transaction) when given."""
     if not window_ids:
         return set()
-    rollout_work = await Activity.filter(
-        window_id__in=list(window_ids), rollout_id__isnull=False
-    ).values_list("window_id", "machine_id", "rollout_id")
+    rollout_work = await (
+        Activity.filter(window_id__in=list(window_ids), rollout_id__isnull=False)
+        .using_db(connection)
+        .values_list("window_id", "machine_id", "rollout_id")
+    )
     if not rollout_work:
         return set()
     pending = set(
@@ -83,6 +88,7 @@ async def awaiting_update(window_ids: Sequence[int]) -> set[int]:
             rollout_id__in={r for _, _, r in rollout_work},
         )
         .exclude(state="done")
+        .using_db(connection)
         .values_list("machine_id", "rollout_id")
     )
     return {w for w, m, r in rollout_work if (m, r) in pending}
@@ -131,7 +137,7 @@ async def start_window(
             raise ValidationError.single("window", f"starts at {window.starts_at.isoformat()}")
         if window.state == "planned" and now >= window.ends_at:
             raise ValidationError.single("window", "has already ended; it will be rescheduled")
-        if window.id in await awaiting_update([window.id]):
+        if window.id in await awaiting_update([window.id], conn):
             raise ValidationError.single(
                 "window", "waits for its machine's system update to finish; ask again later"
             )
