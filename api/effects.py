@@ -9,7 +9,7 @@ single operation), one in bulk with plain SQL (the scheduling pass, a rollout's 
 its column lists taken from the models' metadata. No database code here.
 
 The one home of:
-- a window's uid format (``new_uid``);
+- a window's uid format (``new_uid``) and its name in the audit trail (``window_name``);
 - the outbox's dedupe-key and thread-key formats (the ``*_key`` and ``*_thread`` functions);
 - the digest rule (``new_windows_notices``: one digest per group with many new windows,
   else one message per window).
@@ -66,6 +66,8 @@ __all__ = [
     "rollout_settings_key",
     "rollout_settings_key_suffix",
     "window_key",
+    "window_minute",
+    "window_name",
     "window_stuck_key",
     "window_thread",
 ]
@@ -154,6 +156,16 @@ def operators_thread(kind: str) -> str:
 def new_uid() -> str:
     """A new window's uid (its iCalendar UID, for ever)."""
     return f"{uuid.uuid4()}@fenster"
+
+
+def window_minute(starts_at: datetime) -> str:
+    """A window's start as its audit name shows it (UTC, to the minute)."""
+    return f"{starts_at:%Y-%m-%d %H:%M}Z"
+
+
+def window_name(uid: str, minute: str) -> str:
+    """A window as the audit trail names it: its uid and ``window_minute`` of its start."""
+    return f"window {uid} {minute}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,3 +162,13 @@ def test_outbox_keys_are_written_in_effects_only() -> None:
             ):
                 found.append(f"{path.relative_to(root)}:{node.value.lineno}")
     assert found == []
+
+
+def test_a_window_has_one_audit_name() -> None:
+    """The bulk writers' audit rows name a window as its model does."""
+    from api.models import Window
+
+    start = datetime(2026, 12, 1, 2, 5, tzinfo=UTC)
+    name = effects.window_name("w1@fenster", effects.window_minute(start))
+    assert name == "window w1@fenster 2026-12-01 02:05Z"
+    assert str(Window(uid="w1@fenster", starts_at=start, ends_at=start)) == name

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from tortoise import fields
 
-from api.effects import new_uid
+from api.effects import new_uid, window_minute, window_name
 from api.models.base import StatefulMixin, TimestampedModel
 from api.states import WINDOW
 
@@ -48,7 +48,7 @@ class Window(StatefulMixin, TimestampedModel):
         ordering = ["starts_at", "id"]
 
     def __str__(self) -> str:
-        return f"window {self.uid} {self.starts_at:%Y-%m-%d %H:%M}Z"
+        return window_name(self.uid, window_minute(self.starts_at))
 
     def check_rules(self) -> None:
         from api.errors import ValidationError

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from api.effects import ActivityRow, AuditRow, WindowRow
+from api.effects import ActivityRow, AuditRow, WindowRow, window_minute, window_name
 from api.kinds import KINDS, REBOOT_FLAG, ActivityKind
 from api.models import ResourceGroup, Rollout
 from api.notices import RolloutAnnounced, RolloutEvent
@@ -134,7 +134,7 @@ def audit_rows(
     """One event per new window, and one for the announcement (which records a forced
     notice)."""
     names = preview.machine_names
-    minute = Memo[datetime, str](lambda t: f"{t:%Y-%m-%d %H:%M}Z")  # many windows share times
+    minute = Memo[datetime, str](window_minute)  # many windows share their times
     iso = Memo[datetime, str](datetime.isoformat)
     rows = [
         AuditRow(
@@ -142,7 +142,7 @@ def audit_rows(
             "window.force_host_reboot" if w.forced else "window.schedule",
             "window",
             booked.ids[w.uid],
-            f"window {w.uid} {minute[w.starts_at]}",
+            window_name(w.uid, minute[w.starts_at]),
             {
                 "machine": names[w.machine_id],
                 "rollout": rollout.name,

@@ -25,6 +25,8 @@ from api.effects import (
     WindowRow,
     new_windows_notices,
     outbox_row,
+    window_minute,
+    window_name,
 )
 from api.notices import WindowChanged
 from api.scheduling import Plan, postpone_deadline
@@ -146,7 +148,7 @@ def _audit_rows(world: World, result: Plan, ids: dict[int, tuple[int, str]]) -> 
                 "window.schedule",
                 "window",
                 wid,
-                f"window {uid} {w.starts_at:%Y-%m-%d %H:%M}Z",
+                window_name(uid, window_minute(w.starts_at)),
                 {
                     "machine": world.machine_names[w.machine_id],
                     "starts_at": w.starts_at.isoformat(),
@@ -164,7 +166,7 @@ def _audit_rows(world: World, result: Plan, ids: dict[int, tuple[int, str]]) -> 
                 "window.extend",
                 "window",
                 x.window_id,
-                f"window {uid} {x.starts_at:%Y-%m-%d %H:%M}Z",
+                window_name(uid, window_minute(x.starts_at)),
                 {
                     "machine": world.machine_names[x.machine_id],
                     "added": list(x.activity_ids),
