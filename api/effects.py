@@ -1,12 +1,13 @@
 """Effects (pure): each domain change as plain row values, and the outbox's key formats.
 
 A change is turned into frozen rows here: the audit trail's events (``AuditRow``), the
-outbox's messages (``OutboxRow``), new windows (``WindowRow``) and new activities
-(``ActivityRow``), and the changes to existing rows (``Update``: ``ActivityMoved``,
-``ActivityBlocked``, ``ActivityAdopted``, ``ActivityHeld``, ``WindowExtended``,
-``DesiredKernel``). Two sinks in ``api.services.sinks`` write them: one through the ORM (a
-single operation), one in bulk with plain SQL (the scheduling pass, a rollout's announcement),
-its column lists taken from the models' metadata. No database code here.
+outbox's messages (``OutboxRow``), new windows (``WindowRow``), new activities
+(``ActivityRow``), a rollout's wave members (``MemberRow``), and the changes to existing rows
+(``Update``: ``ActivityMoved``, ``ActivityBlocked``, ``ActivityAdopted``, ``ActivityHeld``,
+``WindowExtended``, ``DesiredKernel``). Two sinks in ``api.services.sinks`` write them: one
+through the ORM (a single operation), one in bulk with plain SQL (the scheduling pass, a
+rollout's announcement), its column lists taken from the models' metadata. No database code
+here.
 
 The one home of:
 - a window's uid format (``new_uid``) and its name in the audit trail (``window_name``);
@@ -44,6 +45,7 @@ __all__ = [
     "ActivityRow",
     "AuditRow",
     "DesiredKernel",
+    "MemberRow",
     "NewWindow",
     "OutboxRow",
     "Update",
@@ -228,6 +230,15 @@ class ActivityRow:
     requested_by: str
     attempts: int = field(default=0)
     for_host_reboot_id: int | None = field(default=None)  # a VM's reboot: its host's reboot
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """A machine in a wave of a rollout."""
+
+    rollout_id: int
+    wave_id: int
+    machine_id: int
 
 
 # --- changes to existing rows: each sets its fields (all but ``id``) on the row ``id``

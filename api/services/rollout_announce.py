@@ -30,6 +30,7 @@ from api.effects import (
     ActivityAdopted,
     ActivityRow,
     DesiredKernel,
+    MemberRow,
     OutboxRow,
     WindowExtended,
     outbox_row,
@@ -40,7 +41,7 @@ from api.errors import FieldError, ValidationError
 from api.kinds import KINDS, ActivityKind
 from api.models import ResourceGroup, Rollout
 from api.scheduling.rollout import ConflictKind, RolloutPlan
-from api.services.bulk import fetch, insert_many
+from api.services.bulk import fetch
 from api.services.groups import settings_notice
 from api.services.rollout_rows import (
     Booked,
@@ -124,16 +125,12 @@ async def _write(
     booked = await _book(conn, plan, groups, now)
     await _activities(conn, actor, rollout, preview, booked, now)
     vms = [a.machine_id for a in plan.activations]
-    await insert_many(
-        conn,
-        "rollout_member",
-        ("rollout_id", "wave_id", "machine_id"),
-        [
-            (rollout.id, preview.wave_ids[i], mid)
-            for i, w in enumerate(plan.waves)
-            for mid in w.machine_ids
-        ],
-    )
+    members = [
+        MemberRow(rollout.id, preview.wave_ids[i], mid)
+        for i, w in enumerate(plan.waves)
+        for mid in w.machine_ids
+    ]
+    await save_many(conn, members, now)
     if rollout.kernel:
         await update_many(conn, [DesiredKernel(mid, rollout.kernel) for mid in vms], now)
     await save_many(conn, audit_rows(actor, rollout, preview, booked, force, resumed), now)

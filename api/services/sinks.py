@@ -34,12 +34,13 @@ from api.effects import (
     ActivityRow,
     AuditRow,
     DesiredKernel,
+    MemberRow,
     OutboxRow,
     Update,
     WindowExtended,
     WindowRow,
 )
-from api.models import Activity, AuditEvent, Machine, Notification, Window
+from api.models import Activity, AuditEvent, Machine, Notification, RolloutMember, Window
 from api.services.bulk import execute_many, insert_many, to_db_time
 
 __all__ = [
@@ -54,8 +55,8 @@ __all__ = [
     "updates_of",
 ]
 
-Row = AuditRow | OutboxRow | WindowRow | ActivityRow
-R = TypeVar("R", AuditRow, OutboxRow, WindowRow, ActivityRow)
+Row = AuditRow | OutboxRow | WindowRow | ActivityRow | MemberRow
+R = TypeVar("R", AuditRow, OutboxRow, WindowRow, ActivityRow, MemberRow)
 
 THREAD_ABOVE = 1_000
 
@@ -64,6 +65,7 @@ MODELS: dict[type[Any], type[Model]] = {
     OutboxRow: Notification,
     WindowRow: Window,
     ActivityRow: Activity,
+    MemberRow: RolloutMember,
 }
 UPDATED: dict[type[Update], type[Model]] = {
     ActivityMoved: Activity,

@@ -18,11 +18,12 @@ from api.effects import (
     ActivityRow,
     AuditRow,
     DesiredKernel,
+    MemberRow,
     OutboxRow,
     WindowExtended,
     WindowRow,
 )
-from api.models import Activity, Machine, Notification, ResourceGroup, Rollout, Window
+from api.models import Activity, Machine, Notification, ResourceGroup, Rollout, Wave, Window
 from api.services.sinks import (
     MODELS,
     UPDATED,
@@ -44,6 +45,10 @@ async def rows() -> list[Row]:
     )
     vm = await Machine.create(name="db1", kind="infrastructure", group=group)
     start = datetime(2026, 12, 1, 2, tzinfo=UTC)
+    for n in (1, 2, 3):  # the machines of ``renamed`` members, ids following the VM's
+        await Machine.create(name=f"db1-{n}", kind="infrastructure", group=group)
+    rollout = await Rollout.create(name="r0", title="kernel")
+    wave = await Wave.create(rollout=rollout, position=1, name="w", selector="all", starts_at=start)
     return [
         AuditRow("op", "window.schedule", "window", 5, "window w1", {"activities": [1, 2]}),
         OutboxRow(
@@ -59,6 +64,7 @@ async def rows() -> list[Row]:
         WindowRow(vm.id, start, start.replace(hour=3), "regular", False, STAMP, uid="w1"),
         ActivityRow(vm.id, "kernel_update", "queued", 15, {"kernel": "6.1"}, start, None, None,
                     "blocked", "op"),
+        MemberRow(rollout.id, wave.id, vm.id),
     ]  # fmt: skip
 
 
@@ -66,6 +72,8 @@ def stored(instance: Any, row: Row) -> dict[str, Any]:
     out = {f.name: getattr(instance, f.name) for f in dataclasses.fields(row)}
     out.pop("uid", None)
     out.pop("dedupe_key", None)  # unique: the two rows differ there
+    if isinstance(row, MemberRow):
+        out.pop("machine_id")  # unique with the rollout, as above
     return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
@@ -74,6 +82,8 @@ def renamed(row: Row, n: int) -> Row:
         return dataclasses.replace(row, uid=f"{row.uid}-{n}")
     if isinstance(row, OutboxRow):
         return dataclasses.replace(row, dedupe_key=f"{row.dedupe_key}-{n}")
+    if isinstance(row, MemberRow):  # one membership per machine and rollout
+        return dataclasses.replace(row, machine_id=row.machine_id + n)
     return row
 
 
