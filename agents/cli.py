@@ -49,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fenster-agent",
         description="fenster host agent: carries out maintenance windows on a libvirt host",
     )
+    _connection_options(p)
+    _host_options(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("inventory", help="print what libvirt shows as JSON (no API needed)")
+    sub.add_parser("once", help="run one cycle and print a summary")
+    run = sub.add_parser("run", help="run cycles until SIGTERM/SIGINT")
+    run.add_argument("--interval", type=float, default=60.0, help="seconds between cycles")
+    _guest_parser(sub)
+    return p
+
+
+def _connection_options(p: argparse.ArgumentParser) -> None:
+    """Where the agent talks to and keeps its state: the API and its token (both agents), libvirt
+    and the reboot command (the host agent), the state directory, the API retries (both)."""
     p.add_argument(
         "--api",
         default=os.environ.get("FENSTER_AGENT_API", DEFAULT_API),
@@ -73,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retries", type=int, default=4, help="API retries on connection errors/5xx (%(default)s)"
     )
+
+
+def _host_options(p: argparse.ArgumentParser) -> None:
+    """The host agent's waits: a guest's shutdown, libvirt, the guest hooks, a guest's boot."""
     p.add_argument(
         "--shutdown-timeout",
         type=float,
@@ -113,12 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
         "activation (%(default)s)",
     )
     p.add_argument("--hooks-poll", type=float, default=5.0, help=argparse.SUPPRESS)
-    p.add_argument("-v", "--verbose", action="store_true", help="log every step")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("inventory", help="print what libvirt shows as JSON (no API needed)")
-    sub.add_parser("once", help="run one cycle and print a summary")
-    run = sub.add_parser("run", help="run cycles until SIGTERM/SIGINT")
-    run.add_argument("--interval", type=float, default=60.0, help="seconds between cycles")
+
+
+def _guest_parser(sub: argparse._SubParsersAction) -> None:
+    """`fenster-agent guest`: the guest agent's own options."""
     g = sub.add_parser(
         "guest",
         help="the guest agent (inside a VM, with a guest token): run its due system updates",
@@ -153,7 +170,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--once", action="store_true", help="run one cycle and print a summary")
     g.add_argument("--interval", type=float, default=60.0, help="seconds between cycles")
-    return p
 
 
 def _token(args: argparse.Namespace) -> str:

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from api import db
-from api.commands.scheduling import _instant
+from api.commands.scheduling import add_now
 from api.scheduling.engine import GateState, NextKind
 from api.scheduling.occurrences import zone
 from api.services.rollout_progress import RolloutProgress, WaveProgress
@@ -69,7 +69,7 @@ def add_parsers(rsub: argparse._SubParsersAction) -> None:
     st.add_argument(
         "--interval", type=_interval, default=5.0, help="seconds between reads (default 5)"
     )
-    st.add_argument("--now", type=_instant, help="as if it were this ISO time (with zone)")
+    add_now(st)
     st.set_defaults(func=status)
 
 

@@ -15,9 +15,10 @@ from api.services.scheduling import PassReport, run_pass
 from api.services.scheduling_load import policy_of
 from api.settings import Settings
 
-__all__ = ["add_parsers"]
+__all__ = ["add_now", "add_parsers"]
 
 SHOWN = 50  # windows and blocked activities listed one per line before summarising
+NOW_HELP = "as if it were this ISO time (with zone)"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +26,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "schedule", help="run one scheduling pass: queued activities become maintenance windows"
     )
     p.add_argument("--dry-run", action="store_true", help="show what would happen, write nothing")
-    p.add_argument("--now", type=_instant, help="plan as if it were this ISO time (with zone)")
+    add_now(p, "plan as if it were this ISO time (with zone)")
     p.add_argument("--all", action="store_true", help=f"list every line, not the first {SHOWN}")
     p.set_defaults(func=schedule)
 
@@ -33,14 +34,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     wsub = w.add_subparsers(dest="windows_command", metavar="ACTION", required=True)
     wl = wsub.add_parser("list", help="upcoming windows: machine, group, local and UTC time, state")
     wl.add_argument("--group", help="only this resource group's windows")
-    wl.add_argument("--now", type=_instant, help="from this ISO time (with zone)")
+    add_now(wl, "from this ISO time (with zone)")
     wl.add_argument("--all", action="store_true", help=f"list every window, not the first {SHOWN}")
     wl.set_defaults(func=windows_list)
     pv = wsub.add_parser("preview", help="the next regular windows of a group, marking DST")
     pv.add_argument("group", help="resource group name")
     pv.add_argument("--count", type=int, default=10, help="how many windows (default 10)")
-    pv.add_argument("--now", type=_instant, help="start from this ISO time (with zone)")
+    add_now(pv, "start from this ISO time (with zone)")
     pv.set_defaults(func=windows_preview)
+
+
+def add_now(parser: argparse.ArgumentParser, help: str = NOW_HELP) -> None:
+    """The ``--now`` option of the commands that act at an instant (default: the clock)."""
+    parser.add_argument("--now", type=_instant, help=help)
 
 
 def _instant(text: str) -> datetime:
