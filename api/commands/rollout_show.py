@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.console import Console
 from rich.table import Table
 
 from api import db
+from api.commands.output import console
 from api.commands.scheduling import add_now
 from api.settings import Settings
 
@@ -36,7 +36,7 @@ async def list_(args: argparse.Namespace, settings: Settings) -> int:
     table = Table("name", "state", "title", "created (UTC)")
     for r in rows:
         table.add_row(r.name, r.state, r.title, f"{r.created_at:%Y-%m-%d %H:%M}")
-    Console().print(table)
+    console().print(table)
     return 0
 
 
@@ -53,7 +53,7 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
             await Wave.filter(rollout_id=r.id).order_by("position").values_list("state", flat=True)
         )
         failed = await failed_updates(r.id)
-    out = Console()
+    out = console()
     out.print(f"[bold]{r.title}[/bold] ({r.name}): {r.state}; kernel {r.kernel or '-'}")
     tz = zone(settings.site_timezone)
     table = Table(
@@ -98,7 +98,7 @@ async def preview(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_preview(data: dict) -> None:
-    out = Console()
+    out = console()
     zone_name = data["operatorsZone"]
     waves = Table(
         "#",

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from api import db
+from api.commands import output
 from api.commands.scheduling import add_now
 from api.scheduling.engine import GateState, NextKind
 from api.scheduling.occurrences import zone
@@ -146,7 +147,7 @@ async def status(args: argparse.Namespace, settings: Settings) -> int:
     from api.services.rollout_progress import progress
 
     tz = settings.site_timezone
-    console = Console()
+    console = output.console()
     async with db.database(settings):
         r = await rollouts.get_rollout(args.name)
 

@@ -139,3 +139,28 @@ def test_bar_widths_fill_the_bar_in_proportion(counts: list[int], width: int) ->
         assert c or not w  # nothing to count, no character
         if total:
             assert abs(w - c * width / total) < 1  # each within one character of its share
+
+
+def test_in_a_pipe_long_wave_and_machine_names_are_not_cut(tmp_path: Path) -> None:
+    """Without a terminal and without $COLUMNS, rich would draw 80 columns and cut names."""
+    db = demo(tmp_path)
+    start, _, updates = first_wave(db)
+    wave = "the-first-wave-of-this-rollout-has-a-long-name-of-sixty-chars"
+    machine = "a-machine-with-a-name-as-long-as-a-dns-label-may-be-63-chars-x"
+    (bad_id, bad), *_ = updates
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE rollout_wave SET name = ? WHERE position = 1", [wave])
+        conn.execute("UPDATE machine SET name = ? WHERE name = ?", [machine, bad])
+    assert run(["rollout", "run", "--now", start.isoformat()], db).returncode == 0
+    at = start + timedelta(minutes=10)
+    finish(db, [bad_id], "failed", at, "E: dpkg was interrupted", 100)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update(FENSTER_DATABASE_URL=f"sqlite://{db}", FENSTER_SITE_DIR=str(tmp_path / "site"))
+    cmd = [*FENSTER, "rollout", "status", NAME, "--now", at.isoformat()]
+    shown = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert any(wave in line and "failing" in line for line in lines), shown.stdout
+    assert any(machine in line and "E: dpkg was interrupted" in line for line in lines)
+    assert max(map(len, lines)) > 80  # wider than rich's default, and not padded to 1000:
+    assert max(map(len, lines)) < 400
