@@ -7,8 +7,10 @@ Tortoise connection (same transaction) and converts values here, in one place.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +23,7 @@ __all__ = [
     "fetch",
     "insert_many",
     "json_value",
+    "no_cyclic_gc",
     "placeholders",
     "to_db_time",
 ]
@@ -47,6 +50,20 @@ def sql(conn: BaseDBAsyncClient, template: str) -> str:
     for i, part in enumerate(parts[1:], start=1):
         out.append(f"${i}{part}")
     return "".join(out)
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Without the cyclic garbage collector for a while: a large pass builds hundreds of
+    thousands of short-lived, acyclic objects, which it would walk again and again (the cost
+    grows faster than the data). Reference counting still frees them."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def to_db_time(conn: BaseDBAsyncClient, value: datetime | None) -> Any:

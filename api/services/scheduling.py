@@ -7,7 +7,6 @@ Only one pass runs at a time per database: PostgreSQL takes a transaction-scoped
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time as clock
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from api.metrics import SCHEDULING_PASS
 from api.scheduling import Plan, plan
-from api.services.bulk import dialect, fetch
+from api.services.bulk import dialect, fetch, no_cyclic_gc
 from api.services.scheduling_load import World, load_world
 from api.services.scheduling_missed import release_missed
 from api.services.scheduling_write import ACTOR, write_plan
@@ -94,15 +93,8 @@ async def run_pass(
 ) -> PassReport:
     """Plan every queued activity and write the result in one transaction."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    # A pass builds hundreds of thousands of short-lived, acyclic objects; the cyclic garbage
-    # collector would walk all of them again and again (the cost grows faster than the data).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with no_cyclic_gc():
         return await _run_pass(settings, now, dry_run, progress)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 async def _run_pass(
