@@ -83,9 +83,8 @@ def define(daemon: Daemon, c: libvirt.virConnect, name: str, kernel: str | None 
 def conn(daemon: Daemon) -> Iterator[libvirt.virConnect]:
     """Fresh diskless guests for each test, all running."""
     c = libvirt.open(daemon.uri)
-    for dom in c.listAllDomains():
-        define(daemon, c, dom.name())
-    for name in [*DISKLESS, "k01"]:
+    # each guest (re)defined and started once: the four, and any other a test left
+    for name in dict.fromkeys([*DISKLESS, "k01", *(dom.name() for dom in c.listAllDomains())]):
         define(daemon, c, name)
     try:
         yield c
