@@ -10,9 +10,10 @@ metrics route).
 from __future__ import annotations
 
 from api.kinds import KINDS, ActivityKind
-from api.principal import Principal
+from api.principal import Principal, Role
 
 __all__ = [
+    "guest_machine",
     "is_operator",
     "limited_as_customer",
     "may_force",
@@ -28,6 +29,12 @@ __all__ = [
 
 def is_operator(who: Principal) -> bool:
     return who.is_operator
+
+
+def guest_machine(who: Principal) -> int | None:
+    """The machine whose guest work and hooks a caller sees and reports on: a guest token's own
+    VM; none for any other caller (or a guest token without a machine)."""
+    return who.machine if who.role is Role.GUEST else None
 
 
 def limited_as_customer(who: Principal) -> bool:

@@ -21,6 +21,7 @@ from api.graphql.machines.types import MachineType
 from api.graphql.permissions import allow
 from api.graphql.relay import decode_id
 from api.models import HookPhase
+from api.policy import guest_machine
 from api.services import guest_hooks, guests
 
 __all__ = ["GuestMutations"]
@@ -44,7 +45,7 @@ def _facts(f: GuestFactsInput) -> guests.GuestFacts:
 
 
 def _machine(info: Info) -> int:
-    machine_id = info.context.principal.machine
+    machine_id = guest_machine(info.context.principal)
     if machine_id is None:
         raise PermissionDenied("this guest token has no machine")
     return machine_id
