@@ -92,15 +92,28 @@ async def test_customers_read_no_host_names_in_errors_or_audit_trails(
     assert "most machines in maintenance" in json.dumps(customer)
     assert "host kvm09 already has 1 VM in maintenance" in json.dumps(operator)
     trail = (
-        "query($n: String!) { machine(name: $n) { auditTrail { nodes { actor details } } "
+        "query($n: String!) { machine(name: $n) { auditTrail { nodes { id actor details } } "
         "openActivities { requestedBy params } } }"
     )
     seen = await gql(client, trail, {"n": "alpha-x"}, world.tokens["customer_a"])
     assert "kvm09" not in json.dumps(seen), seen
-    actors = {e["actor"] for e in seen["data"]["machine"]["auditTrail"]["nodes"]}
+    events = seen["data"]["machine"]["auditTrail"]["nodes"]
+    actors = {e["actor"] for e in events}
     assert actors and "admin:admin" not in actors and "the operators" in actors, actors
     as_operator = await gql(client, trail, {"n": "alpha-x"}, world.tokens["admin"])
     assert "kvm09" in json.dumps(as_operator)
+    # node(id) shows each event as the trail does, to whom the trail shows it
+    doc = "query($i: ID!) { node(id: $i) { ... on AuditEvent { id actor details } } }"
+    for event in events:
+        by_id = await gql(client, doc, {"i": event["id"]}, world.tokens["customer_a"])
+        assert by_id == {"data": {"node": event}}, by_id
+        other = await gql(client, doc, {"i": event["id"]}, world.tokens["customer_b"])
+        assert other == {"data": {"node": None}}, other
+    operator_events = as_operator["data"]["machine"]["auditTrail"]["nodes"]
+    assert "admin:admin" in {e["actor"] for e in operator_events}
+    for event in operator_events:
+        by_id = await gql(client, doc, {"i": event["id"]}, world.tokens["admin"])
+        assert by_id == {"data": {"node": event}}, by_id
 
 
 async def test_customers_read_agent_logs_without_host_names(

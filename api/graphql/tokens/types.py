@@ -13,7 +13,11 @@ from api.models import ApiToken
 __all__ = ["CreatedTokenType", "MeType", "TokenType"]
 
 
-@strawberry.type(name="Token")
+@strawberry.type(
+    name="Token",
+    description="An API token (never its secret, but once in createToken). Not found by "
+    "node(id): only createToken and revokeToken answer with one; revokeToken takes its id.",
+)
 class TokenType(Node):
     name: str
     role: Role
