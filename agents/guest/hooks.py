@@ -16,15 +16,14 @@ answer after its restart instead of running the hooks again.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from agents.errors import ConfigError
 from agents.guest import command
-from agents.host.journal import remove_durably, write_atomic
+from agents.jsonfile import JsonFile
 
 __all__ = ["EX_TEMPFAIL", "EX_UNAVAILABLE", "Answer", "AnswerJournal", "run_hooks"]
 
@@ -71,31 +70,18 @@ def run_hooks(
     return "go", ""
 
 
-class AnswerJournal:
+class AnswerJournal(JsonFile[Answer]):
     """The answer being sent (``guest-hook.json`` in the state directory)."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "guest-hook.json"
+        super().__init__(state_dir / "guest-hook.json", _answer, asdict)
 
-    def load(self) -> Answer | None:
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        try:
-            data = json.loads(raw)
-            return Answer(
-                str(data["window"]),
-                str(data["phase"]),
-                int(data["asks"]),
-                str(data["reply"]),
-                str(data.get("reason", "")),
-            )
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"{self.path} is damaged ({e}); inspect and remove it") from e
 
-    def save(self, answer: Answer) -> None:
-        write_atomic(self.path, json.dumps(asdict(answer), sort_keys=True).encode())
-
-    def clear(self) -> None:
-        remove_durably(self.path)
+def _answer(data: dict[str, Any]) -> Answer:
+    return Answer(
+        str(data["window"]),
+        str(data["phase"]),
+        int(data["asks"]),
+        str(data["reply"]),
+        str(data.get("reason", "")),
+    )

@@ -11,7 +11,6 @@ could not be reached for stays in the journal and is sent first in the next cycl
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -21,11 +20,11 @@ from typing import Any
 
 from agents.client import Client, DueActivity
 from agents.cycles import install_stop_signals, run_cycles
-from agents.errors import ApiError, ConfigError, TransportError
+from agents.errors import ApiError, TransportError
 from agents.guest import command, hooks
 from agents.guest.facts import Facts, gather
 from agents.guest.hooks import AnswerJournal
-from agents.host.journal import remove_durably, write_atomic
+from agents.jsonfile import JsonFile
 from api.kinds import Executor, spec
 
 __all__ = ["GuestAgent", "GuestJournal", "Pending", "Settings"]
@@ -51,36 +50,22 @@ class Pending:
     started: float = 0.0  # when it started (epoch seconds): its timeout holds across restarts
 
 
-class GuestJournal:
+class GuestJournal(JsonFile[Pending]):
+    """The update in hand (``guest-journal.json`` in the state directory)."""
+
     def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "guest-journal.json"
+        super().__init__(state_dir / "guest-journal.json", _pending, asdict, VERSION)
 
-    def load(self) -> Pending | None:
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        try:
-            data = json.loads(raw)
-            if data.get("version") != VERSION:
-                raise ValueError(f"version {data.get('version')!r} is not {VERSION}")
-            return Pending(
-                str(data["activity"]),
-                str(data["kind"]),
-                data.get("report"),
-                bool(data.get("bare", False)),
-                None if data.get("pid") is None else int(data["pid"]),
-                float(data.get("started", 0.0)),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise ConfigError(f"{self.path} is damaged ({e}); inspect and remove it") from e
 
-    def save(self, pending: Pending) -> None:
-        data = {"version": VERSION, **asdict(pending)}
-        write_atomic(self.path, json.dumps(data, sort_keys=True).encode())
-
-    def clear(self) -> None:
-        remove_durably(self.path)
+def _pending(data: dict[str, Any]) -> Pending:
+    return Pending(
+        str(data["activity"]),
+        str(data["kind"]),
+        data.get("report"),
+        bool(data.get("bare", False)),
+        None if data.get("pid") is None else int(data["pid"]),
+        float(data.get("started", 0.0)),
+    )
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,14 @@
 Before the agent starts a window it writes the window (uid, machine, activities) to
 ``<state dir>/journal.json``; as the work goes on it adds what must survive a crash (which
 guests ran before, reboot progress, the final results) and removes the file once the API has
-the window's outcome. Every write goes to a temporary file that is fsynced and then renamed
-over the journal, so a crash leaves either the old or the new journal, never half of one.
+the window's outcome. It is an ``agents.jsonfile.JsonFile``: every write goes to a temporary
+file that is fsynced and then renamed over the journal, so a crash leaves either the old or
+the new journal, never half of one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
 import os
 import socket
 import uuid
@@ -19,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.errors import ConfigError, LockedError
+from agents.errors import LockedError
+from agents.jsonfile import JsonFile, write_atomic
 
 __all__ = [
     "Entry",
@@ -27,8 +27,6 @@ __all__ = [
     "JournalActivity",
     "StateLock",
     "agent_identity",
-    "remove_durably",
-    "write_atomic",
 ]
 
 VERSION = 1
@@ -64,12 +62,10 @@ class Entry:
     restart_for: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": VERSION, **asdict(self)}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Entry:
-        if data.get("version") != VERSION:
-            raise ConfigError(f"journal version {data.get('version')!r} is not {VERSION}")
         return cls(
             uid=str(data["uid"]),
             machine=str(data["machine"]),
@@ -89,60 +85,13 @@ class Entry:
         )
 
 
-class Journal:
-    """The journal file in the state directory."""
+class Journal(JsonFile[Entry]):
+    """The journal file in the state directory. ``save(entry, durable=False)`` skips the
+    fsyncs: the new journal survives the agent's death (SIGKILL, OOM), not a power loss (used
+    for log lines, which are written often and matter less than the state)."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "journal.json"
-
-    def load(self) -> Entry | None:
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        try:
-            return Entry.from_json(json.loads(raw))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"{self.path} is damaged ({e}); inspect and remove it") from e
-
-    def save(self, entry: Entry, durable: bool = True) -> None:
-        """Replace the journal atomically. ``durable=False`` skips the fsyncs: the new
-        journal survives the agent's death (SIGKILL, OOM), not a power loss (used for log
-        lines, which are written often and matter less than the state)."""
-        write_atomic(self.path, json.dumps(entry.to_json(), sort_keys=True).encode(), durable)
-
-    def clear(self) -> None:
-        remove_durably(self.path)
-
-
-def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
-    """Replace ``path`` with ``data``: a temporary file, fsynced (``durable``), renamed over
-    it, the directory fsynced; a crash leaves the old content or the new, never half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    if durable:
-        _sync_dir(path)
-
-
-def remove_durably(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-        _sync_dir(path)
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        super().__init__(state_dir / "journal.json", Entry.from_json, Entry.to_json, VERSION)
 
 
 def agent_identity(state_dir: Path) -> str:
@@ -154,9 +103,7 @@ def agent_identity(state_dir: Path) -> str:
     except FileNotFoundError:
         pass
     identity = f"{socket.gethostname()[:60]}/{uuid.uuid4().hex[:16]}"
-    tmp = path.with_name(f".agent-id.{os.getpid()}.tmp")
-    tmp.write_text(identity + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, f"{identity}\n".encode())
     return identity
 
 

@@ -25,10 +25,11 @@ PER_WINDOW = DURABLE_SAVES * 2 + 1  # and the removal's directory fsync
 
 
 def _caller() -> str:
-    """The file of the agent's code that asked for the save (journal.py left out)."""
+    """The file of the agent's code that asked for the save (journal.py and jsonfile.py
+    left out)."""
     stack = traceback.extract_stack()
     files = [f.filename for f in stack if "/agents/" in f.filename and "/tests/" not in f.filename]
-    return next((f for f in reversed(files) if not f.endswith("journal.py")), "")
+    return next((f for f in reversed(files) if not f.endswith(("journal.py", "jsonfile.py"))), "")
 
 
 def test_a_shut_off_guests_window_costs_three_durable_journal_saves(
