@@ -104,3 +104,20 @@ async def client(db: TortoiseContext, settings: Settings) -> AsyncIterator[httpx
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://fenster.test") as c:
         yield c
+
+
+# pytest-xdist: with `-n auto`, pyproject's addopts (--dist loadfile) run each test file whole
+# on one worker, in its order (module fixtures, the real tier's libvirtd and its fixed /boot
+# file names stay as without xdist); files run side by side. This hook says what "auto" is.
+WORKERS = 2  # the machines we and CI run on have 2 cores
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (the dev extra)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """WORKERS when a directory runs (the whole suite, tests/agents); none when only files or
+    single tests are named: those run in this process, with no workers to start.
+    PYTEST_XDIST_AUTO_NUM_WORKERS=N decides instead."""
+    if wanted := os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(wanted)
+    named = [Path(arg.split("::", 1)[0]) for arg in config.args]
+    return WORKERS if any(path.is_dir() for path in named) else 0
