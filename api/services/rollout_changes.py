@@ -35,6 +35,7 @@ from api.services import audit, outbox
 from api.services.announcements import MAX_BODY, notify
 from api.services.rollout_announce import announce_in
 from api.services.rollout_engine import resume_halted
+from api.services.rollout_machines import DELAYED, REDATED
 from api.services.scheduling import lock
 from api.services.window_ops import cancel_in
 from api.settings import Settings, get_settings
@@ -104,7 +105,7 @@ async def delay_rollout(
         await lock(conn)
         current = await Rollout.get(id=rollout.id, using_db=conn)
         current.transition("delayed")
-        cancelled = await _cancel_pending(conn, actor, current, "the system update is delayed")
+        cancelled = await _cancel_pending(conn, actor, current, DELAYED)
         await _close_halted(conn, current)
         groups = await _affected_groups(conn, current)
         notice = RolloutDelayed(current.name, current.title, reason, settings.renotice_days)
@@ -170,7 +171,7 @@ async def resume_rollout(
         current = await Rollout.get(id=rollout.id, using_db=conn)
         if current.state == "halted":
             current.transition("delayed")
-            await _cancel_pending(conn, actor, current, "the system update takes new dates")
+            await _cancel_pending(conn, actor, current, REDATED)
             await _close_halted(conn, current)
             await current.save(using_db=conn, update_fields=["state", "updated_at"])
         pending = (

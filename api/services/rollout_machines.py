@@ -12,8 +12,11 @@ when the rollout may go on with it.
   the rollout runs): a VM whose rollout kernel update the engine cancelled gets a new one,
   queued for the scheduling pass, which books a window under its group's notice rules, never
   before its wave has soaked. That is a VM whose window was cancelled during a halt because it
-  would have come before its wave could run, once the rollout is resumed; and a VM whose retried
-  update succeeded. A VM whose latest update failed gets none.
+  would have come before its wave could run, once the rollout is resumed; a VM of a wave
+  already done whose window a delay, or a resume with new dates, cancelled (``PAUSES``: the
+  re-plan leaves done waves alone), once the rollout runs again; and a VM whose retried
+  update succeeded. A VM whose latest update failed gets none, and neither does one whose
+  activation an operator cancelled by hand.
 """
 
 from __future__ import annotations
@@ -34,10 +37,13 @@ from api.services.bulk import fetch
 from api.services.rollout_tally import SKIPPED, latest_updates, skipped, wave_views
 from api.services.scheduling import lock
 
-__all__ = ["restore_activations", "retry_machine", "skip_machine"]
+__all__ = ["DELAYED", "PAUSES", "REDATED", "restore_activations", "retry_machine", "skip_machine"]
 
 CHUNK = 500  # ids in one IN (...)
 MOVING = frozenset({"running", "halted"})  # a rollout whose machines may be retried or skipped
+DELAYED = "the system update is delayed"  # why a delay cancels the rollout's pending work
+REDATED = "the system update takes new dates"  # why a resume with new dates does
+PAUSES = frozenset({DELAYED, REDATED})  # cancellations whose activations are given back
 
 
 async def _failed(
@@ -150,14 +156,15 @@ async def restore_activations(actor: str, rollout: Rollout, now: datetime) -> in
             return 0
         candidates: set[int] = set()
         ids = sorted(gone)
-        for i in range(0, len(ids), CHUNK):  # those the engine cancelled
+        for i in range(0, len(ids), CHUNK):  # those the engine, a delay or new dates cancelled
             for e in (
-                await AuditEvent.filter(action="activity.cancel", actor=actor)
+                await AuditEvent.filter(action="activity.cancel")
                 .filter(subject_type="activity", subject_id__in=ids[i : i + CHUNK])
                 .using_db(conn)
-                .values("subject_id")
+                .values("subject_id", "actor", "details")
             ):
-                candidates.add(gone[int(e["subject_id"])])
+                if e["actor"] == actor or (e["details"] or {}).get("reason") in PAUSES:
+                    candidates.add(gone[int(e["subject_id"])])
         ready = await _ready(conn, current.id, candidates)
         if not ready:
             return 0

@@ -17,9 +17,10 @@ from api.kinds import ActivityKind
 from api.models import Activity, Machine, ResourceGroup, Rollout, RolloutMember, Wave, Window
 from api.scheduling.engine import StepKind
 from api.services import guests, tokens
-from api.services.rollout_changes import cancel_rollout, resume_rollout
+from api.services.rollout_changes import cancel_rollout, delay_rollout, resume_rollout
 from api.services.rollout_engine import halt_rollout
 from api.services.scheduling import run_pass
+from api.services.window_ops import cancel_activities
 from api.settings import Settings
 from tests.graphql.world import gql
 from tests.services.test_rollout_engine import announced, engine, report, updates
@@ -28,6 +29,47 @@ from tests.services.test_rollout_engine import announced, engine, report, update
 @pytest.fixture
 def ops(settings: Settings) -> Settings:
     return replace(settings, site_timezone="Europe/Berlin", operator_contacts="noc@x.example")
+
+
+async def test_after_a_delay_the_done_waves_vms_get_their_activation_back(
+    db: TortoiseContext, ops: Settings
+) -> None:
+    """A delay cancels what has not started, the activation windows of a wave already done
+    included; the re-plan of a resume with new dates leaves done waves alone, so once the
+    rollout runs again each of those VMs gets one activation back, booked under its group's
+    notice rules. One an operator cancelled by hand stays cancelled."""
+    r, waves = await announced(ops)
+    for wave in waves[:2]:  # infrastructure and the representative set run and soak
+        await engine(ops, wave.starts_at)
+        await report(await updates(r, wave), wave.starts_at)
+        await engine(ops, wave.starts_at + timedelta(minutes=wave.soak_minutes + 1))
+    rep = waves[1]
+    vms = set(await RolloutMember.filter(rollout=r, wave=rep).values_list("machine_id", flat=True))
+    booked = await _kernels(r, vms, "scheduled")
+    assert {a.machine_id for a in booked} == vms
+    by_hand = booked[0]
+    soaked = rep.starts_at + timedelta(minutes=rep.soak_minutes + 1)
+    await cancel_activities("admin:ops", [by_hand], reason="customer asked")
+    await delay_rollout("admin:ops", r, "a fault in the update", now=soaked, settings=ops)
+    assert not await _kernels(r, vms, "scheduled")
+
+    pending = await Wave.filter(rollout=r, state="pending").order_by("position")
+    start = soaked + timedelta(days=10)
+    dates = [start + timedelta(days=i) for i in range(len(pending))]
+    resumed = soaked + timedelta(hours=1)
+    await resume_rollout("admin:ops", r, dates, force=True, now=resumed, settings=ops)
+    assert not await _kernels(r, vms, "queued")  # not before the rollout runs again
+    await engine(ops, start)
+    await engine(ops, start)  # the next pass gives nothing twice
+    given = await _kernels(r, vms, "queued")
+    assert sorted(a.machine_id for a in given) == sorted(vms - {by_hand.machine_id})
+    await run_pass(ops, now=start)
+    for a in await Activity.filter(id__in=[a.id for a in given]):
+        assert a.state == "scheduled"
+        window = await Window.get(id=a.window_id)  # type: ignore[attr-defined]
+        group = await ResourceGroup.get(machines__id=a.machine_id)  # type: ignore[attr-defined]
+        assert window.starts_at >= start + timedelta(minutes=group.notice_minutes)
+    assert not await _kernels(r, {by_hand.machine_id}, "scheduled")
 
 
 async def _kernels(r: Rollout, machine_ids: set[int], state: str) -> list[Activity]:
